@@ -1,0 +1,215 @@
+"""``canopsis-launch <program> [args]``: the command of every supervisord program.
+
+It reads the program's settings from ``$PREFIX/etc``, prepares what the
+program needs, and replaces itself with the program (``exec``), so supervisord
+signals the real process and no wrapper stays in between. A bad setting stops
+it with one line naming the file and the key.
+"""
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import pwd
+import secrets
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from canopsis import config, paths, programs
+
+log = logging.getLogger("canopsis.launch")
+
+RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+COLLECTD = "/usr/sbin/collectd"
+
+
+def mongodb(args: list[str]) -> None:
+    cfg = config.load("mongo")
+    command = [
+        str(paths.venv_bin("secantusd-py")),
+        "--host",
+        cfg["host"],
+        "--port",
+        str(cfg["port"]),
+        "--storage-path",
+        str(paths.var("lib", "mongodb")),
+        "--cache-size",
+        cfg["cache_size"],
+    ]
+    if cfg["sync_on_commit"]:
+        command.append("--sync-on-commit")
+    os.execv(command[0], command + args)
+
+
+def rabbitmq_password_hash(password: str) -> str:
+    """RabbitMQ's ``rabbit_password_hashing_sha256`` of ``password``."""
+    salt = secrets.token_bytes(4)
+    digest = hashlib.sha256(salt + password.encode()).digest()
+    return base64.b64encode(salt + digest).decode()
+
+
+def rabbitmq_definitions(cfg: config.ConfigObj) -> dict:
+    """The vhost, user, permissions and exchange loaded by the broker at every boot."""
+    vhost = cfg["vhost"]
+    return {
+        "vhosts": [{"name": vhost}],
+        "users": [
+            {
+                "name": cfg["user"],
+                "password_hash": rabbitmq_password_hash(cfg["password"]),
+                "hashing_algorithm": "rabbit_password_hashing_sha256",
+                "tags": ["administrator"],
+            }
+        ],
+        "permissions": [
+            {
+                "user": cfg["user"],
+                "vhost": vhost,
+                "configure": ".*",
+                "write": ".*",
+                "read": ".*",
+            }
+        ],
+        "exchanges": [
+            {
+                "name": cfg["exchange"],
+                "vhost": vhost,
+                "type": "topic",
+                "durable": True,
+                "auto_delete": False,
+                "internal": False,
+                "arguments": {},
+            }
+        ],
+    }
+
+
+def rabbitmq_server(args: list[str]) -> None:
+    cfg = config.load("amqp")
+    user = pwd.getpwnam("rabbitmq")
+    home = paths.var("lib", "rabbitmq")
+    logs = paths.var("log", "rabbitmq")
+    for folder in (home, logs):
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chown(folder, user.pw_uid, user.pw_gid)
+    definitions = home / "definitions.json"
+    generated = home / "rabbitmq.conf"
+    tuning = paths.etc("rabbitmq", "rabbitmq.conf")
+    plugins = home / "enabled_plugins"
+    shutil.copyfile(paths.etc("rabbitmq", "enabled_plugins"), plugins)
+    shutil.chown(plugins, user.pw_uid, user.pw_gid)
+    _write_private(definitions, json.dumps(rabbitmq_definitions(cfg), indent=2), user)
+    _write_private(
+        generated,
+        (tuning.read_text() if tuning.exists() else "")
+        + f"\n# written by canopsis-launch from {paths.etc('amqp.conf')}\n"
+        + f"listeners.tcp.default = {cfg['host']}:{cfg['port']}\n"
+        + f"load_definitions = {definitions}\n",
+        user,
+    )
+    env = dict(
+        os.environ,
+        HOME=str(home),
+        RABBITMQ_NODENAME=cfg["nodename"],
+        RABBITMQ_NODE_PORT=str(cfg["port"]),
+        RABBITMQ_DIST_PORT=str(cfg["dist_port"]),
+        RABBITMQ_MNESIA_BASE=str(home / "mnesia"),
+        RABBITMQ_LOG_BASE=str(logs),
+        RABBITMQ_CONFIG_FILE=str(generated),
+        RABBITMQ_ENABLED_PLUGINS_FILE=str(plugins),
+    )
+    os.chdir(home)
+    if os.getuid() == 0:
+        os.initgroups(user.pw_name, user.pw_gid)
+        os.setgid(user.pw_gid)
+        os.setuid(user.pw_uid)
+    os.execve(RABBITMQ_SERVER, [RABBITMQ_SERVER, *args], env)
+
+
+def collectd(args: list[str]) -> None:
+    cfg = config.load("amqp")
+    url = urlsplit(config.amqp_url(cfg))
+    block = "\n".join(
+        [
+            "<Plugin amqp>",
+            '  <Publish "canopsis">',
+            f'    Host "{url.hostname}"',
+            f'    Port "{url.port or 5672}"',
+            f'    VHost "{unquote(url.path[1:]) or "/"}"',
+            f'    User "{unquote(url.username or "")}"',
+            f'    Password "{unquote(url.password or "")}"',
+            f'    Exchange "{cfg["exchange"]}"',
+            '    RoutingKey "collectd"',
+            "    Persistent true",
+            '    Format "JSON"',
+            "    StoreRates true",
+            "  </Publish>",
+            "</Plugin>",
+            "",
+        ]
+    )
+    folder = paths.var("run", "collectd")
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_private(folder / "amqp.conf", block)
+    paths.var("lib", "collectd").mkdir(parents=True, exist_ok=True)
+    command = [COLLECTD, "-f", "-C", str(paths.etc("collectd.conf"))]
+    os.execv(command[0], command + args)
+
+
+def webserver(args: list[str]) -> None:
+    cfg = config.load("webserver")["server"]
+    command = [
+        str(paths.venv_bin("gunicorn")),
+        "--bind",
+        f"{cfg['host']}:{cfg['port']}",
+        "--name",
+        "canopsis-webserver",
+        *args,
+        "canopsis.webserver.app:create_app()",
+    ]
+    os.execv(command[0], command)
+
+
+def _write_private(path: Path, text: str, owner: pwd.struct_passwd | None = None) -> None:
+    """Write ``path`` readable by its owner only (it may hold credentials)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    if owner is not None:
+        shutil.chown(tmp, owner.pw_uid, owner.pw_gid)
+    tmp.replace(path)
+
+
+LAUNCHERS: dict[str, Callable[[list[str]], None]] = {
+    "mongodb": mongodb,
+    "rabbitmq-server": rabbitmq_server,
+    "collectd": collectd,
+    "webserver": webserver,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in LAUNCHERS:
+        known = ", ".join(sorted(LAUNCHERS))
+        log.error("usage: canopsis-launch PROGRAM [ARGS...]; PROGRAM is one of: %s", known)
+        return 2
+    name, args = argv[0], argv[1:]
+    try:
+        unmanaged = programs.unmanaged(name)
+        if unmanaged:
+            raise config.ConfigError(f"not run by canopsis: {unmanaged.reason}")
+        LAUNCHERS[name](args)
+    except config.ConfigError as exc:
+        log.error("%s: %s", name, exc)
+        return 2
+    except OSError as exc:
+        log.error("%s: cannot start: %s", name, exc)
+        return 1
+    return 0

@@ -1,0 +1,18 @@
+"""Printed by ``build-install.sh --start``: where canopsis answers and what to try first."""
+
+from canopsis import config, paths
+
+
+def main() -> int:
+    server = config.load("webserver")["server"]
+    api = f"http://{server['host']}:{server['port']}/api/v2"
+    bin_dir = paths.prefix() / "bin"
+    print(f"canopsis is running; the REST API listens on {api}/")
+    print(f"  check it:   curl {api}/healthcheck")
+    print(f"  status:     {bin_dir}/hypcontrol status")
+    print(f"  logs:       {bin_dir}/service <program> tail")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

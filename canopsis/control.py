@@ -1,0 +1,99 @@
+"""Starting and stopping programs and waiting until they are ready.
+
+A program is ready when supervisord has kept it RUNNING for its
+``startsecs`` and, when it listens on a port, that port answers. Shared by
+``service`` and ``hypcontrol``.
+"""
+
+import time
+import xmlrpc.client
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from canopsis import programs, supervisor
+from canopsis.supervisor import Process
+
+STOPPED = {"STOPPED", "EXITED", "FATAL"}
+
+
+@dataclass(frozen=True)
+class Failure:
+    process: Process
+    reason: str
+
+
+def start(procs: list[Process], timeout: float) -> list[Failure]:
+    """Start ``procs`` in parallel and wait until each is ready or failed."""
+    server = supervisor.rpc().supervisor
+    for proc in procs:
+        try:
+            server.startProcess(proc.fullname, False)
+        except xmlrpc.client.Fault as fault:
+            if fault.faultString.split(":")[0] != "ALREADY_STARTED":
+                return [Failure(proc, fault.faultString)]
+    return wait_ready(procs, timeout)
+
+
+def wait_ready(procs: list[Process], timeout: float) -> list[Failure]:
+    deadline = time.monotonic() + timeout
+    waiting = [proc.fullname for proc in procs]
+    failures = []
+    while waiting:
+        for name in list(waiting):
+            state = Process.from_info(supervisor.rpc().supervisor.getProcessInfo(name))
+            if state.state in STOPPED:
+                failures.append(Failure(state, f"{state.state.lower()}: {state.description}"))
+                waiting.remove(name)
+            elif state.state == "RUNNING" and _listening(state):
+                waiting.remove(name)
+        if waiting and time.monotonic() > deadline:
+            for name in waiting:
+                state = Process.from_info(supervisor.rpc().supervisor.getProcessInfo(name))
+                failures.append(Failure(state, f"not ready after {timeout:.0f} s ({_why(state)})"))
+            break
+        if waiting:
+            time.sleep(0.2)
+    return failures
+
+
+def stop(procs: list[Process], timeout: float = 90.0) -> list[Failure]:
+    """Stop ``procs`` in parallel and wait until each has stopped."""
+    server = supervisor.rpc().supervisor
+    failures = []
+    for proc in procs:
+        try:
+            server.stopProcess(proc.fullname, False)
+        except xmlrpc.client.Fault as fault:
+            if fault.faultString.split(":")[0] != "NOT_RUNNING":
+                failures.append(Failure(proc, fault.faultString))
+    deadline = time.monotonic() + timeout
+    waiting = [proc.fullname for proc in procs]
+    while waiting and time.monotonic() < deadline:
+        states = {name: server.getProcessInfo(name)["statename"] for name in waiting}
+        waiting = [name for name, state in states.items() if state not in STOPPED]
+        if waiting:
+            time.sleep(0.2)
+    failures += [Failure(proc, "still running") for proc in procs if proc.fullname in waiting]
+    return failures
+
+
+def log_tail(proc: Process, lines: int = 20) -> list[str]:
+    path = Path(proc.logfile)
+    try:
+        with path.open(errors="replace") as stream:
+            return [line.rstrip("\n") for line in deque(stream, maxlen=lines)]
+    except OSError:
+        return []
+
+
+def _listening(proc: Process) -> bool:
+    address = programs.listen_address(proc.name)
+    return address is None or supervisor.port_answers(*address)
+
+
+def _why(proc: Process) -> str:
+    if proc.state != "RUNNING":
+        return proc.state
+    host, port = programs.listen_address(proc.name)
+    return f"RUNNING but nothing answers on {host}:{port}"

@@ -1,0 +1,140 @@
+"""supervisord, driven through its XML-RPC interface on the prefix's unix socket."""
+
+import os
+import socket
+import subprocess
+import time
+import xmlrpc.client
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from supervisor.xmlrpc import SupervisorTransport
+
+from canopsis import paths
+
+
+class SupervisorError(Exception):
+    """supervisord cannot be reached or refused a request; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Process:
+    """One supervisord process, as ``getAllProcessInfo`` describes it."""
+
+    name: str
+    group: str
+    state: str
+    pid: int
+    start: int
+    now: int
+    description: str
+    logfile: str
+
+    @property
+    def fullname(self) -> str:
+        return self.name if self.group == self.name else f"{self.group}:{self.name}"
+
+    @property
+    def uptime(self) -> int:
+        return self.now - self.start if self.state == "RUNNING" else 0
+
+    @classmethod
+    def from_info(cls, info: dict) -> "Process":
+        return cls(
+            name=info["name"],
+            group=info["group"],
+            state=info["statename"],
+            pid=info["pid"],
+            start=info["start"],
+            now=info["now"],
+            description=info["description"],
+            logfile=info["stdout_logfile"],
+        )
+
+
+def socket_path() -> str:
+    return str(paths.var("run", "supervisor.sock"))
+
+
+def rpc() -> xmlrpc.client.ServerProxy:
+    transport = SupervisorTransport(None, None, f"unix://{socket_path()}")
+    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+
+
+def is_running() -> bool:
+    try:
+        return rpc().supervisor.getState()["statename"] == "RUNNING"
+    except (OSError, xmlrpc.client.Fault):
+        return False
+
+
+def ensure_running(timeout: float = 15.0) -> bool:
+    """Start supervisord unless it runs; True when it had to be started."""
+    if is_running():
+        return False
+    conf = paths.etc("supervisord.conf")
+    if not conf.exists():
+        raise SupervisorError(f"{conf} does not exist: is canopsis installed in {paths.prefix()}?")
+    if os.geteuid() != 0:
+        raise SupervisorError("supervisord is not running, and only root can start it")
+    env = dict(os.environ, CANOPSIS_PREFIX=str(paths.prefix()))
+    done = subprocess.run(
+        [str(paths.venv_bin("supervisord")), "-c", str(conf)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip().splitlines()
+        raise SupervisorError(
+            f"supervisord did not start: {detail[-1] if detail else done.returncode}"
+        )
+    deadline = time.monotonic() + timeout
+    while not is_running():
+        if time.monotonic() > deadline:
+            raise SupervisorError(
+                f"supervisord did not answer on {socket_path()} in {timeout:.0f} s"
+            )
+        time.sleep(0.1)
+    return True
+
+
+def processes() -> list[Process]:
+    try:
+        return [Process.from_info(info) for info in rpc().supervisor.getAllProcessInfo()]
+    except OSError as exc:
+        raise SupervisorError(f"cannot reach supervisord on {socket_path()}: {exc}") from None
+
+
+def select(pattern: str, known: list[Process]) -> list[Process]:
+    """The processes a name designates: a program, a group, or a shell pattern on either."""
+    return [
+        p
+        for p in known
+        if fnmatchcase(p.name, pattern)
+        or fnmatchcase(p.group, pattern)
+        or fnmatchcase(p.fullname, pattern)
+    ]
+
+
+def shutdown(timeout: float = 60.0) -> None:
+    """Stop supervisord itself and wait until its socket is gone."""
+    try:
+        rpc().supervisor.shutdown()
+    except (OSError, xmlrpc.client.Fault):
+        return
+    deadline = time.monotonic() + timeout
+    while is_running() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pidfile = paths.var("run", "supervisord.pid")
+    while pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def port_answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False

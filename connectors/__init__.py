@@ -1,0 +1,1 @@
+"""Data sources that publish events to canopsis."""

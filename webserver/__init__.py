@@ -1,0 +1,1 @@
+"""The REST API: a falcon WSGI application served by gunicorn."""
