@@ -1,0 +1,338 @@
+"""The rules of the ``event_filter`` engine: drop, pass, route or edit events.
+
+A rule is a plain document of the ``eventfilter_rules`` collection::
+
+    {"_id": "tag-prod-disks",          # required, a non-empty string
+     "name": "Tag production disks",   # optional, defaults to the _id
+     "description": "...",             # optional, free text
+     "priority": 10,                   # optional int, default 0; lower runs first, ties by _id
+     "enabled": true,                  # optional, default true; a disabled rule is skipped
+     "match": {"resource": {"$regex": "^disk", "$options": "i"}},   # required, see canopsis.match
+     "actions": [                      # required, may be empty (a rule that only counts hits)
+         {"type": "set", "field": "site", "value": "paris"},   # any JSON value; dotted paths
+         {"type": "remove", "field": "extra.debug"},
+         {"type": "add_tag", "value": "prod"},
+         {"type": "route", "engine": "ticketing"},
+         {"type": "drop"} or {"type": "pass"}                  # last action only
+     ],
+     "break": false}                   # optional, default false
+
+``author``, ``created``, ``updated`` and ``hits`` may be stored with a rule
+(by the REST API and the engine) and are ignored here; any other key is an
+error, so that a misspelt ``brake`` does not go unnoticed.
+
+Evaluation (:func:`apply_rules`): rules run in order (priority, then _id),
+each on the event as the rules before it left it. A rule whose pattern
+matches counts a hit and runs its actions in order:
+
+- ``set`` a field (creating missing objects along a dotted path; nothing
+  happens when the path crosses a value that is not an object), ``remove``
+  one (nothing happens when it is absent), ``add_tag`` (creates ``tags`` when
+  missing, never adds a tag twice);
+- ``route``: the event leaves the filter for that engine instead of the
+  default next one; a later ``route`` wins;
+- ``drop``: evaluation ends and the event is dropped;
+- ``pass``: evaluation ends and the event leaves as it is, with the route
+  chosen so far;
+
+then ``break: true`` ends evaluation after that rule (when it matched).
+
+The fields that identify an event's entity and routing key
+(:data:`IDENTITY_FIELDS`) cannot be set or removed: a rule never moves an
+event to another entity or makes it invalid. ``state`` and ``timestamp``
+cannot be removed, and ``set`` checks the fields other engines rely on:
+``state`` 0 to 3, ``timestamp`` a number, ``tags`` a list of strings.
+
+The input event is never changed: edits build new objects along the edited
+path, and the result shares untouched values with the input.
+"""
+
+import copy
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from canopsis.match import FieldError, Pattern, PatternError, ValidationError, compile_pattern
+
+IDENTITY_FIELDS = frozenset(
+    {"connector", "connector_name", "event_type", "source_type", "component", "resource"}
+)
+METADATA_FIELDS = frozenset({"author", "created", "updated", "hits"})
+
+Edit = Callable[[dict], dict]
+
+_RULE_FIELDS = {"_id", "name", "description", "priority", "enabled", "match", "actions", "break"}
+_ACTION_FIELDS = {
+    "set": ("field", "value"),
+    "remove": ("field",),
+    "add_tag": ("value",),
+    "route": ("engine",),
+    "drop": (),
+    "pass": (),
+}
+_UNREMOVABLE = IDENTITY_FIELDS | {"state", "timestamp"}
+_SET_CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "state": (lambda v: _is_int(v) and 0 <= v <= 3, "expected 0, 1, 2 or 3"),
+    "timestamp": (
+        lambda v: _is_int(v) or isinstance(v, float),
+        "expected a number (epoch seconds)",
+    ),
+    "tags": (
+        lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v),
+        "expected a list of strings",
+    ),
+}
+_ENGINE_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_REQUIRED = object()
+
+
+class RuleError(ValidationError):
+    """A rule that cannot be used."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A compiled rule; ``edits`` are its set/remove/add_tag actions in order."""
+
+    id: str
+    name: str
+    priority: int
+    enabled: bool
+    pattern: Pattern
+    edits: tuple[Edit, ...]
+    route: str | None  # the engine of its last route action
+    end: str | None  # "drop", "pass" or None
+    stop: bool  # the rule's "break"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the rules made of an event: ``event`` is None when it is dropped."""
+
+    event: dict | None
+    route: str | None
+    hits: list[str]
+
+    @property
+    def dropped(self) -> bool:
+        return self.event is None
+
+
+def validate_rule(doc: object) -> list[FieldError]:
+    """Every problem of a rule document (empty when it is valid), for a 400 response."""
+    return _compile(doc)[1]
+
+
+def compile_rule(doc: object) -> Rule:
+    """Compile one rule document; raise :class:`RuleError` naming every problem."""
+    rule, errors = _compile(doc)
+    if errors:
+        raise RuleError(errors)
+    assert rule is not None
+    return rule
+
+
+def compile_rules(docs: Iterable[object]) -> tuple[list[Rule], list[tuple[str, RuleError]]]:
+    """Compile stored rules in evaluation order; a bad rule is set aside, not fatal."""
+    rules, failed = [], []
+    for doc in docs:
+        try:
+            rules.append(compile_rule(doc))
+        except RuleError as exc:
+            failed.append((str(doc.get("_id")) if isinstance(doc, dict) else repr(doc), exc))
+    rules.sort(key=lambda r: (r.priority, r.id))
+    return rules, failed
+
+
+def apply_rules(rules: Iterable[Rule], event: dict) -> Verdict:
+    """Run ``rules`` (in the given order) on ``event``, which is left unchanged."""
+    hits: list[str] = []
+    route = None
+    for rule in rules:
+        if not rule.enabled or not rule.pattern.matches(event):
+            continue
+        hits.append(rule.id)
+        for edit in rule.edits:
+            event = edit(event)
+        if rule.route is not None:
+            route = rule.route
+        if rule.end == "drop":
+            return Verdict(None, None, hits)
+        if rule.end == "pass" or rule.stop:
+            break
+    return Verdict(event, route, hits)
+
+
+def _compile(doc: object) -> tuple[Rule | None, list[FieldError]]:
+    if not isinstance(doc, dict):
+        return None, [FieldError("", "expected an object")]
+    errors = [
+        FieldError(str(key), "unknown field")
+        for key in doc
+        if key not in _RULE_FIELDS and key not in METADATA_FIELDS
+    ]
+    rule_id = _take(doc, "_id", _is_name, "a non-empty string", errors)
+    name = _take(doc, "name", _is_name, "a non-empty string", errors, rule_id)
+    _take(doc, "description", _is_str, "a string", errors, "")
+    priority = _take(doc, "priority", _is_int, "an integer", errors, 0)
+    enabled = _take(doc, "enabled", _is_bool, "true or false", errors, True)
+    stop = _take(doc, "break", _is_bool, "true or false", errors, False)
+    pattern = None
+    if "match" not in doc:
+        errors.append(FieldError("match", "missing (use {} to match every event)"))
+    else:
+        try:
+            pattern = compile_pattern(doc["match"], "match")
+        except PatternError as exc:
+            errors.extend(exc.errors)
+    edits, route, end = _actions(_take(doc, "actions", _is_list, "a list", errors), errors)
+    if errors or pattern is None:
+        return None, errors
+    return Rule(rule_id, name, priority, enabled, pattern, edits, route, end, stop), errors
+
+
+def _is_name(v: object) -> bool:
+    return isinstance(v, str) and v != ""
+
+
+def _is_str(v: object) -> bool:
+    return isinstance(v, str)
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_bool(v: object) -> bool:
+    return isinstance(v, bool)
+
+
+def _is_list(v: object) -> bool:
+    return isinstance(v, list)
+
+
+def _take(
+    doc: dict,
+    key: str,
+    check: Callable[[object], bool],
+    expected: str,
+    errors: list[FieldError],
+    default: object = _REQUIRED,
+    prefix: str = "",
+) -> object:
+    """``doc[key]``, its default when absent, or None after noting the problem."""
+    if key not in doc:
+        if default is _REQUIRED:
+            errors.append(FieldError(prefix + key, "missing"))
+            return None
+        return default
+    if not check(doc[key]):
+        errors.append(FieldError(prefix + key, f"expected {expected}"))
+        return None
+    return doc[key]
+
+
+def _actions(
+    actions: object, errors: list[FieldError]
+) -> tuple[tuple[Edit, ...], str | None, str | None]:
+    edits: list[Edit] = []
+    route = end = None
+    for i, action in enumerate(actions if isinstance(actions, list) else []):
+        at = f"actions.{i}"
+        if end is not None:
+            errors.append(FieldError(at, f"never runs: it follows {end}"))
+            continue
+        if not isinstance(action, dict):
+            errors.append(FieldError(at, "expected an object"))
+            continue
+        kind = action.get("type")
+        if kind not in _ACTION_FIELDS:
+            expected = ", ".join(sorted(_ACTION_FIELDS))
+            reason = "missing" if "type" not in action else f"expected one of {expected}"
+            errors.append(FieldError(f"{at}.type", reason))
+            continue
+        errors.extend(
+            FieldError(f"{at}.{key}", "unknown field")
+            for key in action
+            if key != "type" and key not in _ACTION_FIELDS[kind]
+        )
+        if kind in ("drop", "pass"):
+            end = kind
+        elif kind == "route":
+            engine = _take(action, "engine", _is_engine, "an engine name", errors, prefix=f"{at}.")
+            route = engine if isinstance(engine, str) else route
+        elif kind == "add_tag":
+            tag = _take(action, "value", _is_name, "a non-empty string", errors, prefix=f"{at}.")
+            if isinstance(tag, str):
+                edits.append(lambda event, tag=tag: _add_tag(event, tag))
+        else:
+            edit = _edit(kind, action, at, errors)
+            if edit is not None:
+                edits.append(edit)
+    return tuple(edits), route, end
+
+
+def _is_engine(v: object) -> bool:
+    return isinstance(v, str) and _ENGINE_NAME.fullmatch(v) is not None
+
+
+def _edit(kind: str, action: dict, at: str, errors: list[FieldError]) -> Edit | None:
+    """The edit of a set or remove action, or None after noting its problems."""
+    before = len(errors)
+    path = _take(action, "field", _is_name, "a field path", errors, prefix=f"{at}.")
+    if kind == "set" and "value" not in action:
+        errors.append(FieldError(f"{at}.value", "missing"))
+    if not isinstance(path, str):
+        return None
+    parts = tuple(path.split("."))
+    if not all(parts) or any(p.startswith("$") for p in parts):
+        reason = "bad field path (an empty part or a part starting with $)"
+        errors.append(FieldError(f"{at}.field", reason))
+    elif parts[0] in IDENTITY_FIELDS:
+        reason = f"{parts[0]} identifies the event and cannot be changed"
+        errors.append(FieldError(f"{at}.field", reason))
+    elif kind == "remove" and path in _UNREMOVABLE:
+        errors.append(FieldError(f"{at}.field", f"{path} cannot be removed"))
+    elif kind == "set" and path in _SET_CHECKS and "value" in action:
+        check, expected = _SET_CHECKS[path]
+        if not check(action["value"]):
+            errors.append(FieldError(f"{at}.value", expected))
+    if len(errors) > before:
+        return None
+    if kind == "remove":
+        return lambda event: _remove_in(event, parts)
+    value = action["value"]
+    if isinstance(value, dict | list):  # each event gets its own copy
+        return lambda event: _set_in(event, parts, copy.deepcopy(value))
+    return lambda event: _set_in(event, parts, value)
+
+
+def _set_in(doc: dict, parts: tuple[str, ...], value: object) -> dict:
+    head, rest = parts[0], parts[1:]
+    if not rest:
+        return {**doc, head: value}
+    child = doc.get(head)
+    if child is None:
+        child = {}
+    elif not isinstance(child, dict):
+        return doc
+    return {**doc, head: _set_in(child, rest, value)}
+
+
+def _remove_in(doc: dict, parts: tuple[str, ...]) -> dict:
+    head, rest = parts[0], parts[1:]
+    if head not in doc:
+        return doc
+    if not rest:
+        return {k: v for k, v in doc.items() if k != head}
+    child = doc[head]
+    new_child = _remove_in(child, rest) if isinstance(child, dict) else child
+    return doc if new_child is child else {**doc, head: new_child}
+
+
+def _add_tag(event: dict, tag: str) -> dict:
+    tags = event.get("tags")
+    if isinstance(tags, list):
+        return event if tag in tags else {**event, "tags": [*tags, tag]}
+    current = [] if tags is None else [tags]  # a lone value becomes the first tag
+    return {**event, "tags": current if tag in current else [*current, tag]}
