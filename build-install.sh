@@ -17,6 +17,7 @@ usage: build-install.sh [--prefix DIR] [--update | --remove [--purge]] [--start]
 USAGE
 }
 
+ARGS=("$@")
 PREFIX=${CANOPSIS_PREFIX:-/opt/canopsis}
 MODE=install
 PURGE=0
@@ -39,7 +40,7 @@ if [ "$PURGE" = 1 ] && [ "$MODE" != remove ]; then
     echo "build-install.sh: --purge goes with --remove" >&2; exit 2
 fi
 if [ "$(id -u)" != 0 ]; then
-    echo "build-install.sh: must be run as root (try: sudo $0 $*)" >&2; exit 1
+    echo "build-install.sh: must be run as root (try: sudo $0 ${ARGS[*]})" >&2; exit 1
 fi
 case "$PREFIX" in
     /*) PREFIX=${PREFIX%/} ;;

@@ -6,6 +6,7 @@ A value of the wrong type, a missing key or an unknown key raises
 expected, so a service fails at start instead of deep inside a worker.
 """
 
+import re
 from importlib import resources
 from pathlib import Path
 from urllib.parse import quote
@@ -70,7 +71,8 @@ def load(name: str, path: Path | None = None) -> ConfigObj:
 def _spec_of(spec: ConfigObj, sections: list[str], key: str) -> str:
     for section in sections:
         spec = spec.get(section) or spec.get("__many__", {})
-    return str(spec.get(key, "a valid value"))
+    check = str(spec.get(key, "a valid value"))
+    return re.sub(r",?\s*default=[^,)]*", "", check).replace("()", "")
 
 
 def _value_of(cfg: ConfigObj, sections: list[str], key: str) -> object:

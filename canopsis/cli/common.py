@@ -1,9 +1,18 @@
 """What ``service`` and ``hypcontrol`` share: the status table and failure reports."""
 
+import argparse
 import sys
+from typing import NoReturn
 
 from canopsis import control
 from canopsis.supervisor import Process
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def fail(command: str, message: str, status: int = 1) -> int:

@@ -5,12 +5,11 @@ section in parallel, each section ready before the next; ``stop`` goes in
 reverse order and shuts supervisord down.
 """
 
-import argparse
 import sys
 import time
 
 from canopsis import config, control, paths, programs, supervisor
-from canopsis.cli.common import fail, print_table, report_failures
+from canopsis.cli.common import Parser, fail, print_table, report_failures
 
 NAME = "hypcontrol"
 ACTIONS = ("start", "stop", "restart", "status")
@@ -78,7 +77,7 @@ def status() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=NAME, description=__doc__.splitlines()[0])
+    parser = Parser(prog=NAME, description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=ACTIONS)
     args = parser.parse_args(argv)
     try:

@@ -11,7 +11,7 @@ import os
 import sys
 
 from canopsis import config, control, programs, supervisor
-from canopsis.cli.common import fail, print_table, report_failures
+from canopsis.cli.common import Parser, fail, print_table, report_failures
 
 NAME = "service"
 ACTIONS = ("start", "stop", "restart", "status", "tail")
@@ -19,7 +19,7 @@ LSB_NOT_RUNNING = 3
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=NAME, description=__doc__.splitlines()[0])
+    parser = Parser(prog=NAME, description=__doc__.splitlines()[0])
     parser.add_argument("name", help="program, group or pattern (engine-*)")
     parser.add_argument("action", choices=ACTIONS)
     parser.add_argument("-n", "--lines", type=int, default=40, help="tail: lines to show")

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Run the whole test suite. Installs what the tests need first: Debian's
+# rabbitmq-server and collectd-core, and a virtual environment in .venv with
+# canopsis and its test dependencies. Arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+if [ "$(id -u)" != 0 ]; then
+    echo "run-tests.sh: must be run as root: the tests install canopsis into temporary prefixes and run its services (try: sudo $0)" >&2
+    exit 1
+fi
+
+packages="rabbitmq-server collectd-core librabbitmq4 libyajl2 python3 python3-venv"
+missing=$(for p in $packages; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+done)
+if [ -n "$missing" ]; then
+    echo "run-tests.sh: installing $(echo $missing)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing > /dev/null
+fi
+
+stamp=.venv/.canopsis-test-env
+wanted=$(sha256sum setup.cfg pyproject.toml | sha256sum)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+    echo "run-tests.sh: preparing .venv"
+    [ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv
+    .venv/bin/pip install --quiet --upgrade pip
+    .venv/bin/pip install --quiet -e '.[test]'
+    echo "$wanted" > "$stamp"
+fi
+
+.venv/bin/ruff check .
+exec .venv/bin/python -m pytest "$@"

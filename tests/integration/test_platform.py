@@ -1,0 +1,303 @@
+"""build-install.sh into a temporary prefix on free ports, then hypcontrol and service.
+
+The tests of this module run in order on one installed prefix: install,
+start, drive the programs, stop, update, remove.
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import kombu
+import pymongo
+import pytest
+from configobj import ConfigObj
+
+from tests.conftest import REPO, free_port
+
+pytestmark = pytest.mark.integration
+
+PROGRAMS = {"mongodb", "rabbitmq-server", "collectd", "webserver", "engine-placeholder"}
+
+
+def run(*command: str, check: bool = False, **kwargs) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "CANOPSIS_PREFIX"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, **kwargs)
+    if check:
+        assert done.returncode == 0, (
+            f"{command} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+        )
+    return done
+
+
+@pytest.fixture(scope="module")
+def site():
+    """A prefix whose administrator chose free ports before installing."""
+    prefix = Path(tempfile.mkdtemp(prefix="canopsis-test-", dir="/var/tmp"))
+    prefix.chmod(0o755)
+    ports = {name: free_port() for name in ("amqp", "dist", "mongo", "web")}
+    (prefix / "etc").mkdir()
+    (prefix / "etc" / "amqp.conf").write_text(
+        f"port = {ports['amqp']}\ndist_port = {ports['dist']}\n"
+        f"nodename = {prefix.name}@localhost\npassword = s3cret-test\n"
+    )
+    (prefix / "etc" / "mongo.conf").write_text(f"port = {ports['mongo']}\n")
+    (prefix / "etc" / "webserver.conf").write_text(f"[server]\nport = {ports['web']}\n")
+    install = run(str(REPO / "build-install.sh"), "--prefix", str(prefix))
+    yield {"prefix": prefix, "ports": ports, "install": install}
+    if (prefix / "var" / "run" / "supervisor.sock").exists():
+        run(str(prefix / "bin" / "hypcontrol"), "stop")
+    shutil.rmtree(prefix, ignore_errors=True)
+
+
+def bin_(site, command: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    return run(str(site["prefix"] / "bin" / command), *args, **kwargs)
+
+
+def status(site) -> dict[str, tuple[str, int]]:
+    out = bin_(site, "hypcontrol", "status").stdout
+    rows = [line.split() for line in out.splitlines()[1:] if line.strip()]
+    return {row[0].split(":")[-1]: (row[1], int(row[2]) if row[2] != "-" else 0) for row in rows}
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def prefix_processes(prefix: Path) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(prefix) in cmdline and int(proc.name) != os.getpid():
+            found.append(f"{proc.name}: {cmdline[:160]}")
+    return found
+
+
+def test_install_prints_one_line_per_step(site):
+    install = site["install"]
+    assert install.returncode == 0, install.stdout + install.stderr
+    lines = install.stdout.splitlines()
+    steps = [line for line in lines if line.startswith("[")]
+    assert [s.split()[1] for s in steps] == [
+        "layout",
+        "rabbitmq-server",
+        "collectd-core",
+        "python",
+        "canopsis",
+        "mongodb:",
+        "supervisor",
+    ]
+    assert all(line.startswith("[ok] ") for line in steps)
+    assert re.search(
+        r"^\[ok\] rabbitmq-server 3\.\d+ \((present|installed)\)", install.stdout, re.M
+    )
+    assert (
+        "etc/amqp.conf: changed here, kept; the new default is beside it as "
+        "etc/amqp.conf.dist" in install.stdout
+    )
+    for folder in ("bin", "etc", "var/log", "var/run", "var/lib", "var/cache"):
+        assert (site["prefix"] / folder).is_dir(), folder
+    for command in ("hypcontrol", "service", "canopsis-launch"):
+        assert os.access(site["prefix"] / "bin" / command, os.X_OK), command
+
+
+def test_second_install_changes_nothing(site):
+    before = {p: p.stat().st_mtime_ns for p in (site["prefix"] / "etc").rglob("*")}
+    again = run(str(REPO / "build-install.sh"), "--prefix", str(site["prefix"]), check=True)
+    assert (
+        again.stdout.splitlines()[-2]
+        == f"canopsis is up to date in {site['prefix']}: nothing changed"
+    )
+    assert "(present)" in again.stdout
+    after = {p: p.stat().st_mtime_ns for p in (site["prefix"] / "etc").rglob("*")}
+    assert after == before
+
+
+def test_hypcontrol_start_runs_every_program_and_every_port_answers(site):
+    started = bin_(site, "hypcontrol", "start")
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert [line.split()[2] for line in started.stdout.splitlines()] == [
+        "storage:",
+        "engines:",
+        "frontend:",
+    ]
+    states = status(site)
+    assert set(states) == PROGRAMS
+    assert {state for state, _ in states.values()} == {"RUNNING"}
+    assert bin_(site, "hypcontrol", "status").returncode == 0
+
+    ports = site["ports"]
+    client = pymongo.MongoClient(
+        f"mongodb://127.0.0.1:{ports['mongo']}/", serverSelectionTimeoutMS=5000
+    )
+    assert client.admin.command("ping")["ok"] == 1
+    amqp = ConfigObj(str(site["prefix"] / "etc" / "amqp.conf"))
+    with kombu.Connection(
+        f"amqp://canopsis:{amqp['password']}@127.0.0.1:{ports['amqp']}/canopsis"
+    ) as conn:
+        conn.connect()
+        assert conn.connected
+    with urllib.request.urlopen(f"http://127.0.0.1:{ports['web']}/api/v2/version") as answer:
+        assert answer.status == 200
+
+
+def test_broker_refuses_guest(site):
+    guest = kombu.Connection(f"amqp://guest:guest@127.0.0.1:{site['ports']['amqp']}//")
+    with guest, pytest.raises(Exception, match="ACCESS_REFUSED"):
+        guest.connect()
+
+
+def test_collectd_publishes_host_metrics_to_the_broker(site):
+    amqp = ConfigObj(str(site["prefix"] / "etc" / "amqp.conf"))
+    url = f"amqp://canopsis:{amqp['password']}@127.0.0.1:{site['ports']['amqp']}/canopsis"
+    exchange = kombu.Exchange("canopsis.events", type="topic", durable=True)
+    queue = kombu.Queue("test-collectd", exchange, routing_key="collectd", auto_delete=True)
+    plugins = set()
+    with kombu.Connection(url) as conn, conn.SimpleQueue(queue) as simple:
+        deadline = time.monotonic() + 40
+        while not {"cpu", "memory", "load"} <= plugins and time.monotonic() < deadline:
+            try:
+                message = simple.get(timeout=2)
+            except simple.Empty:
+                continue
+            plugins |= {item["plugin"] for item in message.payload}
+            message.ack()
+    assert {"cpu", "memory", "load"} <= plugins
+
+
+def test_service_restart_gives_a_new_pid(site):
+    _, before = status(site)["webserver"]
+    restarted = bin_(site, "service", "webserver", "restart")
+    assert restarted.returncode == 0, restarted.stderr
+    state, after = status(site)["webserver"]
+    assert state == "RUNNING" and after not in (0, before)
+
+
+def test_killed_program_is_restarted_by_supervisord(site):
+    _, pid = status(site)["mongodb"]
+    os.kill(pid, signal.SIGKILL)
+    wait_for(
+        lambda: status(site)["mongodb"][0] == "RUNNING" and status(site)["mongodb"][1] != pid,
+        30,
+        "supervisord to restart mongodb",
+    )
+
+
+def test_service_status_exits_3_when_stopped(site):
+    assert bin_(site, "service", "collectd", "status").returncode == 0
+    assert bin_(site, "service", "collectd", "stop").returncode == 0
+    stopped = bin_(site, "service", "collectd", "status")
+    assert stopped.returncode == 3
+    assert "STOPPED" in stopped.stdout
+    assert bin_(site, "hypcontrol", "status").returncode != 0
+    assert bin_(site, "service", "collectd", "start").returncode == 0
+
+
+def test_service_takes_a_group_or_a_pattern(site):
+    group = bin_(site, "service", "engines", "status")
+    assert group.returncode == 0 and "engines:engine-placeholder" in group.stdout
+    pattern = bin_(site, "service", "rabbit*", "status")
+    assert pattern.returncode == 0 and "rabbitmq-server" in pattern.stdout
+
+
+def test_unknown_service_name_gets_one_line_with_the_known_names(site):
+    unknown = bin_(site, "service", "nosuch", "start")
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip().splitlines() == [
+        "service: unknown service 'nosuch'; known: collectd, engine-placeholder, engines, "
+        "mongodb, rabbitmq-server, webserver"
+    ]
+
+
+def test_unknown_hypcontrol_verb_gets_one_line(site):
+    wrong = bin_(site, "hypcontrol", "launch")
+    assert wrong.returncode == 2
+    assert len(wrong.stderr.strip().splitlines()) == 1
+    assert "invalid choice: 'launch'" in wrong.stderr
+
+
+def test_bad_config_value_fails_naming_file_and_key(site):
+    conf = site["prefix"] / "etc" / "webserver.conf"
+    good = conf.read_text()
+    conf.write_text(good.replace(f"port = {site['ports']['web']}", "port = abc"))
+    try:
+        bad = bin_(site, "hypcontrol", "start")
+        assert bad.returncode == 1
+        assert bad.stderr.strip().splitlines() == [
+            f"hypcontrol: {conf}: server.port = 'abc': expected integer(min=1, max=65535)"
+        ]
+    finally:
+        conf.write_text(good)
+
+
+def test_hypcontrol_stop_leaves_no_process_behind(site):
+    stopped = bin_(site, "hypcontrol", "stop")
+    assert stopped.returncode == 0, stopped.stderr
+    wait_for(lambda: prefix_processes(site["prefix"]) == [], 30, "the prefix's processes to end")
+    assert bin_(site, "hypcontrol", "status").returncode == 3
+
+
+def test_administrator_edit_survives_an_update(site):
+    conf = site["prefix"] / "etc" / "hypcontrol.conf"
+    edited = conf.read_text().replace("timeout = 120", "timeout = 200")
+    conf.write_text(edited)
+    update = run(
+        str(REPO / "build-install.sh"), "--prefix", str(site["prefix"]), "--update", check=True
+    )
+    assert (
+        "etc/hypcontrol.conf: changed here, kept; the new default is beside it as "
+        "etc/hypcontrol.conf.dist" in update.stdout
+    )
+    assert conf.read_text() == edited
+    assert (
+        conf.with_name("hypcontrol.conf.dist").read_text()
+        == (REPO / "etc" / "hypcontrol.conf").read_text()
+    )
+
+
+def test_build_install_refuses_a_non_root_user(site):
+    script = Path(tempfile.mkdtemp(dir="/var/tmp")) / "build-install.sh"
+    script.parent.chmod(0o755)
+    shutil.copy(REPO / "build-install.sh", script)
+    refused = run(
+        "setpriv",
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        str(script),
+        "--prefix",
+        str(site["prefix"]),
+    )
+    shutil.rmtree(script.parent)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        f"build-install.sh: must be run as root (try: sudo {script} --prefix {site['prefix']})"
+    ]
+
+
+def test_remove_keeps_configuration_and_data_and_purge_removes_all(site):
+    prefix = site["prefix"]
+    removed = run(str(REPO / "build-install.sh"), "--prefix", str(prefix), "--remove", check=True)
+    assert "canopsis removed from" in removed.stdout
+    assert not (prefix / "venv").exists() and not (prefix / "bin").exists()
+    assert (prefix / "etc" / "amqp.conf").exists()
+    assert (prefix / "var" / "lib" / "mongodb").is_dir()
+    run(str(REPO / "build-install.sh"), "--prefix", str(prefix), "--remove", "--purge", check=True)
+    assert not prefix.exists()
