@@ -97,11 +97,11 @@ class Sync:
         self.manifest[key] = digest(wanted)
 
     def write(self, target: Path, data: bytes, record: bool = True) -> None:
-        for folder in reversed(target.relative_to(self.prefix / "etc").parents[:-1]):
-            path = self.prefix / "etc" / folder
-            if not path.exists():
-                path.mkdir(mode=0o750)
-                _own(path)
+        etc = self.prefix / "etc"
+        for folder in reversed(target.parents):
+            if folder.is_relative_to(etc) and not folder.exists():
+                folder.mkdir(mode=0o750)
+                _own(folder)
         tmp = target.with_name(target.name + ".tmp")
         tmp.write_bytes(data)
         tmp.chmod(0o640)

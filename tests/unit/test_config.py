@@ -1,0 +1,78 @@
+"""Configuration files: what an administrator sees when a value is wrong."""
+
+import pytest
+
+from canopsis import config
+
+
+@pytest.fixture
+def etc(tmp_path, monkeypatch):
+    monkeypatch.setenv("CANOPSIS_PREFIX", str(tmp_path))
+    (tmp_path / "etc").mkdir()
+    return tmp_path / "etc"
+
+
+def test_defaults_fill_what_a_file_leaves_out(etc):
+    (etc / "mongo.conf").write_text("port = 27018\n")
+    cfg = config.load("mongo")
+    assert cfg["port"] == 27018
+    assert cfg["host"] == "127.0.0.1"
+    assert cfg["managed"] is True
+    assert config.mongo_uri(cfg) == "mongodb://127.0.0.1:27018/"
+
+
+def test_a_wrong_type_names_file_key_and_expectation(etc):
+    (etc / "amqp.conf").write_text("port = abc\npassword = x\n")
+    with pytest.raises(config.ConfigError) as error:
+        config.load("amqp")
+    assert str(error.value) == (
+        f"{etc / 'amqp.conf'}: port = 'abc': expected integer(min=1, max=65535)"
+    )
+
+
+def test_every_problem_is_on_the_one_line(etc):
+    (etc / "amqp.conf").write_text("port = 0\nmanaged = maybe\nprot = 5672\n")
+    with pytest.raises(config.ConfigError) as error:
+        config.load("amqp")
+    message = str(error.value)
+    assert "\n" not in message
+    assert "port = '0': expected integer(min=1, max=65535)" in message
+    assert "managed = 'maybe': expected boolean" in message
+    assert "password: missing, expected string(min=1)" in message
+    assert "prot: unknown key" in message
+
+
+def test_a_section_key_is_named_with_its_section(etc):
+    (etc / "webserver.conf").write_text("[server]\nport = 99999\n")
+    with pytest.raises(config.ConfigError, match=r"server\.port = '99999'"):
+        config.load("webserver")
+
+
+def test_unmanaged_service_needs_its_external_address(etc):
+    (etc / "mongo.conf").write_text("managed = false\n")
+    with pytest.raises(config.ConfigError, match="uri: required when managed = false"):
+        config.load("mongo")
+    (etc / "mongo.conf").write_text('managed = false\nuri = "mongodb://db1,db2/?replicaSet=rs0"\n')
+    assert config.mongo_uri(config.load("mongo")) == "mongodb://db1,db2/?replicaSet=rs0"
+
+
+def test_amqp_url_escapes_credentials(etc):
+    (etc / "amqp.conf").write_text("password = p@ss/word\nport = 5673\n")
+    url = config.amqp_url(config.load("amqp"))
+    assert url == "amqp://canopsis:p%40ss%2Fword@127.0.0.1:5673/canopsis"
+
+
+def test_a_missing_file_and_a_broken_file_are_one_line_each(etc):
+    with pytest.raises(config.ConfigError, match=r"amqp\.conf: cannot read"):
+        config.load("amqp")
+    (etc / "amqp.conf").write_text("port = 1\nport = 2\n")
+    with pytest.raises(config.ConfigError, match=r"amqp\.conf: .*[Dd]uplicate"):
+        config.load("amqp")
+
+
+def test_the_shipped_defaults_are_valid(tmp_path, monkeypatch):
+    from tests.conftest import REPO
+
+    monkeypatch.setenv("CANOPSIS_PREFIX", str(tmp_path))
+    for name in ("amqp", "mongo", "webserver", "hypcontrol"):
+        config.load(name, REPO / "etc" / f"{name}.conf")
