@@ -168,6 +168,8 @@ def webserver(args: list[str]) -> None:
         f"{cfg['host']}:{cfg['port']}",
         "--name",
         "canopsis-webserver",
+        "--control-socket",
+        str(paths.var("run", "webserver.ctl")),
         *args,
         "canopsis.webserver.app:create_app()",
     ]
