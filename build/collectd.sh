@@ -18,6 +18,9 @@ collectd_install() {
 
 collectd_remove() {
     rm -rf "$PREFIX/var/lib/collectd"
-    debian_package_remove collectd-core
-    summary "collectd removed"
+    if debian_package_remove collectd-core; then
+        summary "collectd-core removed"
+    else
+        summary "collectd-core: kept the Debian package, which was there before canopsis"
+    fi
 }

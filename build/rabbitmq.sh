@@ -19,15 +19,17 @@ rabbitmq_install() {
 rabbitmq_remove() {
     [ "$PURGE" = 1 ] && rm -rf "$PREFIX/var/lib/rabbitmq"
     rm -rf "$PREFIX/var/log/rabbitmq"
-    debian_package_remove rabbitmq-server
-    summary "rabbitmq-server removed"
+    if debian_package_remove rabbitmq-server; then
+        summary "rabbitmq-server removed"
+    else
+        summary "rabbitmq-server: kept the Debian package, which was there before canopsis"
+    fi
 }
 
-# debian_package_remove PACKAGE: remove it only if canopsis installed it.
+# debian_package_remove PACKAGE: remove it only if canopsis installed it;
+# fails (status 1) when the package is kept.
 debian_package_remove() {
-    if grep -qx "$1" "$STATE/debian-packages" 2>/dev/null; then
-        apt-get remove -y "$1"
-        sed -i "/^$1\$/d" "$STATE/debian-packages"
-        note "removed the Debian package $1, which canopsis had installed"
-    fi
+    grep -qx "$1" "$STATE/debian-packages" 2>/dev/null || return 1
+    apt-get remove -y "$1"
+    sed -i "/^$1\$/d" "$STATE/debian-packages"
 }
