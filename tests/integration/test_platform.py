@@ -254,6 +254,33 @@ def test_hypcontrol_stop_leaves_no_process_behind(site):
     assert bin_(site, "hypcontrol", "status").returncode == 3
 
 
+def test_service_starts_supervisord_when_it_is_not_running(site):
+    assert not (site["prefix"] / "var" / "run" / "supervisor.sock").exists()
+    stopped = bin_(site, "service", "mongodb", "status")
+    assert stopped.returncode == 3
+    assert "STOPPED" in stopped.stdout
+
+
+def test_an_unmanaged_database_is_left_to_its_own_server(site):
+    conf = site["prefix"] / "etc" / "mongo.conf"
+    good = conf.read_text()
+    conf.write_text(good + 'managed = false\nuri = "mongodb://db.example:27017/"\n')
+    try:
+        started = bin_(site, "hypcontrol", "start")
+        assert started.returncode == 0, started.stderr
+        states = status(site)
+        assert states.pop("mongodb") == ("UNMANAGED", 0)
+        assert {state for state, _ in states.values()} == {"RUNNING"}
+        refused = bin_(site, "service", "mongodb", "start")
+        assert refused.returncode == 1
+        assert refused.stdout.strip() == (
+            f"service: mongodb is not run by canopsis (managed = false in {conf})"
+        )
+    finally:
+        conf.write_text(good)
+        bin_(site, "hypcontrol", "stop")
+
+
 def test_administrator_edit_survives_an_update(site):
     conf = site["prefix"] / "etc" / "hypcontrol.conf"
     edited = conf.read_text().replace("timeout = 120", "timeout = 200")
