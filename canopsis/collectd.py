@@ -31,6 +31,8 @@ item (counted from 0, like a JSON list index) and what is wrong with it.
 import math
 from collections.abc import Iterator
 
+from canopsis.event import json_type
+
 CONNECTOR = "collectd"
 REQUIRED_KEYS = ("values", "dstypes", "dsnames", "time", "host", "plugin", "type")
 RECOGNIZED_KEYS = ("values", "dstypes", "dsnames", "host", "plugin")
@@ -55,7 +57,7 @@ def is_collectd(body: object) -> bool:
 def translate(body: object, connector_name: str = CONNECTOR) -> list[dict]:
     """The perf events of a collectd body, or :class:`CollectdFormatError`."""
     if not isinstance(body, list):
-        raise CollectdFormatError(f"body: expected a list of value lists, got {_kind(body)}")
+        raise CollectdFormatError(f"body: expected a list of value lists, got {json_type(body)}")
     events: dict[tuple, dict] = {}
     for index, item in enumerate(body):
         _check(index, item)
@@ -108,7 +110,7 @@ def _joined(name: str, instance: str) -> str:
 def _check(index: int, item: object) -> None:
     where = f"item {index}"
     if not isinstance(item, dict):
-        raise CollectdFormatError(f"{where}: expected an object, got {_kind(item)}")
+        raise CollectdFormatError(f"{where}: expected an object, got {json_type(item)}")
     for key in REQUIRED_KEYS:
         if key not in item:
             raise CollectdFormatError(f"{where}: missing {key!r}")
@@ -142,19 +144,3 @@ def _check_values(where: str, item: dict) -> None:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if _is_number(value):
-        return "a number"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "a string"
-    if value is None:
-        return "null"
-    return type(value).__name__

@@ -165,7 +165,7 @@ def _problems(event: dict, now: float) -> Iterator[_Problem]:
         yield from _located("timestamp", _timestamp_problem(event["timestamp"], now))
     for key in ("output", "long_output"):
         if key in event and not isinstance(event[key], str):
-            yield key, f"must be a string, got {_json_type(event[key])}"
+            yield key, f"must be a string, got {json_type(event[key])}"
     for key in ("author", "ticket"):
         if key in event:
             yield from _located(key, _text_problem(event[key]))
@@ -282,9 +282,9 @@ def _tags_problems(tags: object) -> Iterator[_Problem]:
             if problem := _tag_problem(key):
                 yield "tags", f"tag name {_describe(key)} {problem}"
             elif not isinstance(value, str):
-                yield f"tags.{key}", f"must be a string, got {_json_type(value)}"
+                yield f"tags.{key}", f"must be a string, got {json_type(value)}"
     else:
-        yield "tags", f"must be an object of strings or a list of strings, got {_json_type(tags)}"
+        yield "tags", f"must be an object of strings or a list of strings, got {json_type(tags)}"
 
 
 def _tag_problem(tag: object) -> str | None:
@@ -299,7 +299,7 @@ def _is_key(name: object) -> bool:
 
 def _perf_data_problem(value: object) -> str | None:
     if not isinstance(value, str):
-        return f"must be a string, got {_json_type(value)}"
+        return f"must be a string, got {json_type(value)}"
     try:
         parse_perfdata(value)
     except PerfdataError as exc:
@@ -309,12 +309,12 @@ def _perf_data_problem(value: object) -> str | None:
 
 def _perf_data_array_problems(entries: object) -> Iterator[_Problem]:
     if not isinstance(entries, list):
-        yield "perf_data_array", f"must be a list of objects, got {_json_type(entries)}"
+        yield "perf_data_array", f"must be a list of objects, got {json_type(entries)}"
         return
     for index, entry in enumerate(entries):
         where = f"perf_data_array[{index}]"
         if not isinstance(entry, dict):
-            yield where, f"must be an object, got {_json_type(entry)}"
+            yield where, f"must be an object, got {json_type(entry)}"
             continue
         if "metric" not in entry:
             yield f"{where}.metric", "is required"
@@ -340,7 +340,7 @@ def _metrics(event: dict) -> list:
 
 def _text_problem(value: object) -> str | None:
     if not isinstance(value, str):
-        return f"must be a string, got {_json_type(value)}"
+        return f"must be a string, got {json_type(value)}"
     if not value.strip():
         return "must not be empty or blank"
     return None
@@ -370,7 +370,8 @@ def _is_one_of(value: object, kinds: tuple[str, ...]) -> bool:
     )
 
 
-def _json_type(value: object) -> str:
+def json_type(value: object) -> str:
+    """How a JSON value is named in an error message ('a number', 'null'...)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -392,4 +393,4 @@ def _describe(value: object) -> str:
     if isinstance(value, int | float | str):
         text = repr(value)
         return text if len(text) <= 60 else f"{text[:57]}..."
-    return _json_type(value)
+    return json_type(value)
