@@ -1,15 +1,23 @@
 """Shared fixtures: free ports and the real services the integration tests use."""
 
+import os
 import re
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import kombu
 import pymongo
 import pytest
+from configobj import ConfigObj
+
+from canopsis import config
+from canopsis.etcsync import Sync
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -61,3 +69,86 @@ def mongo_db(mongo_client, request):
     mongo_client.drop_database(name)
     yield mongo_client[name]
     mongo_client.drop_database(name)
+
+
+@dataclass(frozen=True)
+class Services:
+    """A temporary prefix whose RabbitMQ and MongoDB run (started by ``canopsis-launch``)."""
+
+    prefix: Path
+    env: dict[str, str]
+    amqp_url: str
+    mongo_uri: str
+    database: str
+    procs: dict[str, subprocess.Popen]
+
+    def command(self, name: str) -> str:
+        return str(Path(sys.executable).parent / name)
+
+    def start(self, program: str) -> subprocess.Popen:
+        log = open(self.prefix / "var" / "log" / f"{program}.log", "ab")  # noqa: SIM115
+        launch = self.command("canopsis-launch")
+        proc = subprocess.Popen([launch, program], env=self.env, stdout=log, stderr=log)
+        self.procs[program] = proc
+        return proc
+
+    def stop(self, program: str) -> None:
+        proc = self.procs.pop(program)
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_for_broker(url: str, timeout: float, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"rabbitmq-server exited with {proc.returncode}")
+        try:
+            with kombu.Connection(url, connect_timeout=2) as conn:
+                conn.connect()
+                return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def services():
+    """Real RabbitMQ and embedded MongoDB on free ports, in a prefix under /var/tmp.
+
+    The prefix's etc is the repository's (``Sync``), with amqp.conf and
+    mongo.conf changed to free ports, a unique node name and a unique database.
+    """
+    prefix = Path(tempfile.mkdtemp(prefix="canopsis-services-", dir="/var/tmp"))
+    services = None
+    try:
+        prefix.chmod(0o755)
+        (prefix / "var" / "lib" / "canopsis").mkdir(parents=True)
+        (prefix / "var" / "log").mkdir(parents=True)
+        Sync(REPO / "etc", prefix).run()
+        etc = prefix / "etc"
+        amqp_conf = ConfigObj(str(etc / "amqp.conf"), interpolation=False)
+        amqp_conf.update(
+            {"port": free_port(), "dist_port": free_port(), "nodename": f"{prefix.name}@localhost"}
+        )
+        amqp_conf.write()
+        mongo_conf = ConfigObj(str(etc / "mongo.conf"), interpolation=False)
+        mongo_conf.update({"port": free_port(), "database": "canopsis_test", "cache_size": "256M"})
+        mongo_conf.write()
+        amqp_url = config.amqp_url(config.load("amqp", etc / "amqp.conf"))
+        mongo_uri = config.mongo_uri(config.load("mongo", etc / "mongo.conf"))
+        env = dict(os.environ, CANOPSIS_PREFIX=str(prefix))
+        services = Services(prefix, env, amqp_url, mongo_uri, "canopsis_test", {})
+        rabbitmq = services.start("rabbitmq-server")
+        wait_for_port(int(mongo_conf["port"]), 30, services.start("mongodb"))
+        _wait_for_broker(amqp_url, 60, rabbitmq)
+        yield services
+    finally:
+        for program in list(services.procs if services else ()):
+            services.stop(program)
+        shutil.rmtree(prefix, ignore_errors=True)

@@ -53,9 +53,20 @@ def rabbitmq_password_hash(password: str) -> str:
 
 
 def rabbitmq_definitions(cfg: config.ConfigObj) -> dict:
-    """The vhost, user, permissions and exchange loaded by the broker at every boot."""
+    """The vhost, user, permissions and exchanges loaded by the broker at every boot.
+
+    With the events exchange come the entry engine's (the cleaner's) exchange,
+    queues and bindings, for the ``numprocs`` of ``etc/engines/cleaner.conf``.
+    """
+    from canopsis import amqp, engine
+
+    try:
+        numprocs = engine.load_conf(amqp.ENTRY_ENGINE).numprocs
+    except config.ConfigError:
+        numprocs = 1
+    entry = amqp.entry_definitions(cfg, numprocs)
     vhost = cfg["vhost"]
-    return {
+    definitions = {
         "vhosts": [{"name": vhost}],
         "users": [
             {
@@ -86,6 +97,10 @@ def rabbitmq_definitions(cfg: config.ConfigObj) -> dict:
             }
         ],
     }
+    definitions["exchanges"] += entry["exchanges"]
+    definitions["queues"] = entry["queues"]
+    definitions["bindings"] = entry["bindings"]
+    return definitions
 
 
 def rabbitmq_server(args: list[str]) -> None:

@@ -23,7 +23,7 @@ from tests.conftest import REPO, free_port
 
 pytestmark = pytest.mark.integration
 
-PROGRAMS = {"mongodb", "rabbitmq-server", "collectd", "webserver", "engine-placeholder"}
+PROGRAMS = {"mongodb", "rabbitmq-server", "collectd", "webserver", "engine-cleaner"}
 
 
 def run(*command: str, check: bool = False, **kwargs) -> subprocess.CompletedProcess:
@@ -114,7 +114,7 @@ def test_install_prints_one_line_per_step(site):
     )
     for folder in ("bin", "etc", "var/log", "var/run", "var/lib", "var/cache"):
         assert (site["prefix"] / folder).is_dir(), folder
-    for command in ("hypcontrol", "service", "canopsis-launch"):
+    for command in ("hypcontrol", "service", "canopsis-launch", "canopsis-engine", "send_event"):
         assert os.access(site["prefix"] / "bin" / command, os.X_OK), command
 
 
@@ -182,6 +182,15 @@ def test_collectd_publishes_host_metrics_to_the_broker(site):
     assert {"cpu", "memory", "load"} <= plugins
 
 
+def test_engine_cleaner_consumes_and_stays_running(site):
+    _, pid = status(site)["engine-cleaner"]
+    log = site["prefix"] / "var" / "log" / "engine-cleaner.log"
+    wait_for(lambda: "consuming Engine_cleaner" in log.read_text(), 30, "the cleaner to consume")
+    time.sleep(3)
+    assert status(site)["engine-cleaner"] == ("RUNNING", pid)
+    assert "Traceback" not in log.read_text()
+
+
 def test_service_restart_gives_a_new_pid(site):
     _, before = status(site)["webserver"]
     restarted = bin_(site, "service", "webserver", "restart")
@@ -212,7 +221,7 @@ def test_service_status_exits_3_when_stopped(site):
 
 def test_service_takes_a_group_or_a_pattern(site):
     group = bin_(site, "service", "engines", "status")
-    assert group.returncode == 0 and "engines:engine-placeholder" in group.stdout
+    assert group.returncode == 0 and "engines:engine-cleaner" in group.stdout
     pattern = bin_(site, "service", "rabbit*", "status")
     assert pattern.returncode == 0 and "rabbitmq-server" in pattern.stdout
 
@@ -221,7 +230,7 @@ def test_unknown_service_name_gets_one_line_with_the_known_names(site):
     unknown = bin_(site, "service", "nosuch", "start")
     assert unknown.returncode == 1
     assert unknown.stderr.strip().splitlines() == [
-        "service: unknown service 'nosuch'; known: collectd, engine-placeholder, engines, "
+        "service: unknown service 'nosuch'; known: collectd, engine-cleaner, engines, "
         "mongodb, rabbitmq-server, webserver"
     ]
 

@@ -1,0 +1,32 @@
+"""``canopsis-engine NAME [NAME ...] [--worker N]``: run a chain of engines in this process.
+
+The names are the engines fused in this process, in order (each one's
+``next`` in ``etc/engines/<name>.conf`` must name the following one); the
+process consumes the first engine's queue. ``--worker N`` (supervisord's
+``process_num``) picks the queue ``Engine_<first>.<N>`` when the first engine
+has ``numprocs`` > 1. A bad configuration stops it at start with one line and
+exit status 2; SIGTERM stops it cleanly with exit status 0.
+"""
+
+import logging
+import sys
+
+from canopsis import config, engine
+from canopsis.cli.common import Parser
+
+log = logging.getLogger("canopsis.engine")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = Parser(prog="canopsis-engine", description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="+", metavar="NAME", help="engines, in chain order")
+    parser.add_argument("--worker", type=int, default=None, help="worker number (0-based)")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return engine.serve(args.names, args.worker)
+    except config.ConfigError as exc:
+        log.error("%s", exc)
+        return 2

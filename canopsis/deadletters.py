@@ -1,0 +1,140 @@
+"""The dead-letter store: events canopsis refused, with why, so an operator can fix and replay.
+
+One document per refused event in the ``dead_letters`` collection::
+
+    {"_id": "9f1c...",                      # 32 hex characters
+     "body": "<the raw text of that event>",
+     "body_encoding": "utf-8" | "base64",   # base64 when the bytes are not UTF-8
+     "reasons": [{"field": "state", "reason": "is required for a check event"}],
+     "time": <datetime, UTC, when it was refused>,
+     "routing_key": "<the routing key it arrived with>",
+     "engine": "cleaner"}
+
+The id is derived from the message id of the refused message and the event's
+position in it, so a message redelivered after a crash writes the same dead
+letter again (an upsert) instead of a second one.
+
+Replay publishes the raw body again to ``canopsis.events`` with its routing
+key, waits for the broker's confirm, then deletes the dead letter: the
+collection is the operator's to-do list. An event still refused after a
+replay comes back as a new dead letter with the new reasons.
+"""
+
+import base64
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo.database import Database
+
+from canopsis.event import FieldError
+
+log = logging.getLogger("canopsis.deadletters")
+
+COLLECTION = "dead_letters"
+
+
+def encode_body(body: bytes | str) -> tuple[str, str]:
+    """The body as stored: ``(text, "utf-8")`` or ``(base64 text, "base64")``."""
+    if isinstance(body, str):
+        return body, "utf-8"
+    try:
+        return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(body).decode("ascii"), "base64"
+
+
+def decode_body(doc: dict) -> bytes:
+    """The raw bytes of a dead letter's body."""
+    if doc.get("body_encoding") == "base64":
+        return base64.b64decode(doc["body"])
+    return doc["body"].encode("utf-8")
+
+
+def letter(
+    letter_id: str,
+    body: bytes | str,
+    reasons: Iterable[FieldError],
+    routing_key: str,
+    engine: str,
+    now: float,
+) -> dict:
+    """A dead-letter document."""
+    text, encoding = encode_body(body)
+    return {
+        "_id": letter_id,
+        "body": text,
+        "body_encoding": encoding,
+        "reasons": [{"field": r.field, "reason": r.reason} for r in reasons],
+        "time": datetime.fromtimestamp(now, UTC),
+        "routing_key": routing_key,
+        "engine": engine,
+    }
+
+
+@dataclass
+class Sink:
+    """Dead letters gathered during a batch, written by :meth:`flush`."""
+
+    pending: list[dict] = field(default_factory=list)
+
+    def add(self, doc: dict) -> None:
+        log.warning(
+            "refused %s from %s (%s): %s",
+            doc["_id"],
+            doc["engine"],
+            doc["routing_key"] or "-",
+            "; ".join(
+                f"{r['field']}: {r['reason']}" if r["field"] else r["reason"]
+                for r in doc["reasons"]
+            ),
+        )
+        self.pending.append(doc)
+
+    def flush(self, db: Database) -> int:
+        """Write the pending dead letters (idempotent upserts); their count."""
+        if not self.pending:
+            return 0
+        writes = [
+            UpdateOne({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
+            for doc in self.pending
+        ]
+        db[COLLECTION].bulk_write(writes, ordered=False)
+        count = len(self.pending)
+        self.pending.clear()
+        return count
+
+    def discard(self) -> None:
+        self.pending.clear()
+
+
+def ensure_indexes(db: Database) -> None:
+    db[COLLECTION].create_index([("time", ASCENDING)])
+
+
+def listing(db: Database, limit: int = 100) -> list[dict]:
+    """The newest dead letters first."""
+    return list(db[COLLECTION].find().sort("time", DESCENDING).limit(limit))
+
+
+def get(db: Database, letter_id: str) -> dict | None:
+    return db[COLLECTION].find_one({"_id": letter_id})
+
+
+def replay(db: Database, letter_id: str, publish: Callable[[bytes, str], None]) -> dict | None:
+    """Publish the dead letter's body again, then delete it; the letter, or None if unknown."""
+    doc = get(db, letter_id)
+    if doc is None:
+        return None
+    publish(decode_body(doc), doc["routing_key"])
+    db[COLLECTION].delete_one({"_id": letter_id})
+    log.info("replayed %s (%s)", letter_id, doc["routing_key"])
+    return doc
+
+
+def purge(db: Database, before: datetime | None = None) -> int:
+    """Delete the dead letters (refused before ``before``, when given); how many."""
+    query = {"time": {"$lt": before}} if before else {}
+    return db[COLLECTION].delete_many(query).deleted_count

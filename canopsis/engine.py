@@ -1,0 +1,589 @@
+"""The engine runtime: what every engine has, and the loop that runs a chain of them.
+
+An engine is one module ``canopsis.engines.<name>`` with one :class:`Engine`
+subclass: ``work(event)`` returns the event(s) to pass on (a dict, a list of
+dicts or None), ``beat(now)`` runs every ``beat_interval`` seconds, and
+``flush()`` writes what the events worked since the last flush caused
+(``bulk_write``). Its settings are ``etc/engines/<name>.conf``
+(spec ``canopsis/specs/engine.spec``): ``next``, ``beat_interval``,
+``numprocs``, ``batch_size``, ``batch_ms`` and an ``[options]`` section checked
+against the class's :attr:`Engine.options_spec`.
+
+``canopsis-engine A B C`` runs the chain A → B → C fused in one process:
+events pass from A to B in memory (each engine's ``next`` must name the
+following one), and what C passes on goes to C's ``next`` through the broker.
+The same engines can run one per process (``canopsis-engine A``, ...) by
+configuration alone. See :mod:`canopsis.amqp` for the exchanges and queues and
+why the events of one entity are always handled by one worker, in order.
+
+The loop (a kombu ``ConsumerMixin``), for the queue of the first engine:
+
+1. Receive with ``prefetch = 2 * batch_size``; a batch is ``batch_size``
+   messages, or what arrived within ``batch_ms`` of the oldest one.
+2. Run each message through the chain, in order. An exception in ``work``
+   dead-letters that event with the reason and the batch goes on; nothing is
+   ever dropped without a dead letter.
+3. ``flush()`` every engine, then write the batch's dead letters.
+4. Publish the events forwarded to the next engine, each confirmed by the
+   broker (persistent, routing key = entity id).
+5. Acknowledge the batch (one ``multiple`` ack).
+
+So a message is acknowledged only after everything it caused is written and
+published: delivery is **at least once**. A crash or a failure between 3 and
+5 redelivers the batch, which is worked again; writes are idempotent
+(upserts, dead letters keyed by message id), and forwarded events keep a
+message id derived from the one they came from, but the next engine can see
+an event twice.
+
+Failures: when ``flush`` or a publish fails (MongoDB or the broker gone),
+nothing of the batch is acknowledged, the engines drop their pending writes
+(``discard()``), every held message is requeued (so the order stays), and the
+loop waits 1, 2, 4, ... up to 30 s before taking messages again; a lost
+broker connection is re-established by kombu with the same kind of backoff.
+MongoDB unreachable at start is retried the same way: the process stays up
+and says so in its log rather than exiting.
+
+SIGTERM: a batch in progress is finished (written, published, acknowledged),
+then the process exits 0; messages received but not started are requeued by
+the broker when the connection closes.
+
+Each engine publishes every beat a ``perf`` event about itself to
+``canopsis.events`` (connector ``canopsis``, connector_name ``engines``,
+component the host, resource ``engine-<name>``) with ``events_per_second``,
+``mean_processing_ms``, ``errors`` (exceptions and refused events) and, for the
+engine that reads the queue, ``queue_depth``.
+"""
+
+import contextlib
+import importlib
+import inspect
+import json
+import logging
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from configobj import ConfigObj, flatten_errors, get_extra_values
+from configobj.validate import Validator
+from pymongo.database import Database
+from pymongo.errors import PyMongoError
+
+from canopsis import amqp, config, deadletters, paths, storage
+from canopsis.event import FieldError, entity_id, routing_key
+
+log = logging.getLogger("canopsis.engine")
+
+MAX_BACKOFF = 30
+
+
+class Stop(BaseException):
+    """Raised by SIGTERM when no batch is in progress: leave at once."""
+
+
+@dataclass(frozen=True)
+class EngineConf:
+    name: str
+    next: str
+    beat_interval: float
+    numprocs: int
+    batch_size: int
+    batch_ms: int
+    options: dict[str, Any]
+    path: str
+
+
+def conf_path(name: str):
+    return paths.etc("engines", f"{name}.conf")
+
+
+def load_conf(name: str) -> EngineConf:
+    """``etc/engines/<name>.conf``, checked against ``engine.spec``."""
+    path = conf_path(name)
+    cfg = config.load("engine", path)
+    return EngineConf(
+        name=name,
+        next=cfg["next"].strip(),
+        beat_interval=cfg["beat_interval"],
+        numprocs=cfg["numprocs"],
+        batch_size=cfg["batch_size"],
+        batch_ms=cfg["batch_ms"],
+        options=dict(cfg["options"]),
+        path=str(path),
+    )
+
+
+def check_options(path: str, options: dict[str, Any], spec: str) -> dict[str, Any]:
+    """``options`` converted and checked against an engine's spec lines; ConfigError if not."""
+    cfg = ConfigObj(options, configspec=spec.splitlines(), interpolation=False)
+    result = cfg.validate(Validator(), preserve_errors=True)
+    problems = []
+    for _sections, key, error in flatten_errors(cfg, result):
+        if error is False:
+            problems.append(f"options.{key}: missing")
+        else:
+            problems.append(f"options.{key} = {options.get(key)!r}: {error}")
+    problems += [f"options.{key}: unknown key" for _s, key in get_extra_values(cfg)]
+    if problems:
+        raise config.ConfigError(f"{path}: " + "; ".join(problems))
+    return dict(cfg)
+
+
+class Engine:
+    """Base of every engine. Subclasses override :meth:`work` and, if needed, the others."""
+
+    #: configobj spec lines of the ``[options]`` section
+    options_spec: ClassVar[str] = ""
+    #: True: :meth:`work` receives the :class:`~canopsis.amqp.Delivery` (raw body)
+    raw: ClassVar[bool] = False
+
+    def __init__(self, name: str, options: dict[str, Any], db: Database) -> None:
+        self.name = name
+        self.options = options
+        self.db = db
+        self._refuse: Callable[[bytes | str, list[FieldError], str | None], None] | None = None
+
+    def work(self, event: Any) -> dict | list[dict] | None:
+        raise NotImplementedError
+
+    def beat(self, now: float) -> None:
+        """Periodic work, every ``beat_interval`` seconds, between batches."""
+
+    def flush(self) -> None:
+        """Write what the events worked since the last flush caused."""
+
+    def discard(self) -> None:
+        """Forget the pending writes of a batch that failed (it will be redelivered)."""
+
+    def refuse(
+        self, body: bytes | str, reasons: list[FieldError], routing_key: str | None = None
+    ) -> None:
+        """Send one event to the dead letters with the reasons (``routing_key``: the message's)."""
+        if self._refuse is None:
+            raise RuntimeError(f"engine {self.name} is not attached to a chain")
+        self._refuse(body, reasons, routing_key)
+
+
+def engine_class(name: str) -> type[Engine]:
+    """The one :class:`Engine` subclass of ``canopsis.engines.<name>``."""
+    try:
+        module = importlib.import_module(f"canopsis.engines.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"canopsis.engines.{name}":
+            raise
+        raise config.ConfigError(
+            f"unknown engine {name!r}: no module canopsis.engines.{name}"
+        ) from None
+    found = [
+        cls
+        for _n, cls in inspect.getmembers(module, inspect.isclass)
+        if issubclass(cls, Engine) and cls is not Engine and cls.__module__ == module.__name__
+    ]
+    if len(found) != 1:
+        raise config.ConfigError(
+            f"canopsis.engines.{name}: expected one Engine subclass, found {len(found)}"
+        )
+    return found[0]
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait after the ``attempt``-th failure in a row: 1, 2, 4, ... 30."""
+    return float(min(MAX_BACKOFF, 2 ** max(0, attempt - 1)))
+
+
+@dataclass
+class Stats:
+    """What an engine did since its last beat."""
+
+    events: int = 0
+    seconds: float = 0.0
+    errors: int = 0
+    since: float = field(default_factory=time.monotonic)
+
+    def reset(self, now: float) -> None:
+        self.events, self.seconds, self.errors, self.since = 0, 0.0, 0, now
+
+
+def perf_event(
+    engine: str, stats: Stats, now: float, elapsed: float, host: str, depth: int | None
+) -> dict:
+    """The self-monitoring ``perf`` event of ``engine``."""
+    metrics = [
+        {
+            "metric": "events_per_second",
+            "value": stats.events / elapsed if elapsed > 0 else 0.0,
+            "unit": "1/s",
+        },
+        {
+            "metric": "mean_processing_ms",
+            "value": stats.seconds * 1000 / stats.events if stats.events else 0.0,
+            "unit": "ms",
+        },
+        {"metric": "errors", "value": stats.errors, "unit": None},
+    ]
+    if depth is not None:
+        metrics.append({"metric": "queue_depth", "value": depth, "unit": None})
+    return {
+        "connector": "canopsis",
+        "connector_name": "engines",
+        "event_type": "perf",
+        "source_type": "resource",
+        "component": host,
+        "resource": f"engine-{engine}",
+        "state": 0,
+        "timestamp": now,
+        "perf_data_array": metrics,
+    }
+
+
+@dataclass(frozen=True)
+class Forward:
+    """An event for an engine of another process."""
+
+    engine: str
+    event: dict
+    key: str
+    message_id: str
+
+
+class Chain:
+    """The engines fused in one process: runs deliveries through them, in memory.
+
+    No broker and no database here except through ``flush``: the unit tests
+    drive it directly.
+    """
+
+    def __init__(self, engines: list[Engine], confs: list[EngineConf]) -> None:
+        self.engines = engines
+        self.confs = confs
+        self.sink = deadletters.Sink()
+        self.stats = {e.name: Stats() for e in engines}
+        self._delivery: amqp.Delivery | None = None
+        self._letters = 0
+        self._forwards = 0
+        for engine in engines:
+            engine._refuse = self._refuser(engine.name)
+
+    @property
+    def next(self) -> str:
+        """Where the last engine's output goes ('' when nowhere)."""
+        return self.confs[-1].next
+
+    def _refuser(self, name: str):
+        def refuse(body: bytes | str, reasons: list[FieldError], key: str | None) -> None:
+            delivery = self._delivery
+            parent = f"{delivery.message_id}:{name}" if delivery and delivery.message_id else None
+            letter_id = amqp.derived_id(parent, self._letters)
+            self._letters += 1
+            if key is None:
+                key = delivery.routing_key if delivery else ""
+            self.sink.add(deadletters.letter(letter_id, body, reasons, key, name, time.time()))
+            self.stats[name].errors += 1
+
+        return refuse
+
+    def process(self, delivery: amqp.Delivery) -> list[Forward]:
+        """Run one message through the chain; the events to forward to another process."""
+        self._delivery, self._letters, self._forwards = delivery, 0, 0
+        first = self.engines[0]
+        if first.raw:
+            item: Any = delivery
+        else:
+            try:
+                item = json.loads(delivery.body)
+            except ValueError as exc:
+                first.refuse(delivery.body, [FieldError("body", f"not JSON: {exc}")])
+                return []
+        out: list[Forward] = []
+        self._run(0, item, out)
+        self._delivery = None
+        return out
+
+    def _run(self, index: int, item: Any, out: list[Forward]) -> None:
+        engine = self.engines[index]
+        stats = self.stats[engine.name]
+        start = time.perf_counter()
+        try:
+            result = engine.work(item)
+        except Exception as exc:
+            log.exception("%s: work failed", engine.name)
+            body = item.body if isinstance(item, amqp.Delivery) else _dumps(item)
+            reason = f"engine {engine.name} failed: {type(exc).__name__}: {exc}"
+            engine.refuse(body, [FieldError("", reason)])
+            return
+        finally:
+            stats.events += 1
+            stats.seconds += time.perf_counter() - start
+        for event in _as_list(result):
+            if index + 1 < len(self.engines):
+                self._run(index + 1, event, out)
+            elif self.next:
+                self._forward(engine, event, out)
+
+    def _forward(self, engine: Engine, event: Any, out: list[Forward]) -> None:
+        try:
+            key = event.get("entity_id") or entity_id(event)
+        except (AttributeError, KeyError, TypeError):
+            engine.refuse(
+                _dumps(event), [FieldError("", f"engine {engine.name} passed on a non-event")]
+            )
+            return
+        parent = self._delivery.message_id if self._delivery else None
+        mid = amqp.derived_id(f"{parent}:{engine.name}" if parent else None, self._forwards)
+        self._forwards += 1
+        out.append(Forward(self.next, event, key, mid))
+
+    def flush(self, db: Database) -> None:
+        """Every engine's writes, then the dead letters."""
+        for engine in self.engines:
+            engine.flush()
+        self.sink.flush(db)
+
+    def discard(self) -> None:
+        for engine in self.engines:
+            engine.discard()
+        self.sink.discard()
+
+
+def _as_list(result: dict | list[dict] | None) -> list:
+    if result is None:
+        return []
+    return result if isinstance(result, list) else [result]
+
+
+def _short(exc: BaseException, size: int = 160) -> str:
+    """The start of an error's message (pymongo's carry a whole topology description)."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text if len(text) <= size else text[: size - 3] + "..."
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def build_chain(names: list[str], db: Database) -> Chain:
+    """The chain of engines ``names`` (checked: each ``next`` names the following one)."""
+    confs = [load_conf(name) for name in names]
+    for conf, following in zip(confs, names[1:], strict=False):
+        if conf.next != following:
+            raise config.ConfigError(
+                f"{conf.path}: next = {conf.next!r}, but {following!r} follows it in this process"
+            )
+    engines = []
+    for conf in confs:
+        cls = engine_class(conf.name)
+        options = check_options(conf.path, conf.options, cls.options_spec)
+        engines.append(cls(conf.name, options, db))
+    return Chain(engines, confs)
+
+
+class Runner(amqp.ConsumerBase):
+    """Consume the first engine's queue and run batches through the chain (see module doc)."""
+
+    def __init__(
+        self, connection, amqp_cfg: ConfigObj, chain: Chain, db: Database, worker: int | None
+    ) -> None:
+        self.connection = connection
+        self.amqp_cfg = amqp_cfg
+        self.chain = chain
+        self.db = db
+        first = chain.confs[0]
+        self.first = first
+        self.queue = amqp.queue_name(first.name, first.numprocs, worker)
+        self.next_numprocs = load_conf(chain.next).numprocs if chain.next else 0
+        self.pending: list = []
+        self.first_at = 0.0
+        self.busy = False
+        self.failures = 0
+        self.acked = 0
+        self.publisher: amqp.Publisher | None = None
+        self.conn = None
+        self.host = socket.gethostname()
+        now = time.monotonic()
+        self.next_beat = {c.name: now + c.beat_interval for c in chain.confs}
+
+    # kombu ConsumerMixin hooks
+
+    def get_consumers(self, _consumer_cls, channel) -> list:
+        amqp.declare_engine(channel, self.amqp_cfg, self.first.name, self.first.numprocs)
+        if self.chain.next:
+            amqp.declare_engine(channel, self.amqp_cfg, self.chain.next, self.next_numprocs)
+        prefetch = 2 * self.first.batch_size
+        return [amqp.consumer(channel, self.queue, prefetch, self._on_message)]
+
+    def on_consume_ready(self, connection, channel, consumers, **kwargs) -> None:
+        self.conn = connection
+        self.pending = []
+        self.publisher = amqp.Publisher(connection, self.amqp_cfg)
+        log.info(
+            "consuming %s (%s)",
+            self.queue,
+            " -> ".join(
+                [c.name for c in self.chain.confs] + ([self.chain.next] if self.chain.next else [])
+            ),
+        )
+
+    def on_connection_error(self, exc, interval) -> None:
+        log.warning("broker unreachable (%s), retrying in %s s", exc, interval)
+
+    def on_iteration(self) -> None:
+        now = time.monotonic()
+        if self.pending and (
+            len(self.pending) >= self.first.batch_size
+            or now - self.first_at >= self.first.batch_ms / 1000
+        ):
+            self._batch()
+        if not self.should_stop:
+            self._beats(time.monotonic())
+
+    def _on_message(self, message) -> None:
+        if not self.pending:
+            self.first_at = time.monotonic()
+        self.pending.append(message)
+
+    # the batch
+
+    def _batch(self) -> None:
+        size = self.first.batch_size
+        batch, self.pending = self.pending[:size], self.pending[size:]
+        if self.pending:
+            self.first_at = time.monotonic()
+        self.busy = True
+        try:
+            forwards: list[Forward] = []
+            for message in batch:
+                forwards += self.chain.process(amqp.delivery(message))
+            self.chain.flush(self.db)
+            for fwd in forwards:
+                self.publisher.to_engine(fwd.engine, _dumps(fwd.event), fwd.key, fwd.message_id)
+            batch[-1].channel.basic_ack(batch[-1].delivery_tag, multiple=True)
+            self.acked += len(batch)
+            self.failures = 0
+        except amqp.connection_errors(self.connection) as exc:
+            self._failed(batch, f"broker: {exc}")
+            raise
+        except PyMongoError as exc:
+            self._failed(batch, f"MongoDB: {_short(exc)}")
+            self._wait()
+        except Exception as exc:
+            log.exception("batch failed")
+            self._failed(batch, f"{type(exc).__name__}: {exc}")
+            self._wait()
+        finally:
+            self.busy = False
+
+    def _failed(self, batch: list, reason: str) -> None:
+        self.chain.discard()
+        held, self.pending = batch + self.pending, []
+        self.failures += 1
+        log.warning(
+            "batch of %d failed (%s): requeued %d messages, retrying in %.0f s",
+            len(batch),
+            reason,
+            len(held),
+            backoff(self.failures),
+        )
+        try:
+            for message in held:
+                message.requeue()
+        except Exception as exc:  # the channel is gone: the broker requeues them itself
+            log.warning("requeue failed (%s); the broker will redeliver", exc)
+
+    def _wait(self) -> None:
+        deadline = time.monotonic() + backoff(self.failures)
+        while time.monotonic() < deadline and not self.should_stop:
+            time.sleep(0.1)
+            with contextlib.suppress(Exception):  # a dead connection shows at the next drain
+                self.conn.heartbeat_check()
+
+    # beats
+
+    def _beats(self, now: float) -> None:
+        for engine, conf in zip(self.chain.engines, self.chain.confs, strict=True):
+            if now < self.next_beat[engine.name]:
+                continue
+            self.next_beat[engine.name] = now + conf.beat_interval
+            self._beat(engine, now)
+
+    def _beat(self, engine: Engine, now: float) -> None:
+        stats = self.chain.stats[engine.name]
+        try:
+            engine.beat(time.time())
+        except Exception:
+            log.exception("%s: beat failed", engine.name)
+            stats.errors += 1
+        depth = None
+        if engine is self.chain.engines[0]:
+            depth = self.publisher.queue_depth(self.queue) + len(self.pending)
+        perf = perf_event(engine.name, stats, time.time(), now - stats.since, self.host, depth)
+        stats.reset(now)
+        self.publisher.to_events(_dumps(perf), routing_key(perf))
+        self.conn.heartbeat_check()
+
+
+def wait_for_database(db: Database, stopping: Callable[[], bool]) -> None:
+    """Create the indexes, retrying with backoff while MongoDB is unreachable."""
+    attempt = 0
+    while not stopping():
+        try:
+            storage.ensure_indexes(db)
+            return
+        except PyMongoError as exc:
+            attempt += 1
+            log.warning(
+                "MongoDB unreachable (%s), retrying in %.0f s", _short(exc), backoff(attempt)
+            )
+            time.sleep(backoff(attempt))
+
+
+def serve(names: list[str], worker: int | None) -> int:
+    """Run the chain ``names`` until SIGTERM; the exit status."""
+    amqp_cfg = config.load("amqp")
+    mongo_cfg = config.load("mongo")
+    db = storage.database(mongo_cfg)
+    chain = build_chain(names, db)
+    first = chain.confs[0]
+    if first.numprocs > 1 and worker is None:
+        raise config.ConfigError(
+            f"{first.path}: numprocs = {first.numprocs}: --worker 0..{first.numprocs - 1} "
+            "is required"
+        )
+    if worker is not None and not 0 <= worker < first.numprocs:
+        raise config.ConfigError(f"--worker {worker}: {first.path} has numprocs = {first.numprocs}")
+    if chain.next:
+        load_conf(chain.next)
+    runner = Runner(amqp.connection(amqp_cfg), amqp_cfg, chain, db, worker)
+
+    def on_term(signum, _frame) -> None:
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        runner.should_stop = True
+        if not runner.busy:
+            raise Stop
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    try:
+        wait_for_database(db, lambda: runner.should_stop)
+        runner.run(safety_interval=min(1.0, first.batch_ms / 1000))
+    except Stop:
+        pass
+    log.info("stopped: %d messages acknowledged", runner.acked)
+    return 0
+
+
+def entry_declarer(amqp_cfg: ConfigObj) -> Callable[[Any], None]:
+    """For publishers: declare the entry engine's queues when its configuration is installed.
+
+    An event published before the cleaner ever ran then waits in its queue.
+    """
+
+    def declare(channel: Any) -> None:
+        try:
+            conf = load_conf(amqp.ENTRY_ENGINE)
+        except config.ConfigError:
+            return
+        amqp.declare_engine(channel, amqp_cfg, conf.name, conf.numprocs)
+
+    return declare

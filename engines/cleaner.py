@@ -1,0 +1,66 @@
+"""The cleaner: the first engine. Decodes, validates and normalises what senders publish.
+
+A message body is UTF-8 JSON: one event, a list of events, or collectd's JSON
+(a list of value lists, recognised by :func:`canopsis.collectd.is_collectd`
+and translated into perf events by :func:`canopsis.collectd.translate`).
+Each event is normalised by :func:`canopsis.event.normalize` and passed on;
+what cannot be used goes to the dead letters, never dropped:
+
+- a body that is not UTF-8 or not JSON (or holds NaN/Infinity): one dead
+  letter with the whole raw body;
+- a collectd body that is malformed: one dead letter with the whole body and
+  :class:`~canopsis.collectd.CollectdFormatError`'s message;
+- an empty list: one dead letter ("holds no event");
+- an invalid event: one dead letter per event, with that event's own JSON
+  (the whole raw body when the body is that one event) and every reason.
+"""
+
+import json
+import time
+
+from canopsis import collectd
+from canopsis.amqp import Delivery
+from canopsis.engine import Engine
+from canopsis.event import FieldError, normalize
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+class Cleaner(Engine):
+    raw = True
+
+    def work(self, delivery: Delivery) -> list[dict]:
+        now = time.time()
+        try:
+            text = delivery.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self.refuse(delivery.body, [FieldError("body", f"not UTF-8 text: {exc}")])
+            return []
+        try:
+            body = json.loads(text, parse_constant=_no_constant)
+        except ValueError as exc:
+            self.refuse(text, [FieldError("body", f"not JSON: {exc}")])
+            return []
+        if collectd.is_collectd(body):
+            try:
+                items = collectd.translate(body)
+            except collectd.CollectdFormatError as exc:
+                self.refuse(text, [FieldError("body", f"collectd: {exc}")])
+                return []
+        elif isinstance(body, list):
+            items = body
+            if not items:
+                self.refuse(text, [FieldError("body", "an empty list holds no event")])
+        else:
+            items = [body]
+        single = not isinstance(body, list)
+        events = []
+        for item in items:
+            event, errors = normalize(item, now)
+            if errors:
+                self.refuse(text if single else json.dumps(item, ensure_ascii=False), errors)
+            else:
+                events.append(event)
+        return events

@@ -1,0 +1,294 @@
+"""The pure parts of the engine runtime: the in-memory chain, the cleaner, configuration."""
+
+import json
+import time
+
+import pytest
+from canopsis.engines.cleaner import Cleaner
+
+from canopsis import amqp, config, deadletters, engine, event
+from canopsis.cli import launch, send_event
+from canopsis.engine import Chain, Engine, EngineConf
+
+
+def conf(name: str, next_: str = "", **options) -> EngineConf:
+    return EngineConf(name, next_, 60.0, 1, 100, 100, options, f"/etc/engines/{name}.conf")
+
+
+def delivery(body: str | bytes, key: str = "rk", message_id: str | None = "m1") -> amqp.Delivery:
+    return amqp.Delivery(body if isinstance(body, bytes) else body.encode(), key, message_id)
+
+
+def good(**extra) -> dict:
+    return {
+        "connector": "nagios",
+        "connector_name": "n1",
+        "event_type": "check",
+        "source_type": "resource",
+        "component": "web1",
+        "resource": "http",
+        "state": 2,
+        **extra,
+    }
+
+
+class Upper(Engine):
+    def work(self, ev):
+        return {**ev, "output": ev.get("output", "").upper()}
+
+
+class Split(Engine):
+    def work(self, ev):
+        return [ev, {**ev, "resource": "copy", "entity_id": f"copy/{ev['component']}"}]
+
+
+class Boom(Engine):
+    def work(self, ev):
+        if ev["component"] == "bad":
+            raise RuntimeError("kaput")
+        return ev
+
+
+def cleaner_chain(next_: str = "sink") -> Chain:
+    return Chain([Cleaner("cleaner", {}, None)], [conf("cleaner", next_)])
+
+
+def test_cleaner_forwards_a_normalized_event_keyed_by_entity():
+    chain = cleaner_chain()
+    [fwd] = chain.process(delivery(json.dumps(good())))
+    assert fwd.engine == "sink"
+    assert fwd.key == "http/web1"
+    assert fwd.event["routing_key"] == "nagios.n1.check.resource.web1.http"
+    assert not chain.sink.pending
+
+
+def test_forwarded_ids_are_derived_from_the_message_id_so_a_redelivery_repeats_them():
+    body = json.dumps([good(), good(component="web2")])
+    first = [f.message_id for f in cleaner_chain().process(delivery(body))]
+    again = [f.message_id for f in cleaner_chain().process(delivery(body))]
+    assert first == again and len(set(first)) == 2
+
+
+def test_cleaner_dead_letters_each_refused_event_of_a_list_with_its_own_body():
+    chain = cleaner_chain()
+    bad = good(state=9)
+    forwards = chain.process(delivery(json.dumps([good(), bad]), key="list"))
+    assert [f.event["component"] for f in forwards] == ["web1"]
+    [letter] = chain.sink.pending
+    assert json.loads(letter["body"]) == bad
+    assert letter["routing_key"] == "list" and letter["engine"] == "cleaner"
+    assert letter["reasons"][0]["field"] == "state"
+    assert chain.stats["cleaner"].errors == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("{oops", "not JSON"),
+        ('{"state": NaN}', "not JSON"),
+        (b"\xff", "not UTF-8 text"),
+        ("[]", "an empty list holds no event"),
+    ],
+)
+def test_cleaner_refuses_an_unreadable_body_whole(body, reason):
+    chain = cleaner_chain()
+    assert chain.process(delivery(body)) == []
+    [letter] = chain.sink.pending
+    assert letter["reasons"][0]["field"] == "body"
+    assert letter["reasons"][0]["reason"].startswith(reason)
+    raw = body if isinstance(body, bytes) else body.encode()
+    assert deadletters.decode_body(letter) == raw
+
+
+def test_cleaner_refuses_a_non_object_event():
+    chain = cleaner_chain()
+    chain.process(delivery("42"))
+    assert chain.sink.pending[0]["reasons"] == [
+        {"field": "", "reason": "event must be a JSON object"}
+    ]
+
+
+def test_cleaner_translates_collectd_bodies():
+    item = {
+        "values": [1.5],
+        "dstypes": ["gauge"],
+        "dsnames": ["value"],
+        "time": time.time(),
+        "interval": 10.0,
+        "host": "vm",
+        "plugin": "load",
+        "plugin_instance": "",
+        "type": "load",
+        "type_instance": "",
+    }
+    [fwd] = cleaner_chain().process(delivery(json.dumps([item]), key="collectd"))
+    assert fwd.event["connector"] == "collectd" and fwd.key == "load/vm"
+    chain = cleaner_chain()
+    assert chain.process(delivery(json.dumps([{**item, "time": "x"}]))) == []
+    assert chain.sink.pending[0]["reasons"][0]["reason"].startswith("collectd: item 0")
+
+
+def test_redelivered_refusals_get_the_same_dead_letter_id():
+    one, two = cleaner_chain(), cleaner_chain()
+    one.process(delivery("{"))
+    two.process(delivery("{"))
+    assert one.sink.pending[0]["_id"] == two.sink.pending[0]["_id"]
+    three = cleaner_chain()
+    three.process(delivery("{", message_id=None))
+    assert three.sink.pending[0]["_id"] != one.sink.pending[0]["_id"]
+
+
+def test_fused_engines_pass_events_in_memory_and_the_last_forwards():
+    chain = Chain(
+        [Cleaner("cleaner", {}, None), Split("split", {}, None), Upper("upper", {}, None)],
+        [conf("cleaner", "split"), conf("split", "upper"), conf("upper", "store")],
+    )
+    forwards = chain.process(delivery(json.dumps(good(output="ok"))))
+    assert [(f.engine, f.key, f.event["output"]) for f in forwards] == [
+        ("store", "http/web1", "OK"),
+        ("store", "copy/web1", "OK"),
+    ]
+    assert chain.stats["upper"].events == 2 and chain.stats["cleaner"].events == 1
+
+
+def test_the_last_engine_without_next_ends_the_chain():
+    assert cleaner_chain(next_="").process(delivery(json.dumps(good()))) == []
+
+
+def test_an_exception_in_work_dead_letters_that_event_only():
+    chain = Chain(
+        [Cleaner("cleaner", {}, None), Boom("boom", {}, None)],
+        [conf("cleaner", "boom"), conf("boom", "next")],
+    )
+    body = json.dumps([good(component="bad"), good(component="fine")])
+    forwards = chain.process(delivery(body))
+    assert [f.event["component"] for f in forwards] == ["fine"]
+    [letter] = chain.sink.pending
+    assert letter["engine"] == "boom"
+    assert letter["reasons"] == [{"field": "", "reason": "engine boom failed: RuntimeError: kaput"}]
+    assert json.loads(letter["body"])["component"] == "bad"
+    chain.discard()
+    assert chain.sink.pending == []
+
+
+def test_a_non_raw_first_engine_dead_letters_a_body_that_is_not_json():
+    chain = Chain([Upper("upper", {}, None)], [conf("upper", "x")])
+    assert chain.process(delivery("nope")) == []
+    assert chain.sink.pending[0]["engine"] == "upper"
+
+
+def test_an_engine_passing_on_a_non_event_is_dead_lettered():
+    class Bad(Engine):
+        def work(self, ev):
+            return {"no": "identity"}
+
+    chain = Chain([Bad("bad", {}, None)], [conf("bad", "x")])
+    assert chain.process(delivery(json.dumps(good()))) == []
+    assert "passed on a non-event" in chain.sink.pending[0]["reasons"][0]["reason"]
+
+
+def test_backoff_doubles_up_to_30_seconds():
+    assert [engine.backoff(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
+
+
+def test_perf_event_is_a_valid_event():
+    stats = engine.Stats(events=50, seconds=0.5, errors=2)
+    perf = engine.perf_event("cleaner", stats, time.time(), 10.0, "host-a", 7)
+    normalized, errors = event.normalize(perf, time.time())
+    assert errors == []
+    assert normalized["entity_id"] == "engine-cleaner/host-a"
+    values = {m["metric"]: m["value"] for m in perf["perf_data_array"]}
+    assert values == {
+        "events_per_second": 5.0,
+        "mean_processing_ms": 10.0,
+        "errors": 2,
+        "queue_depth": 7,
+    }
+
+
+def test_queue_names_and_worker_numbers():
+    assert amqp.queue_name("alerts", 1) == "Engine_alerts"
+    assert amqp.queue_name("alerts", 3, 2) == "Engine_alerts.2"
+    with pytest.raises(ValueError):
+        amqp.queue_name("alerts", 3, 3)
+    assert [q.routing_key for q in amqp.engine_queues("alerts", 2)] == ["1", "1"]
+
+
+def test_engine_options_are_checked_against_the_class_spec():
+    spec = "threshold = integer(min=0)\nmode = option('a', 'b', default='a')"
+    assert engine.check_options("e.conf", {"threshold": "3"}, spec) == {"threshold": 3, "mode": "a"}
+    with pytest.raises(config.ConfigError) as err:
+        engine.check_options("e.conf", {"threshold": "x", "other": "1"}, spec)
+    assert str(err.value).startswith("e.conf: options.threshold = 'x': ")
+    assert str(err.value).endswith("options.other: unknown key")
+
+
+def test_a_chain_whose_next_does_not_match_fails_at_start(tmp_path, monkeypatch):
+    monkeypatch.setenv("CANOPSIS_PREFIX", str(tmp_path))
+    (tmp_path / "etc" / "engines").mkdir(parents=True)
+    (tmp_path / "etc" / "engines" / "cleaner.conf").write_text("next = alerts\n")
+    (tmp_path / "etc" / "engines" / "store.conf").write_text("")
+    with pytest.raises(config.ConfigError, match="next = 'alerts', but 'store' follows it"):
+        engine.build_chain(["cleaner", "store"], None)
+    with pytest.raises(config.ConfigError, match=r"no module canopsis\.engines\.store"):
+        engine.build_chain(["store"], None)
+    chain = engine.build_chain(["cleaner"], None)
+    assert chain.next == "alerts"
+
+
+def test_broker_definitions_hold_the_entry_engine_topology(tmp_path, monkeypatch):
+    monkeypatch.setenv("CANOPSIS_PREFIX", str(tmp_path))
+    (tmp_path / "etc" / "engines").mkdir(parents=True)
+    (tmp_path / "etc" / "engines" / "cleaner.conf").write_text("numprocs = 2\n")
+    cfg = {"vhost": "v", "user": "u", "password": "p", "exchange": "canopsis.events"}
+    defs = launch.rabbitmq_definitions(cfg)
+    assert {e["name"]: e["type"] for e in defs["exchanges"]} == {
+        "canopsis.events": "topic",
+        "canopsis.engine.cleaner": "x-consistent-hash",
+    }
+    assert [q["name"] for q in defs["queues"]] == ["Engine_cleaner.0", "Engine_cleaner.1"]
+    assert defs["bindings"][0] == {
+        "source": "canopsis.events",
+        "destination": "canopsis.engine.cleaner",
+        "destination_type": "exchange",
+        "routing_key": "#",
+        "vhost": "v",
+        "arguments": {},
+    }
+
+
+def test_send_event_builds_from_options_fields_and_file(tmp_path):
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps({"connector": "c", "connector_name": "n", "output": "file"}))
+    args = send_event.parse(
+        [
+            "--file",
+            str(path),
+            "--event-type",
+            "check",
+            "--component",
+            "h",
+            "--state",
+            "1",
+            "--field",
+            "n=3",
+            "--field",
+            "s=text",
+            "--output",
+            "option",
+        ]
+    )
+    raw = send_event.build(args)
+    assert raw == {
+        "connector": "c",
+        "connector_name": "n",
+        "output": "option",
+        "event_type": "check",
+        "component": "h",
+        "state": 1,
+        "n": 3,
+        "s": "text",
+        "source_type": "component",
+    }
+    with pytest.raises(ValueError, match="expected KEY=VALUE"):
+        send_event.build(send_event.parse(["--component", "h", "--field", "novalue"]))
