@@ -24,7 +24,12 @@ class Failure:
 
 
 def start(procs: list[Process], timeout: float) -> list[Failure]:
-    """Start ``procs`` in parallel and wait until each is ready or failed."""
+    """Start ``procs`` in parallel and wait until each is ready or failed.
+
+    The addresses to probe are read first, so a bad configuration stops
+    everything before anything starts.
+    """
+    addresses = {proc.fullname: programs.listen_address(proc.name) for proc in procs}
     server = supervisor.rpc().supervisor
     for proc in procs:
         try:
@@ -32,26 +37,34 @@ def start(procs: list[Process], timeout: float) -> list[Failure]:
         except xmlrpc.client.Fault as fault:
             if fault.faultString.split(":")[0] != "ALREADY_STARTED":
                 return [Failure(proc, fault.faultString)]
-    return wait_ready(procs, timeout)
+    return _wait_ready(server, addresses, timeout)
 
 
-def wait_ready(procs: list[Process], timeout: float) -> list[Failure]:
+def _wait_ready(
+    server, addresses: dict[str, tuple[str, int] | None], timeout: float
+) -> list[Failure]:
     deadline = time.monotonic() + timeout
-    waiting = [proc.fullname for proc in procs]
+    waiting = list(addresses)
     failures = []
     while waiting:
         for name in list(waiting):
-            state = Process.from_info(supervisor.rpc().supervisor.getProcessInfo(name))
+            state = Process.from_info(server.getProcessInfo(name))
+            address = addresses[name]
             if state.state in STOPPED:
                 failures.append(Failure(state, f"{state.state.lower()}: {state.description}"))
                 waiting.remove(name)
-            elif state.state == "RUNNING" and _listening(state):
+            elif state.state == "RUNNING" and (
+                address is None or supervisor.port_answers(*address)
+            ):
                 waiting.remove(name)
-        if waiting and time.monotonic() > deadline:
-            for name in waiting:
-                state = Process.from_info(supervisor.rpc().supervisor.getProcessInfo(name))
-                failures.append(Failure(state, f"not ready after {timeout:.0f} s ({_why(state)})"))
-            break
+            elif time.monotonic() > deadline:
+                why = (
+                    state.state
+                    if state.state != "RUNNING"
+                    else (f"RUNNING but nothing answers on {address[0]}:{address[1]}")
+                )
+                failures.append(Failure(state, f"not ready after {timeout:.0f} s ({why})"))
+                waiting.remove(name)
         if waiting:
             time.sleep(0.2)
     return failures
@@ -85,15 +98,3 @@ def log_tail(proc: Process, lines: int = 20) -> list[str]:
             return [line.rstrip("\n") for line in deque(stream, maxlen=lines)]
     except OSError:
         return []
-
-
-def _listening(proc: Process) -> bool:
-    address = programs.listen_address(proc.name)
-    return address is None or supervisor.port_answers(*address)
-
-
-def _why(proc: Process) -> str:
-    if proc.state != "RUNNING":
-        return proc.state
-    host, port = programs.listen_address(proc.name)
-    return f"RUNNING but nothing answers on {host}:{port}"
