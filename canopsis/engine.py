@@ -131,6 +131,14 @@ def check_options(path: str, options: dict[str, Any], spec: str) -> dict[str, An
     return dict(cfg)
 
 
+@dataclass(frozen=True)
+class Routed:
+    """Returned by ``work`` to send an event to ``engine`` instead of the next one."""
+
+    engine: str
+    event: dict
+
+
 class Engine:
     """Base of every engine. Subclasses override :meth:`work` and, if needed, the others."""
 
@@ -145,7 +153,13 @@ class Engine:
         self.db = db
         self._refuse: Callable[[bytes | str, list[FieldError], str | None], None] | None = None
 
-    def work(self, event: Any) -> dict | list[dict] | None:
+    def prepare(self, events: list[Any]) -> None:
+        """Called with everything a batch brings to this engine, before ``work`` on each.
+
+        An engine loads here, in one query, what the batch will need.
+        """
+
+    def work(self, event: Any) -> dict | list[dict] | Routed | list[dict | Routed] | None:
         raise NotImplementedError
 
     def beat(self, now: float) -> None:
@@ -248,21 +262,44 @@ class Forward:
     message_id: str
 
 
-class Chain:
-    """The engines fused in one process: runs deliveries through them, in memory.
+@dataclass
+class _Item:
+    """A value on its way through the chain: the message it came from, the engine it goes to."""
 
-    No broker and no database here except through ``flush``: the unit tests
-    drive it directly.
+    delivery: amqp.Delivery
+    value: Any
+    target: int  # index of the next engine to work it; len(engines): it leaves the process
+    exit: str  # the engine of another process it goes to when it leaves ('' = nowhere)
+    sender: int  # index of the engine that produced it
+
+
+class Chain:
+    """The engines fused in one process: runs a batch of deliveries through them, in memory.
+
+    The batch goes through the engines one after the other (each engine's
+    :meth:`Engine.prepare` sees everything it will work in the batch, then
+    ``work`` runs on each item in the order of the messages), so the events of
+    one entity keep their order and an engine can load what a whole batch
+    needs in one query. No broker and no database here except through
+    ``prepare`` and ``flush``: the unit tests drive it directly.
     """
 
-    def __init__(self, engines: list[Engine], confs: list[EngineConf]) -> None:
+    def __init__(
+        self,
+        engines: list[Engine],
+        confs: list[EngineConf],
+        numprocs_of: Callable[[str], int] | None = None,
+    ) -> None:
         self.engines = engines
         self.confs = confs
+        self.names = [e.name for e in engines]
         self.sink = deadletters.Sink()
         self.stats = {e.name: Stats() for e in engines}
+        self._numprocs_of = numprocs_of or (lambda name: load_conf(name).numprocs)
+        #: numprocs of the engines of other processes this chain sends to
+        self.exits: dict[str, int] = {}
         self._delivery: amqp.Delivery | None = None
-        self._letters = 0
-        self._forwards = 0
+        self._counters: dict[int, list[int]] = {}
         for engine in engines:
             engine._refuse = self._refuser(engine.name)
 
@@ -271,12 +308,17 @@ class Chain:
         """Where the last engine's output goes ('' when nowhere)."""
         return self.confs[-1].next
 
+    def _count(self, kind: int) -> int:
+        """The next dead-letter (0) or forward (1) number of the current message."""
+        counters = self._counters.setdefault(id(self._delivery), [0, 0])
+        counters[kind] += 1
+        return counters[kind] - 1
+
     def _refuser(self, name: str):
         def refuse(body: bytes | str, reasons: list[FieldError], key: str | None) -> None:
             delivery = self._delivery
             parent = f"{delivery.message_id}:{name}" if delivery and delivery.message_id else None
-            letter_id = amqp.derived_id(parent, self._letters)
-            self._letters += 1
+            letter_id = amqp.derived_id(parent, self._count(0))
             if key is None:
                 key = delivery.routing_key if delivery else ""
             self.sink.add(deadletters.letter(letter_id, body, reasons, key, name, time.time()))
@@ -284,56 +326,86 @@ class Chain:
 
         return refuse
 
-    def process(self, delivery: amqp.Delivery) -> list[Forward]:
-        """Run one message through the chain; the events to forward to another process."""
-        self._delivery, self._letters, self._forwards = delivery, 0, 0
-        first = self.engines[0]
-        if first.raw:
-            item: Any = delivery
-        else:
-            try:
-                item = json.loads(delivery.body)
-            except ValueError as exc:
-                first.refuse(delivery.body, [FieldError("body", f"not JSON: {exc}")])
-                return []
-        out: list[Forward] = []
-        self._run(0, item, out)
+    def process(self, deliveries: list[amqp.Delivery]) -> list[Forward]:
+        """Run a batch of messages through the chain; the events to forward to other processes."""
+        self._counters = {}
+        items = [item for d in deliveries if (item := self._decode(d)) is not None]
+        for index, engine in enumerate(self.engines):
+            mine = [item.value for item in items if item.target == index]
+            if not mine:
+                continue
+            engine.prepare(mine)
+            worked: list[_Item] = []
+            for item in items:
+                worked += self._work(index, item) if item.target == index else [item]
+            items = worked
+        out = []
+        for item in items:
+            self._delivery = item.delivery
+            if item.exit:
+                self._forward(item, out)
         self._delivery = None
         return out
 
-    def _run(self, index: int, item: Any, out: list[Forward]) -> None:
+    def _decode(self, delivery: amqp.Delivery) -> _Item | None:
+        if self.engines[0].raw:
+            return _Item(delivery, delivery, 0, "", 0)
+        try:
+            return _Item(delivery, json.loads(delivery.body), 0, "", 0)
+        except ValueError as exc:
+            self._delivery = delivery
+            self.engines[0].refuse(delivery.body, [FieldError("body", f"not JSON: {exc}")])
+            return None
+
+    def _work(self, index: int, item: _Item) -> list[_Item]:
         engine = self.engines[index]
         stats = self.stats[engine.name]
+        self._delivery = item.delivery
         start = time.perf_counter()
         try:
-            result = engine.work(item)
+            result = engine.work(item.value)
         except Exception as exc:
             log.exception("%s: work failed", engine.name)
-            body = item.body if isinstance(item, amqp.Delivery) else _dumps(item)
+            value = item.value
+            body = value.body if isinstance(value, amqp.Delivery) else _dumps(value)
             reason = f"engine {engine.name} failed: {type(exc).__name__}: {exc}"
             engine.refuse(body, [FieldError("", reason)])
-            return
+            return []
         finally:
             stats.events += 1
             stats.seconds += time.perf_counter() - start
-        for event in _as_list(result):
-            if index + 1 < len(self.engines):
-                self._run(index + 1, event, out)
-            elif self.next:
-                self._forward(engine, event, out)
+        last = len(self.engines)
+        out = []
+        for value in _as_list(result):
+            if not isinstance(value, Routed):
+                exit_ = self.next if index + 1 == last else ""
+                out.append(_Item(item.delivery, value, index + 1, exit_, index))
+            elif value.engine in self.names[index + 1 :]:
+                target = self.names.index(value.engine, index + 1)
+                out.append(_Item(item.delivery, value.event, target, "", index))
+            else:
+                out.append(_Item(item.delivery, value.event, last, value.engine, index))
+        return out
 
-    def _forward(self, engine: Engine, event: Any, out: list[Forward]) -> None:
+    def _forward(self, item: _Item, out: list[Forward]) -> None:
+        sender = self.engines[item.sender]
+        event = item.value
         try:
             key = event.get("entity_id") or entity_id(event)
         except (AttributeError, KeyError, TypeError):
-            engine.refuse(
-                _dumps(event), [FieldError("", f"engine {engine.name} passed on a non-event")]
+            sender.refuse(
+                _dumps(event), [FieldError("", f"engine {sender.name} passed on a non-event")]
             )
             return
-        parent = self._delivery.message_id if self._delivery else None
-        mid = amqp.derived_id(f"{parent}:{engine.name}" if parent else None, self._forwards)
-        self._forwards += 1
-        out.append(Forward(self.next, event, key, mid))
+        if item.exit not in self.exits:
+            try:
+                self.exits[item.exit] = self._numprocs_of(item.exit)
+            except config.ConfigError as exc:
+                sender.refuse(_dumps(event), [FieldError("", f"no engine {item.exit!r}: {exc}")])
+                return
+        parent = item.delivery.message_id
+        mid = amqp.derived_id(f"{parent}:{item.exit}" if parent else None, self._count(1))
+        out.append(Forward(item.exit, event, key, mid))
 
     def flush(self, db: Database) -> None:
         """Every engine's writes, then the dead letters."""
@@ -392,7 +464,9 @@ class Runner(amqp.ConsumerBase):
         first = chain.confs[0]
         self.first = first
         self.queue = amqp.queue_name(first.name, first.numprocs, worker)
-        self.next_numprocs = load_conf(chain.next).numprocs if chain.next else 0
+        if chain.next:
+            chain.exits[chain.next] = load_conf(chain.next).numprocs
+        self.declared: set[str] = set()
         self.pending: list = []
         self.first_at = 0.0
         self.busy = False
@@ -408,8 +482,7 @@ class Runner(amqp.ConsumerBase):
 
     def get_consumers(self, _consumer_cls, channel) -> list:
         amqp.declare_engine(channel, self.amqp_cfg, self.first.name, self.first.numprocs)
-        if self.chain.next:
-            amqp.declare_engine(channel, self.amqp_cfg, self.chain.next, self.next_numprocs)
+        self.declared = set()
         prefetch = 2 * self.first.batch_size
         return [amqp.consumer(channel, self.queue, prefetch, self._on_message)]
 
@@ -452,11 +525,13 @@ class Runner(amqp.ConsumerBase):
             self.first_at = time.monotonic()
         self.busy = True
         try:
-            forwards: list[Forward] = []
-            for message in batch:
-                forwards += self.chain.process(amqp.delivery(message))
+            forwards = self.chain.process([amqp.delivery(message) for message in batch])
             self.chain.flush(self.db)
             for fwd in forwards:
+                if fwd.engine not in self.declared:
+                    numprocs = self.chain.exits[fwd.engine]
+                    amqp.declare_engine(self.publisher.channel, self.amqp_cfg, fwd.engine, numprocs)
+                    self.declared.add(fwd.engine)
                 self.publisher.to_engine(fwd.engine, _dumps(fwd.event), fwd.key, fwd.message_id)
             batch[-1].channel.basic_ack(batch[-1].delivery_tag, multiple=True)
             self.acked += len(batch)

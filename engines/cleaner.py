@@ -13,13 +13,21 @@ what cannot be used goes to the dead letters, never dropped:
 - an empty list: one dead letter ("holds no event");
 - an invalid event: one dead letter per event, with that event's own JSON
   (the whole raw body when the body is that one event) and every reason.
+
+Each event passed on gets an ``event_id``, its identity in the rest of the
+pipeline (the alarm engine's idempotency key, the ``_id`` of its history
+entry): the message's id for a body of one event, an id derived from it for
+each event of a list, so that a redelivered message yields the same ids. A
+message published without a ``message_id`` (every canopsis publisher sets one)
+gets new ids on each delivery, and a redelivery of it may then be applied
+twice. A sender's own ``event_id`` is replaced.
 """
 
 import json
 import time
 
 from canopsis import collectd
-from canopsis.amqp import Delivery
+from canopsis.amqp import Delivery, derived_id
 from canopsis.engine import Engine
 from canopsis.event import FieldError, normalize
 
@@ -57,10 +65,14 @@ class Cleaner(Engine):
             items = [body]
         single = not isinstance(body, list)
         events = []
-        for item in items:
+        for index, item in enumerate(items):
             event, errors = normalize(item, now)
             if errors:
                 self.refuse(text if single else json.dumps(item, ensure_ascii=False), errors)
+                continue
+            if single and delivery.message_id:
+                event["event_id"] = delivery.message_id
             else:
-                events.append(event)
+                event["event_id"] = derived_id(delivery.message_id, index)
+            events.append(event)
         return events

@@ -32,6 +32,11 @@ def good(**extra) -> dict:
     }
 
 
+def chain_of(engines: list[Engine], confs: list[EngineConf]) -> Chain:
+    """A chain whose next engines all have a configuration (one process each)."""
+    return Chain(engines, confs, numprocs_of=lambda _name: 1)
+
+
 class Upper(Engine):
     def work(self, ev):
         return {**ev, "output": ev.get("output", "").upper()}
@@ -50,12 +55,12 @@ class Boom(Engine):
 
 
 def cleaner_chain(next_: str = "sink") -> Chain:
-    return Chain([Cleaner("cleaner", {}, None)], [conf("cleaner", next_)])
+    return chain_of([Cleaner("cleaner", {}, None)], [conf("cleaner", next_)])
 
 
 def test_cleaner_forwards_a_normalized_event_keyed_by_entity():
     chain = cleaner_chain()
-    [fwd] = chain.process(delivery(json.dumps(good())))
+    [fwd] = chain.process([delivery(json.dumps(good()))])
     assert fwd.engine == "sink"
     assert fwd.key == "http/web1"
     assert fwd.event["routing_key"] == "nagios.n1.check.resource.web1.http"
@@ -64,15 +69,15 @@ def test_cleaner_forwards_a_normalized_event_keyed_by_entity():
 
 def test_forwarded_ids_are_derived_from_the_message_id_so_a_redelivery_repeats_them():
     body = json.dumps([good(), good(component="web2")])
-    first = [f.message_id for f in cleaner_chain().process(delivery(body))]
-    again = [f.message_id for f in cleaner_chain().process(delivery(body))]
+    first = [f.message_id for f in cleaner_chain().process([delivery(body)])]
+    again = [f.message_id for f in cleaner_chain().process([delivery(body)])]
     assert first == again and len(set(first)) == 2
 
 
 def test_cleaner_dead_letters_each_refused_event_of_a_list_with_its_own_body():
     chain = cleaner_chain()
     bad = good(state=9)
-    forwards = chain.process(delivery(json.dumps([good(), bad]), key="list"))
+    forwards = chain.process([delivery(json.dumps([good(), bad]), key="list")])
     assert [f.event["component"] for f in forwards] == ["web1"]
     [letter] = chain.sink.pending
     assert json.loads(letter["body"]) == bad
@@ -92,7 +97,7 @@ def test_cleaner_dead_letters_each_refused_event_of_a_list_with_its_own_body():
 )
 def test_cleaner_refuses_an_unreadable_body_whole(body, reason):
     chain = cleaner_chain()
-    assert chain.process(delivery(body)) == []
+    assert chain.process([delivery(body)]) == []
     [letter] = chain.sink.pending
     assert letter["reasons"][0]["field"] == "body"
     assert letter["reasons"][0]["reason"].startswith(reason)
@@ -102,7 +107,7 @@ def test_cleaner_refuses_an_unreadable_body_whole(body, reason):
 
 def test_cleaner_refuses_a_non_object_event():
     chain = cleaner_chain()
-    chain.process(delivery("42"))
+    chain.process([delivery("42")])
     assert chain.sink.pending[0]["reasons"] == [
         {"field": "", "reason": "event must be a JSON object"}
     ]
@@ -121,29 +126,29 @@ def test_cleaner_translates_collectd_bodies():
         "type": "load",
         "type_instance": "",
     }
-    [fwd] = cleaner_chain().process(delivery(json.dumps([item]), key="collectd"))
+    [fwd] = cleaner_chain().process([delivery(json.dumps([item]), key="collectd")])
     assert fwd.event["connector"] == "collectd" and fwd.key == "load/vm"
     chain = cleaner_chain()
-    assert chain.process(delivery(json.dumps([{**item, "time": "x"}]))) == []
+    assert chain.process([delivery(json.dumps([{**item, "time": "x"}]))]) == []
     assert chain.sink.pending[0]["reasons"][0]["reason"].startswith("collectd: item 0")
 
 
 def test_redelivered_refusals_get_the_same_dead_letter_id():
     one, two = cleaner_chain(), cleaner_chain()
-    one.process(delivery("{"))
-    two.process(delivery("{"))
+    one.process([delivery("{")])
+    two.process([delivery("{")])
     assert one.sink.pending[0]["_id"] == two.sink.pending[0]["_id"]
     three = cleaner_chain()
-    three.process(delivery("{", message_id=None))
+    three.process([delivery("{", message_id=None)])
     assert three.sink.pending[0]["_id"] != one.sink.pending[0]["_id"]
 
 
 def test_fused_engines_pass_events_in_memory_and_the_last_forwards():
-    chain = Chain(
+    chain = chain_of(
         [Cleaner("cleaner", {}, None), Split("split", {}, None), Upper("upper", {}, None)],
         [conf("cleaner", "split"), conf("split", "upper"), conf("upper", "store")],
     )
-    forwards = chain.process(delivery(json.dumps(good(output="ok"))))
+    forwards = chain.process([delivery(json.dumps(good(output="ok")))])
     assert [(f.engine, f.key, f.event["output"]) for f in forwards] == [
         ("store", "http/web1", "OK"),
         ("store", "copy/web1", "OK"),
@@ -152,16 +157,16 @@ def test_fused_engines_pass_events_in_memory_and_the_last_forwards():
 
 
 def test_the_last_engine_without_next_ends_the_chain():
-    assert cleaner_chain(next_="").process(delivery(json.dumps(good()))) == []
+    assert cleaner_chain(next_="").process([delivery(json.dumps(good()))]) == []
 
 
 def test_an_exception_in_work_dead_letters_that_event_only():
-    chain = Chain(
+    chain = chain_of(
         [Cleaner("cleaner", {}, None), Boom("boom", {}, None)],
         [conf("cleaner", "boom"), conf("boom", "next")],
     )
     body = json.dumps([good(component="bad"), good(component="fine")])
-    forwards = chain.process(delivery(body))
+    forwards = chain.process([delivery(body)])
     assert [f.event["component"] for f in forwards] == ["fine"]
     [letter] = chain.sink.pending
     assert letter["engine"] == "boom"
@@ -172,8 +177,8 @@ def test_an_exception_in_work_dead_letters_that_event_only():
 
 
 def test_a_non_raw_first_engine_dead_letters_a_body_that_is_not_json():
-    chain = Chain([Upper("upper", {}, None)], [conf("upper", "x")])
-    assert chain.process(delivery("nope")) == []
+    chain = chain_of([Upper("upper", {}, None)], [conf("upper", "x")])
+    assert chain.process([delivery("nope")]) == []
     assert chain.sink.pending[0]["engine"] == "upper"
 
 
@@ -182,8 +187,8 @@ def test_an_engine_passing_on_a_non_event_is_dead_lettered():
         def work(self, ev):
             return {"no": "identity"}
 
-    chain = Chain([Bad("bad", {}, None)], [conf("bad", "x")])
-    assert chain.process(delivery(json.dumps(good()))) == []
+    chain = chain_of([Bad("bad", {}, None)], [conf("bad", "x")])
+    assert chain.process([delivery(json.dumps(good()))]) == []
     assert "passed on a non-event" in chain.sink.pending[0]["reasons"][0]["reason"]
 
 
@@ -292,3 +297,75 @@ def test_send_event_builds_from_options_fields_and_file(tmp_path):
     }
     with pytest.raises(ValueError, match="expected KEY=VALUE"):
         send_event.build(send_event.parse(["--component", "h", "--field", "novalue"]))
+
+
+class Recorder(Engine):
+    """Records what each batch brings (prepare) and the order events are worked."""
+
+    def __init__(self, name, options, db):
+        super().__init__(name, options, db)
+        self.prepared: list[list[str]] = []
+        self.worked: list[str] = []
+
+    def prepare(self, events):
+        self.prepared.append([e["entity_id"] for e in events])
+
+    def work(self, ev):
+        self.worked.append(f"{ev['entity_id']}:{ev['output']}")
+        return ev
+
+
+class Router(Engine):
+    def work(self, ev):
+        return engine.Routed(ev["output"], ev) if ev["output"] != "stay" else ev
+
+
+def test_a_batch_is_prepared_once_per_engine_and_worked_in_message_order():
+    rec = Recorder("rec", {}, None)
+    chain = chain_of([Cleaner("cleaner", {}, None), rec], [conf("cleaner", "rec"), conf("rec")])
+    bodies = [good(output="1"), [good(output="2"), good(component="web2", output="3")]]
+    chain.process([delivery(json.dumps(b), message_id=f"m{i}") for i, b in enumerate(bodies)])
+    assert rec.prepared == [["http/web1", "http/web1", "http/web2"]]
+    assert rec.worked == ["http/web1:1", "http/web1:2", "http/web2:3"]
+
+
+def test_cleaner_gives_each_event_an_id_repeated_on_redelivery():
+    body = json.dumps([good(), good(component="web2")])
+    ids = [f.event["event_id"] for f in cleaner_chain().process([delivery(body)])]
+    again = [f.event["event_id"] for f in cleaner_chain().process([delivery(body)])]
+    assert ids == again and len(set(ids)) == 2
+    [single] = cleaner_chain().process([delivery(json.dumps(good(event_id="x")), message_id="m9")])
+    assert single.event["event_id"] == "m9"
+
+
+def test_route_skips_to_a_later_fused_engine_or_leaves_for_another_process():
+    rec = Recorder("rec", {}, None)
+    chain = chain_of(
+        [Cleaner("cleaner", {}, None), Router("router", {}, None), Upper("upper", {}, None), rec],
+        [
+            conf("cleaner", "router"),
+            conf("router", "upper"),
+            conf("upper", "rec"),
+            conf("rec", "out"),
+        ],
+    )
+    body = [good(output="stay"), good(output="rec"), good(output="elsewhere")]
+    forwards = chain.process([delivery(json.dumps(body))])
+    assert [(f.engine, f.event["output"]) for f in forwards] == [
+        ("out", "STAY"),
+        ("out", "rec"),
+        ("elsewhere", "elsewhere"),
+    ]
+    assert rec.worked == ["http/web1:STAY", "http/web1:rec"]
+
+
+def test_route_to_an_engine_without_configuration_is_dead_lettered(tmp_path, monkeypatch):
+    monkeypatch.setenv("CANOPSIS_PREFIX", str(tmp_path))
+    chain = Chain(
+        [Cleaner("cleaner", {}, None), Router("router", {}, None)],
+        [conf("cleaner", "router"), conf("router")],
+    )
+    assert chain.process([delivery(json.dumps(good(output="nowhere")))]) == []
+    [letter] = chain.sink.pending
+    assert letter["engine"] == "router"
+    assert letter["reasons"][0]["reason"].startswith("no engine 'nowhere':")
