@@ -153,6 +153,13 @@ class Engine:
         self.db = db
         self._refuse: Callable[[bytes | str, list[FieldError], str | None], None] | None = None
 
+    def setup(self) -> None:
+        """Create what the engine needs in MongoDB (indexes set by its options, caches).
+
+        Run once at start, before any message, and again while MongoDB is
+        unreachable (so it must be idempotent).
+        """
+
     def prepare(self, events: list[Any]) -> None:
         """Called with everything a batch brings to this engine, before ``work`` on each.
 
@@ -598,12 +605,14 @@ class Runner(amqp.ConsumerBase):
         self.conn.heartbeat_check()
 
 
-def wait_for_database(db: Database, stopping: Callable[[], bool]) -> None:
-    """Create the indexes, retrying with backoff while MongoDB is unreachable."""
+def wait_for_database(db: Database, chain: Chain, stopping: Callable[[], bool]) -> None:
+    """Create the indexes and set the engines up, retrying while MongoDB is unreachable."""
     attempt = 0
     while not stopping():
         try:
             storage.ensure_indexes(db)
+            for engine in chain.engines:
+                engine.setup()
             return
         except PyMongoError as exc:
             attempt += 1
@@ -640,7 +649,7 @@ def serve(names: list[str], worker: int | None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     try:
-        wait_for_database(db, lambda: runner.should_stop)
+        wait_for_database(db, chain, lambda: runner.should_stop)
         runner.run(safety_interval=min(1.0, first.batch_ms / 1000))
     except Stop:
         pass
