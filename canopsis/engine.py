@@ -62,6 +62,7 @@ import logging
 import signal
 import socket
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -77,6 +78,10 @@ from canopsis.event import FieldError, entity_id, routing_key
 log = logging.getLogger("canopsis.engine")
 
 MAX_BACKOFF = 30
+
+
+class Retry(Exception):
+    """Raised by ``flush`` when a write met a concurrent change: the batch is worked again."""
 
 
 class Stop(BaseException):
@@ -151,6 +156,8 @@ class Engine:
         self.name = name
         self.options = options
         self.db = db
+        #: what the engine counts itself (dropped, ignored, ...), published each beat then reset
+        self.counters: Counter[str] = Counter()
         self._refuse: Callable[[bytes | str, list[FieldError], str | None], None] | None = None
 
     def setup(self) -> None:
@@ -228,9 +235,15 @@ class Stats:
 
 
 def perf_event(
-    engine: str, stats: Stats, now: float, elapsed: float, host: str, depth: int | None
+    engine: str,
+    stats: Stats,
+    now: float,
+    elapsed: float,
+    host: str,
+    depth: int | None,
+    counters: dict[str, int] | None = None,
 ) -> dict:
-    """The self-monitoring ``perf`` event of ``engine``."""
+    """The self-monitoring ``perf`` event of ``engine`` (``counters``: the engine's own)."""
     metrics = [
         {
             "metric": "events_per_second",
@@ -246,6 +259,8 @@ def perf_event(
     ]
     if depth is not None:
         metrics.append({"metric": "queue_depth", "value": depth, "unit": None})
+    for name, value in sorted((counters or {}).items()):
+        metrics.append({"metric": name, "value": value, "unit": None})
     return {
         "connector": "canopsis",
         "connector_name": "engines",
@@ -546,6 +561,9 @@ class Runner(amqp.ConsumerBase):
         except amqp.connection_errors(self.connection) as exc:
             self._failed(batch, f"broker: {exc}")
             raise
+        except Retry as exc:
+            self._failed(batch, str(exc))
+            self._wait()
         except PyMongoError as exc:
             self._failed(batch, f"MongoDB: {_short(exc)}")
             self._wait()
@@ -599,8 +617,11 @@ class Runner(amqp.ConsumerBase):
         depth = None
         if engine is self.chain.engines[0]:
             depth = self.publisher.queue_depth(self.queue) + len(self.pending)
-        perf = perf_event(engine.name, stats, time.time(), now - stats.since, self.host, depth)
+        perf = perf_event(
+            engine.name, stats, time.time(), now - stats.since, self.host, depth, engine.counters
+        )
         stats.reset(now)
+        engine.counters.clear()
         self.publisher.to_events(_dumps(perf), routing_key(perf))
         self.conn.heartbeat_check()
 
