@@ -1,0 +1,190 @@
+"""The alerts engine: one open alarm per entity, driven by :mod:`canopsis.alarm`.
+
+Collections: ``alarms`` holds the open alarms (one per entity, unique
+``entity_id``); a resolved alarm moves to ``alarms_resolved``, so the open set
+stays small and the alarm list stays fast.
+
+A batch: :meth:`Alerts.prepare` loads the open alarms of the batch's entities
+in one query; each event is applied in memory with
+:func:`canopsis.alarm.apply_event`, its ``event_id`` as the idempotency key;
+:meth:`Alerts.flush` writes each changed alarm once. The event is passed on
+with ``alarm_id`` set when it concerned an alarm; an event that changed
+nothing is counted by reason (``ignored_<reason>`` in the engine's perf
+event).
+
+Writes are guarded by a revision: each alarm carries ``rev``, incremented by
+every write, and an update applies only to the revision it was computed from.
+Events of one entity are always handled by one worker (see
+:mod:`canopsis.amqp`), but the beat of another worker may touch the same
+alarm; when a write finds another revision, the batch raises
+:class:`~canopsis.engine.Retry` and is worked again on fresh documents (the
+event keys already stored make the events applied before a no-op). A new
+alarm is an insert: a second open alarm for an entity is refused by the
+unique index, which retries the batch the same way.
+
+Beat: the alarms that time can change (snoozed, cancelled, stealthy,
+flapping, back to OK, or resolved but not yet moved) get
+:func:`canopsis.alarm.on_beat`; snooze expiry, end of stealthy and flapping,
+and resolution happen there, computed from the times stored on the alarm,
+so a restart loses no pending expiry. A resolved alarm is copied to
+``alarms_resolved`` first and then deleted from ``alarms``: a crash between
+the two leaves it in both, and the next beat finishes the move.
+"""
+
+import logging
+import time
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError
+
+from canopsis import alarm as alarms
+from canopsis.engine import Engine, Retry
+
+log = logging.getLogger("canopsis.engines.alerts")
+
+OPEN = "alarms"
+RESOLVED = "alarms_resolved"
+DUPLICATE_KEY = 11000
+
+
+def ensure_indexes(db: Database) -> None:
+    """The indexes of the open and resolved alarms (the REST API's filters and sorts)."""
+    opened = db[OPEN]
+    opened.create_index("entity_id", unique=True)
+    for key in ("last_update_date", "creation_date", "state.val", "status.val"):
+        opened.create_index([(key, DESCENDING)])
+    opened.create_index([("component", ASCENDING), ("resource", ASCENDING)])
+    opened.create_index("connector_name")
+    resolved = db[RESOLVED]
+    resolved.create_index([("entity_id", ASCENDING), ("resolved", DESCENDING)])
+    resolved.create_index([("resolved", DESCENDING)])
+
+
+def timed_query() -> dict:
+    """The open alarms that the passing of time can change (see :func:`alarm.on_beat`)."""
+    return {
+        "$or": [
+            {"resolved": {"$ne": None}},
+            {"snooze": {"$ne": None}},
+            {"canceled": {"$ne": None}},
+            {"status.val": {"$in": [alarms.STEALTHY, alarms.FLAPPING]}},
+            {"state.val": 0},
+        ]
+    }
+
+
+class Alerts(Engine):
+    options_spec = """
+stealthy_time = float(min=0, default=300)
+flapping_freq = integer(min=2, default=10)
+flapping_interval = float(min=1, default=3600)
+cancel_autosolve_delay = float(min=0, default=3600)
+hard_limit = integer(min=10, default=100)
+"""
+
+    def __init__(self, name: str, options: dict[str, Any], db: Database) -> None:
+        super().__init__(name, options, db)
+        self.cfg = alarms.AlarmConfig(**options)
+        #: entity id -> open alarm (None: none) for the batch in progress
+        self.current: dict[str, dict | None] = {}
+        #: entity id -> the alarm as loaded (its revision), for the entities changed
+        self.loaded: dict[str, dict | None] = {}
+        self.changed: set[str] = set()
+
+    def setup(self) -> None:
+        ensure_indexes(self.db)
+
+    def prepare(self, events: list[dict]) -> None:
+        missing = {e["entity_id"] for e in events if e["entity_id"] not in self.current}
+        if not missing:
+            return
+        found = {
+            doc["entity_id"]: doc
+            for doc in self.db[OPEN].find({"entity_id": {"$in": sorted(missing)}})
+        }
+        for eid in missing:
+            self.current[eid] = found.get(eid)
+
+    def work(self, event: dict) -> dict:
+        eid = event["entity_id"]
+        if eid not in self.current:
+            self.prepare([event])
+        before = self.current[eid]
+        key = event.get("event_id") or event["routing_key"]
+        outcome = alarms.apply_event(before, event, time.time(), self.cfg, key)
+        if outcome.ignored_reason:
+            self.counters[f"ignored_{outcome.ignored_reason}"] += 1
+        if outcome.changed:
+            self.loaded.setdefault(eid, before)
+            self.current[eid] = outcome.alarm
+            self.changed.add(eid)
+            if outcome.created:
+                self.counters["alarms_created"] += 1
+        if outcome.alarm is not None and outcome.ignored_reason != "no_open_alarm":
+            event = {**event, "alarm_id": outcome.alarm["_id"]}
+        return event
+
+    def flush(self) -> None:
+        writes = []
+        for eid in sorted(self.changed):
+            before, after = self.loaded[eid], self.current[eid]
+            if before is not None and before["_id"] != after["_id"]:
+                _move(self.db, before)
+            writes.append(_write(before, after))
+        try:
+            if writes:
+                result = self.db[OPEN].bulk_write(writes, ordered=False)
+                expected = sum(isinstance(w, ReplaceOne) for w in writes)
+                if result.matched_count != expected:
+                    raise Retry(
+                        f"{expected - result.matched_count} alarms changed by another "
+                        "process during the batch"
+                    )
+        except BulkWriteError as exc:
+            if any(e.get("code") != DUPLICATE_KEY for e in exc.details["writeErrors"]):
+                raise
+            raise Retry("an alarm was opened by another process during the batch") from None
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        self.current.clear()
+        self.loaded.clear()
+        self.changed.clear()
+
+    def beat(self, now: float) -> None:
+        moved = 0
+        for doc in self.db[OPEN].find(timed_query()):
+            outcome = alarms.on_beat(doc, now, self.cfg)
+            alarm = outcome.alarm if outcome.changed else doc
+            if outcome.changed and not _replace(self.db, doc, alarm):
+                continue
+            if alarm["resolved"] is not None:
+                moved += _move(self.db, alarm)
+        if moved:
+            log.info("%d resolved alarms moved to %s", moved, RESOLVED)
+
+
+def _write(before: dict | None, after: dict) -> InsertOne | ReplaceOne:
+    """The write turning ``before`` (as loaded; None or resolved: a new alarm) into ``after``."""
+    if before is None or before["_id"] != after["_id"]:
+        return InsertOne({**after, "rev": 1})
+    return ReplaceOne({"_id": before["_id"], "rev": before.get("rev", 0)}, _next_rev(before, after))
+
+
+def _next_rev(before: dict, after: dict) -> dict:
+    return {**after, "rev": before.get("rev", 0) + 1}
+
+
+def _replace(db: Database, before: dict, after: dict) -> bool:
+    """Write ``after`` if ``before``'s revision is still the stored one."""
+    query = {"_id": before["_id"], "rev": before.get("rev", 0)}
+    return db[OPEN].replace_one(query, _next_rev(before, after)).matched_count == 1
+
+
+def _move(db: Database, alarm: dict) -> int:
+    """Copy a resolved alarm to ``alarms_resolved``, then delete it from the open ones."""
+    db[RESOLVED].replace_one({"_id": alarm["_id"]}, alarm, upsert=True)
+    return db[OPEN].delete_one({"_id": alarm["_id"]}).deleted_count

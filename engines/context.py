@@ -1,0 +1,171 @@
+"""The context: the entities events are about, kept in the ``entities`` collection.
+
+Every event names up to three entities, upserted here:
+
+``connector``  ``_id`` ``"<connector>/<connector_name>"``, ``name`` the connector_name
+``component``  ``_id`` the component; ``impact``: the resources seen on it
+``resource``   ``_id`` ``"<resource>/<component>"``; ``component`` and ``depends``:
+               ``[<component id>]`` (a resource depends on its component)
+
+Each has ``type``, ``name``, ``connector`` (the connector's id; the
+connector's own is its id), ``enabled`` (true when created), ``first_seen`` and
+``last_seen`` (epoch seconds, canopsis' clock), and ``infos`` (an object free
+for administrators and the REST API; the engine never writes it after
+creation).
+
+Writes: a new entity is one upsert (``$setOnInsert`` of the document,
+``$max`` of ``last_seen``, ``$addToSet`` of a new resource in its component's
+``impact``). A known entity is cached and writes only its ``last_seen``, and
+only when the last written value is ``last_seen_every`` seconds old, so a
+flood of events on known entities causes no entity writes. Every write is an
+idempotent upsert: a redelivered batch changes nothing twice.
+
+Disabled entities: an event whose entity (or, for a resource, whose component)
+has ``enabled: false`` is dropped and counted (``dropped_disabled`` in the
+engine's perf event). The disabled ids are reloaded on each beat
+(``beat_interval``, 10 s by default), so an entity disabled or enabled through
+the API takes effect within one beat.
+"""
+
+import logging
+import time
+from typing import Any
+
+from pymongo import UpdateOne
+from pymongo.database import Database
+
+from canopsis.engine import Engine
+
+log = logging.getLogger("canopsis.engines.context")
+
+COLLECTION = "entities"
+
+
+def entity_ids(event: dict) -> tuple[str, str, str | None]:
+    """``(connector id, component id, resource id or None)`` of an event."""
+    connector = f"{event['connector']}/{event['connector_name']}"
+    resource = event["entity_id"] if event["source_type"] == "resource" else None
+    return connector, event["component"], resource
+
+
+def ensure_indexes(db: Database) -> None:
+    entities = db[COLLECTION]
+    entities.create_index("type")
+    entities.create_index("enabled")
+    entities.create_index("component", sparse=True)
+    entities.create_index("connector")
+
+
+class Context(Engine):
+    options_spec = """
+last_seen_every = float(min=0, default=60)
+cache_size = integer(min=100, default=200000)
+"""
+
+    def __init__(self, name: str, options: dict[str, Any], db: Database) -> None:
+        super().__init__(name, options, db)
+        #: id -> last_seen written, for the entities known to exist
+        self.known: dict[str, float] = {}
+        self.disabled: set[str] = set()
+        self.pending: dict[str, dict] = {}
+
+    def setup(self) -> None:
+        ensure_indexes(self.db)
+        self._load_disabled()
+
+    def beat(self, now: float) -> None:
+        self._load_disabled()
+
+    def _load_disabled(self) -> None:
+        found = self.db[COLLECTION].find({"enabled": False}, {"_id": 1})
+        self.disabled = {doc["_id"] for doc in found}
+
+    def prepare(self, events: list[dict]) -> None:
+        unknown = {
+            eid
+            for event in events
+            for eid in entity_ids(event)
+            if eid is not None and eid not in self.known
+        }
+        if not unknown:
+            return
+        if len(self.known) + len(unknown) > self.options["cache_size"]:
+            self.known.clear()
+        found = self.db[COLLECTION].find(
+            {"_id": {"$in": sorted(unknown)}}, {"enabled": 1, "last_seen": 1}
+        )
+        for doc in found:
+            self.known[doc["_id"]] = doc.get("last_seen") or 0.0
+            if doc.get("enabled") is False:
+                self.disabled.add(doc["_id"])
+
+    def work(self, event: dict) -> dict | None:
+        connector, component, resource = entity_ids(event)
+        if event["entity_id"] in self.disabled or component in self.disabled:
+            self.counters["dropped_disabled"] += 1
+            return None
+        now = time.time()
+        self._seen(connector, "connector", event, now)
+        self._seen(component, "component", event, now)
+        if resource is not None and self._seen(resource, "resource", event, now):
+            self._pending(component)["impact"].add(resource)
+        return event
+
+    def _seen(self, eid: str, kind: str, event: dict, now: float) -> bool:
+        """Record that ``eid`` was seen; True when it is new (not in MongoDB)."""
+        written = self.known.get(eid)
+        new = written is None and "insert" not in self.pending.get(eid, {})
+        if written is None:
+            entry = self._pending(eid)
+            entry.setdefault("insert", _doc(kind, event, now))
+        elif now - written >= self.options["last_seen_every"]:
+            entry = self._pending(eid)
+        else:
+            return False
+        entry["last_seen"] = max(entry.get("last_seen", 0.0), now)
+        return new
+
+    def _pending(self, eid: str) -> dict:
+        return self.pending.setdefault(eid, {"impact": set()})
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        writes = []
+        for eid, entry in self.pending.items():
+            update: dict[str, Any] = {}
+            if "insert" in entry:
+                update["$setOnInsert"] = entry["insert"]
+            if "last_seen" in entry:
+                update["$max"] = {"last_seen": entry["last_seen"]}
+            if entry["impact"]:
+                update["$addToSet"] = {"impact": {"$each": sorted(entry["impact"])}}
+            writes.append(UpdateOne({"_id": eid}, update, upsert=True))
+        self.db[COLLECTION].bulk_write(writes, ordered=False)
+        for eid, entry in self.pending.items():
+            if "last_seen" in entry:
+                self.known[eid] = entry["last_seen"]
+        self.pending.clear()
+
+    def discard(self) -> None:
+        self.pending.clear()
+
+
+def _doc(kind: str, event: dict, now: float) -> dict:
+    """The document of a new entity of ``kind`` named by ``event`` (without ``last_seen``)."""
+    connector, component, _resource = entity_ids(event)
+    doc: dict[str, Any] = {
+        "type": kind,
+        "connector": connector,
+        "enabled": True,
+        "first_seen": now,
+        "infos": {},
+    }
+    if kind == "connector":
+        doc["name"] = event["connector_name"]
+        doc["connector_type"] = event["connector"]
+    elif kind == "component":
+        doc["name"] = component
+    else:
+        doc.update(name=event["resource"], component=component, depends=[component])
+    return doc

@@ -1,0 +1,98 @@
+"""The context engine against the embedded MongoDB: entities, links, cache, disabled ones."""
+
+import time
+
+import pytest
+from canopsis.engines.context import Context
+
+pytestmark = pytest.mark.integration
+
+
+def engine(db, last_seen_every: float = 60.0) -> Context:
+    context = Context("context", {"last_seen_every": last_seen_every, "cache_size": 1000}, db)
+    context.setup()
+    return context
+
+
+def event(component: str = "web1", resource: str | None = "http") -> dict:
+    ev = {
+        "connector": "nagios",
+        "connector_name": "n1",
+        "event_type": "check",
+        "source_type": "resource" if resource else "component",
+        "component": component,
+        "state": 0,
+        "entity_id": f"{resource}/{component}" if resource else component,
+    }
+    if resource:
+        ev["resource"] = resource
+    return ev
+
+
+def batch(context: Context, *events: dict) -> list:
+    context.prepare(list(events))
+    out = [context.work(e) for e in events]
+    context.flush()
+    return out
+
+
+def test_an_event_creates_its_connector_component_and_resource_with_links(mongo_db):
+    before = time.time()
+    [out] = batch(engine(mongo_db), event())
+    assert out["entity_id"] == "http/web1"
+    docs = {d["_id"]: d for d in mongo_db.entities.find()}
+    assert set(docs) == {"nagios/n1", "web1", "http/web1"}
+    resource, component = docs["http/web1"], docs["web1"]
+    assert resource["type"] == "resource" and resource["depends"] == ["web1"]
+    assert resource["component"] == "web1" and resource["connector"] == "nagios/n1"
+    assert component["type"] == "component" and component["impact"] == ["http/web1"]
+    assert docs["nagios/n1"]["type"] == "connector" and docs["nagios/n1"]["name"] == "n1"
+    for doc in docs.values():
+        assert doc["enabled"] is True
+        assert before <= doc["first_seen"] <= doc["last_seen"] <= time.time()
+
+
+def test_a_second_resource_is_added_to_its_component_impact(mongo_db):
+    context = engine(mongo_db)
+    batch(context, event(), event(resource="disk"))
+    batch(engine(mongo_db), event(resource="cpu"))
+    component = mongo_db.entities.find_one({"_id": "web1"})
+    assert sorted(component["impact"]) == ["cpu/web1", "disk/web1", "http/web1"]
+
+
+def test_known_entities_cause_no_write_until_last_seen_is_due(mongo_db):
+    context = engine(mongo_db, last_seen_every=3600)
+    batch(context, event())
+    first = mongo_db.entities.find_one({"_id": "http/web1"})["last_seen"]
+    batch(context, *[event() for _ in range(50)])
+    assert context.pending == {}
+    assert mongo_db.entities.find_one({"_id": "http/web1"})["last_seen"] == first
+    eager = engine(mongo_db, last_seen_every=0)
+    batch(eager, event())
+    assert mongo_db.entities.find_one({"_id": "http/web1"})["last_seen"] > first
+
+
+def test_an_event_of_a_disabled_entity_or_component_is_dropped_and_counted(mongo_db):
+    context = engine(mongo_db)
+    batch(context, event(), event(resource="disk"))
+    mongo_db.entities.update_one({"_id": "http/web1"}, {"$set": {"enabled": False}})
+    assert batch(context, event()) == [event()]
+    context.beat(time.time())
+    assert batch(context, event(), event(resource="disk")) == [None, event(resource="disk")]
+    mongo_db.entities.update_one({"_id": "web1"}, {"$set": {"enabled": False}})
+    context.beat(time.time())
+    assert batch(context, event(resource="disk"), event(resource=None)) == [None, None]
+    assert context.counters["dropped_disabled"] == 3
+
+
+def test_a_new_engine_learns_disabled_entities_from_the_database(mongo_db):
+    batch(engine(mongo_db), event())
+    mongo_db.entities.update_one({"_id": "http/web1"}, {"$set": {"enabled": False}})
+    assert batch(engine(mongo_db), event()) == [None]
+
+
+def test_a_redelivered_batch_changes_nothing_twice(mongo_db):
+    batch(engine(mongo_db), event())
+    first = {d["_id"]: d for d in mongo_db.entities.find()}
+    batch(engine(mongo_db, last_seen_every=3600), event())
+    assert {d["_id"]: d for d in mongo_db.entities.find()} == first
