@@ -3,6 +3,7 @@
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -100,6 +101,34 @@ class Services:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+class EngineProcess:
+    """``canopsis-engine ARGS`` as a subprocess with its log in the prefix."""
+
+    def __init__(self, services, *args: str) -> None:
+        self.log = services.prefix / "var" / "log" / f"engine-test-{time.monotonic_ns()}.log"
+        self.proc = subprocess.Popen(
+            [services.command("canopsis-engine"), *args],
+            env=services.env,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while "consuming Engine_" not in self.text():
+            assert self.proc.poll() is None, self.text()
+            assert time.monotonic() < deadline, self.text()
+            time.sleep(0.05)
+
+    def stop(self, timeout: float = 20) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
 
 
 def _wait_for_broker(url: str, timeout: float, proc: subprocess.Popen) -> None:

@@ -6,7 +6,6 @@ its two queues ``Engine_sink.0`` and ``Engine_sink.1``, which the tests read.
 """
 
 import json
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ import pymongo
 import pytest
 
 from canopsis import deadletters
-from tests.conftest import wait_for_port
+from tests.conftest import EngineProcess, wait_for_port
 
 pytestmark = pytest.mark.integration
 
@@ -59,38 +58,10 @@ def broker(chain):
         yield conn
 
 
-class Engine:
-    """``canopsis-engine ARGS`` as a subprocess with its log in the prefix."""
-
-    def __init__(self, services, *args: str) -> None:
-        self.log = services.prefix / "var" / "log" / f"engine-test-{time.monotonic_ns()}.log"
-        self.proc = subprocess.Popen(
-            [services.command("canopsis-engine"), *args],
-            env=services.env,
-            stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_ready(self, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while "consuming Engine_" not in self.text():
-            assert self.proc.poll() is None, self.text()
-            assert time.monotonic() < deadline, self.text()
-            time.sleep(0.05)
-
-    def stop(self, timeout: float = 20) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
-
-
 @pytest.fixture
 def cleaner(chain, broker):
     purge(broker)
-    engine = Engine(chain, "cleaner")
+    engine = EngineProcess(chain, "cleaner")
     engine.wait_ready()
     yield engine
     engine.stop()
@@ -303,14 +274,14 @@ def test_sigterm_finishes_cleanly_and_nothing_is_lost(chain, broker):
             content_type="application/json",
             delivery_mode=2,
         )
-    first = Engine(chain, "cleaner")
+    first = EngineProcess(chain, "cleaner")
     first.wait_ready()
     got = collect(broker, 1, timeout=20)
     assert first.stop() == 0, first.text()
     assert "SIGTERM received: stopping" in first.text()
     acked = int(first.text().rstrip().rsplit("stopped: ", 1)[1].split()[0])
     assert 0 < acked < total
-    second = Engine(chain, "cleaner")
+    second = EngineProcess(chain, "cleaner")
     try:
         second.wait_ready()
         got += collect(broker, total - len(got), timeout=60)
