@@ -1,0 +1,114 @@
+"""The event filter: drops, routes or edits events by the rules of ``eventfilter_rules``.
+
+The rules and their evaluation are :mod:`canopsis.eventfilter`'s. The engine
+loads every rule document at start and again on every beat, so a rule added,
+changed or removed in MongoDB takes effect within ``beat_interval`` seconds.
+A rule that does not compile is logged (its id and every reason) at each
+reload and skipped; the other rules still apply. When MongoDB cannot be read
+at a beat, the rules loaded before are kept.
+
+For each event, :func:`~canopsis.eventfilter.apply_rules` decides:
+
+- dropped: nothing passes on. Dropping is what the rule's author asked for,
+  so it is no dead letter; it is counted on the rule that dropped it;
+- routed: the edited event goes to the rule's engine instead of ``next``;
+- otherwise the edited event goes to ``next``.
+
+Each rule document counts what it did: ``hits`` (events it matched),
+``drops`` (events it dropped) and ``last_hit`` (when it last matched, UTC),
+written by :meth:`EventFilter.flush` in one ``bulk_write``. A rule deleted
+in the meantime is not brought back. These counters are statistics and not
+idempotent: a batch redelivered after a crash is counted again.
+"""
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import UpdateOne
+from pymongo.database import Database
+from pymongo.errors import PyMongoError
+
+from canopsis.engine import Engine, Routed
+from canopsis.eventfilter import Rule, apply_rules, compile_rules
+
+log = logging.getLogger(__name__)
+
+COLLECTION = "eventfilter_rules"
+#: fields the engine writes into rule documents, left out when rules are compiled
+COUNTER_FIELDS = ("drops", "last_hit")
+
+
+class EventFilter(Engine):
+    def __init__(self, name: str, options: dict[str, Any], db: Database) -> None:
+        super().__init__(name, options, db)
+        self.rules: list[Rule] = []
+        self._hits: Counter[str] = Counter()
+        self._drops: Counter[str] = Counter()
+        self._last_hit: dict[str, float] = {}
+
+    def setup(self) -> None:
+        self.reload()
+
+    def beat(self, now: float) -> None:
+        try:
+            self.reload()
+        except PyMongoError as exc:
+            reason = str(exc)[:160]
+            log.warning(
+                "%s: rules not reloaded (%s), keeping %d", self.name, reason, len(self.rules)
+            )
+
+    def reload(self) -> None:
+        """Load every rule of ``eventfilter_rules``."""
+        projection = dict.fromkeys(COUNTER_FIELDS, 0)
+        self.use_rules(self.db[COLLECTION].find({}, projection))
+
+    def use_rules(self, docs: Iterable[object]) -> None:
+        """Apply the rule documents ``docs`` from now on; log and skip those that fail."""
+        rules, failed = compile_rules(docs)
+        for rule_id, error in failed:
+            log.warning("%s: rule %s skipped: %s", self.name, rule_id, error)
+        self.rules = rules
+
+    def work(self, event: dict) -> dict | Routed | None:
+        verdict = apply_rules(self.rules, event)
+        if verdict.hits:
+            now = time.time()
+            for rule_id in verdict.hits:
+                self._hits[rule_id] += 1
+                self._last_hit[rule_id] = now
+        if verdict.dropped:
+            self._drops[verdict.hits[-1]] += 1
+            log.debug(
+                "%s: event %s dropped by rule %s",
+                self.name,
+                event.get("event_id"),
+                verdict.hits[-1],
+            )
+            return None
+        if verdict.route is not None:
+            return Routed(verdict.route, verdict.event)
+        return verdict.event
+
+    def flush(self) -> None:
+        writes = []
+        for rule_id, hits in self._hits.items():
+            inc = {"hits": hits}
+            if self._drops[rule_id]:
+                inc["drops"] = self._drops[rule_id]
+            last_hit = datetime.fromtimestamp(self._last_hit[rule_id], UTC)
+            writes.append(
+                UpdateOne({"_id": rule_id}, {"$inc": inc, "$max": {"last_hit": last_hit}})
+            )
+        if writes:
+            self.db[COLLECTION].bulk_write(writes, ordered=False)
+        self.discard()
+
+    def discard(self) -> None:
+        self._hits.clear()
+        self._drops.clear()
+        self._last_hit.clear()
