@@ -505,6 +505,11 @@ class Runner(amqp.ConsumerBase):
     def get_consumers(self, _consumer_cls, channel) -> list:
         amqp.declare_engine(channel, self.amqp_cfg, self.first.name, self.first.numprocs)
         self.declared = set()
+        if self.chain.next:
+            amqp.declare_engine(
+                channel, self.amqp_cfg, self.chain.next, self.chain.exits[self.chain.next]
+            )
+            self.declared.add(self.chain.next)
         prefetch = 2 * self.first.batch_size
         return [amqp.consumer(channel, self.queue, prefetch, self._on_message)]
 

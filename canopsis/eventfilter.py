@@ -17,8 +17,8 @@ A rule is a plain document of the ``eventfilter_rules`` collection::
      ],
      "break": false}                   # optional, default false
 
-``author``, ``created``, ``updated`` and ``hits`` may be stored with a rule
-(by the REST API and the engine) and are ignored here; any other key is an
+``author``, ``created``, ``updated``, ``hits``, ``drops`` and ``last_hit`` may
+be stored with a rule (by the REST API and the engine) and are ignored here; any other key is an
 error, so that a misspelt ``brake`` does not go unnoticed.
 
 Evaluation (:func:`apply_rules`): rules run in order (priority, then _id),
@@ -57,7 +57,7 @@ from canopsis.match import FieldError, Pattern, PatternError, ValidationError, c
 IDENTITY_FIELDS = frozenset(
     {"connector", "connector_name", "event_type", "source_type", "component", "resource"}
 )
-METADATA_FIELDS = frozenset({"author", "created", "updated", "hits"})
+METADATA_FIELDS = frozenset({"author", "created", "updated", "hits", "drops", "last_hit"})
 
 Edit = Callable[[dict], dict]
 
@@ -82,6 +82,7 @@ _SET_CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
         "expected a list of strings",
     ),
 }
+_LOOPS = frozenset({"cleaner", "event_filter"})
 _ENGINE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 _REQUIRED = object()
 
@@ -259,7 +260,14 @@ def _actions(
         if kind in ("drop", "pass"):
             end = kind
         elif kind == "route":
-            engine = _take(action, "engine", _is_engine, "an engine name", errors, prefix=f"{at}.")
+            engine = _take(
+                action,
+                "engine",
+                _is_engine,
+                "an engine name other than cleaner and event_filter (a loop)",
+                errors,
+                prefix=f"{at}.",
+            )
             route = engine if isinstance(engine, str) else route
         elif kind == "add_tag":
             tag = _take(action, "value", _is_name, "a non-empty string", errors, prefix=f"{at}.")
@@ -273,7 +281,8 @@ def _actions(
 
 
 def _is_engine(v: object) -> bool:
-    return isinstance(v, str) and _ENGINE_NAME.fullmatch(v) is not None
+    """An engine name that does not send the event back through the filter."""
+    return isinstance(v, str) and _ENGINE_NAME.fullmatch(v) is not None and v not in _LOOPS
 
 
 def _edit(kind: str, action: dict, at: str, errors: list[FieldError]) -> Edit | None:

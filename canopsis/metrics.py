@@ -53,8 +53,9 @@ from numbers import Real
 from statistics import fmean
 
 from pymongo import UpdateOne
-from pymongo.collection import Collection
 from pymongo.database import Database
+
+from canopsis import storage
 
 BUCKET_SECONDS = 3600
 DEFAULT_RETENTION_DAYS = 90
@@ -116,8 +117,8 @@ def ensure_indexes(db: Database, retention_days: int = DEFAULT_RETENTION_DAYS) -
     retention = retention_days * 86400
     db.perfdata.create_index([("entity_id", 1), ("metric", 1), ("bucket", 1)], unique=True)
     db.metrics.create_index([("entity_id", 1), ("metric", 1)], unique=True)
-    _ensure_ttl(db.perfdata, "bucket", retention + BUCKET_SECONDS)
-    _ensure_ttl(db.metrics, "last_seen", retention)
+    storage.ensure_ttl(db.perfdata, "bucket", retention + BUCKET_SECONDS)
+    storage.ensure_ttl(db.metrics, "last_seen", retention)
 
 
 def fetch(
@@ -179,16 +180,6 @@ def _meta_write(entity_id: str, metric: str, timestamp: float, entry: Mapping) -
 def _meta(db: Database, entity_id: str, metric: str) -> dict | None:
     fields = dict.fromkeys(META_FIELDS, 1) | {"_id": 0}
     return db.metrics.find_one({"entity_id": entity_id, "metric": metric}, fields)
-
-
-def _ensure_ttl(collection: Collection, field: str, seconds: int) -> None:
-    name = f"{field}_ttl"
-    index = collection.index_information().get(name)
-    if index is None:
-        collection.create_index(field, name=name, expireAfterSeconds=seconds)
-    elif index.get("expireAfterSeconds") != seconds:
-        spec = {"name": name, "expireAfterSeconds": seconds}
-        collection.database.command("collMod", collection.name, index=spec)
 
 
 def _check_fetch(start: float, end: float, aggregation: str, max_points: int) -> None:

@@ -2,7 +2,8 @@
 
 Each module owning a collection exposes ``ensure_indexes(db)``;
 :func:`ensure_indexes` calls those of :data:`INDEXED_MODULES` (idempotent, run
-by every engine at start).
+by every engine at start). The collections whose indexes depend on an engine's
+options (a retention) are set up by that engine's ``setup()``.
 """
 
 import importlib
@@ -10,13 +11,14 @@ import logging
 
 import pymongo
 from configobj import ConfigObj
+from pymongo.collection import Collection
 from pymongo.database import Database
 
 from canopsis import config
 
 log = logging.getLogger("canopsis.storage")
 
-INDEXED_MODULES = ("canopsis.deadletters", "canopsis.metrics")
+INDEXED_MODULES = ("canopsis.deadletters",)
 SERVER_SELECTION_MS = 5000
 
 
@@ -42,3 +44,17 @@ def ensure_indexes(db: Database) -> None:
             log.info("no module %s: its indexes are skipped", name)
             continue
         module.ensure_indexes(db)
+
+
+def ensure_ttl(collection: Collection, field: str, seconds: int) -> None:
+    """A TTL index ``<field>_ttl`` expiring documents ``seconds`` after ``field`` (a date).
+
+    An existing one with another delay is changed in place (``collMod``).
+    """
+    name = f"{field}_ttl"
+    index = collection.index_information().get(name)
+    if index is None:
+        collection.create_index(field, name=name, expireAfterSeconds=seconds)
+    elif index.get("expireAfterSeconds") != seconds:
+        spec = {"name": name, "expireAfterSeconds": seconds}
+        collection.database.command("collMod", collection.name, index=spec)

@@ -40,8 +40,8 @@ from pymongo import ASCENDING, InsertOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
+from canopsis import storage
 from canopsis.engine import Engine
-from canopsis.metrics import _ensure_ttl
 
 COLLECTION = "events_log"
 NOT_STORED_FIELDS = ("perf_data", "perf_data_array")
@@ -61,7 +61,7 @@ class EventStore(Engine):
     def setup(self) -> None:
         collection = self.db[COLLECTION]
         collection.create_index([("entity_id", ASCENDING), ("t", ASCENDING)])
-        _ensure_ttl(collection, "stored", self.options["retention_days"] * 86400)
+        storage.ensure_ttl(collection, "stored", self.options["retention_days"] * 86400)
 
     def prepare(self, events: list[dict]) -> None:
         missing = {

@@ -131,7 +131,7 @@ class EngineProcess:
         return self.proc.wait(timeout)
 
 
-def _wait_for_broker(url: str, timeout: float, proc: subprocess.Popen) -> None:
+def wait_for_broker(url: str, timeout: float, proc: subprocess.Popen) -> None:
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
@@ -175,7 +175,7 @@ def services():
         services = Services(prefix, env, amqp_url, mongo_uri, "canopsis_test", {})
         rabbitmq = services.start("rabbitmq-server")
         wait_for_port(int(mongo_conf["port"]), 30, services.start("mongodb"))
-        _wait_for_broker(amqp_url, 60, rabbitmq)
+        wait_for_broker(amqp_url, 60, rabbitmq)
         yield services
     finally:
         for program in list(services.procs if services else ()):

@@ -23,7 +23,7 @@ from tests.conftest import REPO, free_port
 
 pytestmark = pytest.mark.integration
 
-PROGRAMS = {"mongodb", "rabbitmq-server", "collectd", "webserver", "engine-cleaner"}
+PROGRAMS = {"mongodb", "rabbitmq-server", "collectd", "webserver", "engine-pipeline"}
 
 
 def run(*command: str, check: bool = False, **kwargs) -> subprocess.CompletedProcess:
@@ -182,12 +182,13 @@ def test_collectd_publishes_host_metrics_to_the_broker(site):
     assert {"cpu", "memory", "load"} <= plugins
 
 
-def test_engine_cleaner_consumes_and_stays_running(site):
-    _, pid = status(site)["engine-cleaner"]
-    log = site["prefix"] / "var" / "log" / "engine-cleaner.log"
-    wait_for(lambda: "consuming Engine_cleaner" in log.read_text(), 30, "the cleaner to consume")
+def test_engine_pipeline_consumes_and_stays_running(site):
+    _, pid = status(site)["engine-pipeline"]
+    log = site["prefix"] / "var" / "log" / "engine-pipeline.log"
+    chain = "consuming Engine_cleaner (cleaner -> event_filter -> context -> perfdata -> alerts"
+    wait_for(lambda: chain in log.read_text(), 30, "the engine chain to consume")
     time.sleep(3)
-    assert status(site)["engine-cleaner"] == ("RUNNING", pid)
+    assert status(site)["engine-pipeline"] == ("RUNNING", pid)
     assert "Traceback" not in log.read_text()
 
 
@@ -221,7 +222,7 @@ def test_service_status_exits_3_when_stopped(site):
 
 def test_service_takes_a_group_or_a_pattern(site):
     group = bin_(site, "service", "engines", "status")
-    assert group.returncode == 0 and "engines:engine-cleaner" in group.stdout
+    assert group.returncode == 0 and "engines:engine-pipeline" in group.stdout
     pattern = bin_(site, "service", "rabbit*", "status")
     assert pattern.returncode == 0 and "rabbitmq-server" in pattern.stdout
 
@@ -230,7 +231,7 @@ def test_unknown_service_name_gets_one_line_with_the_known_names(site):
     unknown = bin_(site, "service", "nosuch", "start")
     assert unknown.returncode == 1
     assert unknown.stderr.strip().splitlines() == [
-        "service: unknown service 'nosuch'; known: collectd, engine-cleaner, engines, "
+        "service: unknown service 'nosuch'; known: collectd, engine-pipeline, engines, "
         "mongodb, rabbitmq-server, webserver"
     ]
 

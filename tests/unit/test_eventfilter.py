@@ -289,7 +289,7 @@ def test_rule_with_several_problems_reports_all_of_them():
         "actions.3.field: missing",
         "actions.4.value: missing",
         "actions.4.field: bad field path (an empty part or a part starting with $)",
-        "actions.5.engine: expected an engine name",
+        "actions.5.engine: expected an engine name other than cleaner and event_filter (a loop)",
         "actions.6.color: unknown field",
         "actions.6.value: expected a non-empty string",
         "actions.7.type: expected one of add_tag, drop, pass, remove, route, set",
@@ -323,3 +323,11 @@ def test_one_bad_stored_rule_does_not_stop_the_others():
     assert rule_id == "bad"
     assert [p.field for p in error.errors] == ["match.site.$regex"]
     assert apply_rules(rules, EVENT).dropped
+
+
+@pytest.mark.parametrize("engine", ["cleaner", "event_filter"])
+def test_a_route_back_through_the_filter_is_refused_as_a_loop(engine):
+    doc = {"_id": "loop", "match": {}, "actions": [{"type": "route", "engine": engine}]}
+    assert [str(p) for p in validate_rule(doc)] == [
+        "actions.0.engine: expected an engine name other than cleaner and event_filter (a loop)"
+    ]

@@ -1,0 +1,325 @@
+"""The default engine chain end to end, against real RabbitMQ and MongoDB, as processes.
+
+Events are published to ``canopsis.events`` as a sender would; the tests read
+what an operator would find in MongoDB: entities, alarms and their steps,
+metrics, history. The streams of many entities are compared, alarm by alarm
+and step by step, with the pure state machine of :mod:`canopsis.alarm` fed
+the same events: a lost event or a step applied twice shows as a difference.
+"""
+
+import json
+import random
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import kombu
+import pymongo
+import pytest
+
+from canopsis import alarm, metrics
+from tests.conftest import EngineProcess, wait_for_broker
+
+pytestmark = pytest.mark.integration
+
+REPO_ENGINES = Path(__file__).resolve().parents[2] / "etc" / "engines"
+CHAIN = ("cleaner", "event_filter", "context", "perfdata", "alerts", "eventstore")
+FAST = "beat_interval = 1\nbatch_ms = 20\n"
+
+
+def write_confs(prefix: Path, **extra: str) -> None:
+    """The repository's engine configuration with fast beats, plus ``extra`` lines per engine."""
+    engines = prefix / "etc" / "engines"
+    for name in CHAIN:
+        text = (REPO_ENGINES / f"{name}.conf").read_text()
+        head, _sep, options = text.partition("[options]")
+        lines = [
+            line
+            for line in head.splitlines()
+            if not line.startswith(("beat_interval", "batch_ms", "numprocs"))
+        ]
+        body = "\n".join(lines) + "\n" + FAST + extra.get(name, "")
+        (engines / f"{name}.conf").write_text(body + ("\n[options]" + options if options else ""))
+
+
+@pytest.fixture(scope="module")
+def site(services):
+    write_confs(services.prefix)
+    with kombu.Connection(services.amqp_url) as conn:
+        conn.default_channel.queue_purge("Engine_cleaner")
+    yield services
+    for conf in (services.prefix / "etc" / "engines").glob("*.conf"):
+        if (REPO_ENGINES / conf.name).exists():
+            shutil.copy(REPO_ENGINES / conf.name, conf)
+
+
+@pytest.fixture(scope="module")
+def db(site):
+    client = pymongo.MongoClient(site.mongo_uri, tz_aware=True)
+    yield client[site.database]
+    client.close()
+
+
+def start(site, *args: str) -> EngineProcess:
+    proc = EngineProcess(site, *args)
+    proc.wait_ready()
+    return proc
+
+
+def stop(proc: EngineProcess) -> None:
+    code = proc.stop()
+    assert code == 0, proc.text()
+
+
+@pytest.fixture(scope="module")
+def pipeline(site):
+    proc = start(site, *CHAIN)
+    yield proc
+    stop(proc)
+
+
+def event(component: str, resource: str | None = "svc", **fields) -> dict:
+    ev = {
+        "connector": "it",
+        "connector_name": "pipeline",
+        "event_type": "check",
+        "source_type": "resource" if resource else "component",
+        "component": component,
+        "state": 0,
+        **fields,
+    }
+    if resource:
+        ev["resource"] = resource
+    return ev
+
+
+def send(url: str, *events: dict) -> None:
+    """Publish each event as its own persistent message with a message id, as canopsis does."""
+    with kombu.Connection(url) as conn:
+        producer = conn.Producer()
+        for ev in events:
+            producer.publish(
+                json.dumps(ev),
+                exchange="canopsis.events",
+                routing_key=f"{ev['connector']}.{ev['component']}",
+                content_type="application/json",
+                delivery_mode=2,
+                message_id=uuid.uuid4().hex,
+            )
+
+
+def wait_for(check: Callable[[], object], timeout: float = 30, what: str = "") -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"timed out waiting for {what or check}"
+        time.sleep(0.1)
+
+
+def kinds(doc: dict) -> list[tuple[str, object]]:
+    return [(s["_t"], s["val"]) for s in doc["steps"]]
+
+
+def test_a_check_becomes_an_entity_and_an_alarm(pipeline, site, db):
+    send(site.amqp_url, event("p-web1", state=2, output="HTTP 500"))
+    doc = wait_for(lambda: db.alarms.find_one({"component": "p-web1"}), what="alarm")
+    assert doc["entity_id"] == "svc/p-web1"
+    assert doc["state"]["val"] == 2 and doc["status"]["val"] == alarm.ONGOING
+    assert doc["output"] == "HTTP 500"
+    entity = db.entities.find_one({"_id": "svc/p-web1"})
+    assert entity["type"] == "resource" and entity["depends"] == ["p-web1"]
+    assert db.entities.find_one({"_id": "p-web1"})["impact"] == ["svc/p-web1"]
+    assert db.entities.find_one({"_id": "it/pipeline"})["type"] == "connector"
+
+
+def test_state_changes_and_actions_add_steps_and_history(pipeline, site, db):
+    send(site.amqp_url, event("p-web2", state=1), event("p-web2", state=3))
+    wait_for(lambda: db.alarms.find_one({"component": "p-web2", "state.val": 3}), what="state 3")
+    action = {"author": "alice", "output": "looking"}
+    send(
+        site.amqp_url,
+        event("p-web2", event_type="ack", **action),
+        event("p-web2", event_type="snooze", duration=3600, **action),
+        event("p-web2", event_type="cancel", **action),
+    )
+    doc = wait_for(
+        lambda: db.alarms.find_one({"component": "p-web2", "canceled": {"$ne": None}}),
+        what="cancel",
+    )
+    assert kinds(doc) == [
+        ("stateinc", 1),
+        ("statusinc", alarm.ONGOING),
+        ("stateinc", 3),
+        ("ack", None),
+        ("snooze", pytest.approx(time.time() + 3600, abs=30)),
+        ("cancel", pytest.approx(time.time() + 3600, abs=30)),
+        ("statusinc", alarm.CANCELLED),
+    ]
+    assert doc["ack"]["a"] == "alice" and doc["ack"]["m"] == "looking"
+    history = wait_for(
+        lambda: len(found := list(db.events_log.find({"component": "p-web2"}))) == 5 and found,
+        what="history",
+    )
+    assert sorted(h["event_type"] for h in history) == ["ack", "cancel", "check", "check", "snooze"]
+
+
+def test_perf_data_lands_in_metrics(pipeline, site, db):
+    now = time.time()
+    send(site.amqp_url, event("p-db1", resource="load", perf_data="load1=0.5;1;2;0; load5=0.25"))
+    wait_for(lambda: db.perfdata.find_one({"entity_id": "load/p-db1"}), what="perfdata")
+    points = metrics.fetch(db, "load/p-db1", "load1", now - 60, now + 60)
+    assert [value for _t, value in points] == [0.5]
+    described = {m["metric"]: m for m in metrics.list_metrics(db, "load/p-db1")}
+    assert described["load1"]["warn"] == 1 and described["load1"]["crit"] == 2
+    assert set(described) == {"load1", "load5"}
+
+
+def test_an_event_filter_rule_drops_and_edits_events(pipeline, site, db):
+    db.eventfilter_rules.insert_many(
+        [
+            {"_id": "drop-noisy", "match": {"component": "p-noisy"}, "actions": [{"type": "drop"}]},
+            {
+                "_id": "raise",
+                "match": {"component": "p-raised"},
+                "actions": [{"type": "set", "field": "state", "value": 3}],
+            },
+        ]
+    )
+    time.sleep(2.5)  # the event_filter reloads its rules every beat (1 s here)
+    send(site.amqp_url, event("p-noisy", state=2), event("p-raised", state=1))
+    doc = wait_for(lambda: db.alarms.find_one({"component": "p-raised"}), what="alarm")
+    assert doc["state"]["val"] == 3
+    assert db.entities.find_one({"_id": "p-noisy"}) is None
+    assert db.alarms.find_one({"component": "p-noisy"}) is None
+    rule = wait_for(lambda: db.eventfilter_rules.find_one({"_id": "drop-noisy", "hits": 1}))
+    assert rule["hits"] == 1
+
+
+# Streams of many entities, compared with the pure state machine.
+
+
+def stream(prefix: str, entities: int = 30, length: int = 20, seed: int = 7) -> list[dict]:
+    """``length`` checks per entity, interleaved; the first of each is a problem."""
+    rng = random.Random(seed)
+    states = {
+        e: [rng.randint(1, 3)] + [rng.choice((0, 1, 2, 3)) for _ in range(length - 1)]
+        for e in range(entities)
+    }
+    return [
+        event(f"{prefix}-{e}", state=states[e][i], output=f"{i}")
+        for i in range(length)
+        for e in range(entities)
+    ]
+
+
+def expected(events: list[dict]) -> dict[str, tuple[list, int, int]]:
+    """Per component: ``(step kinds, events_count, state)`` by the pure state machine."""
+    alarms: dict[str, dict | None] = {}
+    cfg = alarm.AlarmConfig()
+    for n, ev in enumerate(events):
+        full = {**ev, "entity_id": f"svc/{ev['component']}", "timestamp": 0.0}
+        outcome = alarm.apply_event(alarms.get(ev["component"]), full, 1000 + n / 1000, cfg, str(n))
+        alarms[ev["component"]] = outcome.alarm
+    return {c: (kinds(a), a["events_count"], a["state"]["val"]) for c, a in alarms.items()}
+
+
+def stored(db, prefix: str) -> dict[str, tuple[list, int, int]]:
+    found = db.alarms.find({"component": {"$regex": f"^{prefix}-"}})
+    return {a["component"]: (kinds(a), a["events_count"], a["state"]["val"]) for a in found}
+
+
+def wait_applied(db, prefix: str, events: list[dict], timeout: float = 120) -> dict:
+    """The stored alarms once they hold as many checks as were sent."""
+    total = len(events)
+
+    def done():
+        got = stored(db, prefix)
+        return got if sum(count for _k, count, _s in got.values()) >= total else None
+
+    wait_for(done, timeout, f"{total} checks applied for {prefix}")
+    time.sleep(1)  # a duplicate applied late would show now
+    return stored(db, prefix)
+
+
+def acknowledged(proc: EngineProcess) -> int:
+    """The messages a stopped engine says it acknowledged."""
+    return int(proc.text().rstrip().rsplit("stopped: ", 1)[1].split()[0])
+
+
+def test_kill_9_in_the_middle_of_a_stream_loses_nothing_and_duplicates_nothing(site, db):
+    events = stream("kill")
+    first = start(site, *CHAIN)
+    try:
+        send(site.amqp_url, *events)
+        wait_for(
+            lambda: (
+                sum(a["events_count"] for a in db.alarms.find({"component": {"$regex": "^kill-"}}))
+                > 50
+            ),
+            what="part of the stream applied",
+        )
+    finally:
+        first.proc.kill()
+        first.proc.wait()
+    assert sum(
+        a["events_count"] for a in db.alarms.find({"component": {"$regex": "^kill-"}})
+    ) < len(events)
+    second = start(site, *CHAIN)
+    try:
+        assert wait_applied(db, "kill", events) == expected(events)
+    finally:
+        stop(second)
+
+
+def test_a_broker_restart_is_survived_without_losing_an_event(site, db):
+    events = stream("restart", seed=11)
+    half = len(events) // 2
+    proc = start(site, *CHAIN)
+    try:
+        send(site.amqp_url, *events[:half])
+        site.stop("rabbitmq-server")
+        wait_for_broker(site.amqp_url, 90, site.start("rabbitmq-server"))
+        send(site.amqp_url, *events[half:])
+        assert wait_applied(db, "restart", events) == expected(events)
+        assert proc.proc.poll() is None, proc.text()
+        assert "broker unreachable" in proc.text()
+    finally:
+        stop(proc)
+
+
+def test_alerts_as_two_processes_gives_exactly_what_one_process_gives(site, db):
+    one, two = stream("one", seed=3), stream("two", seed=3)
+    fused = start(site, *CHAIN)
+    try:
+        send(site.amqp_url, *one)
+        by_one = wait_applied(db, "one", one)
+    finally:
+        stop(fused)
+    write_confs(site.prefix, alerts="numprocs = 2\n")
+    procs = []
+    try:
+        procs.append(start(site, "cleaner", "event_filter", "context", "perfdata"))
+        procs += [start(site, "alerts", "eventstore", "--worker", str(w)) for w in (0, 1)]
+        send(site.amqp_url, *two)
+        by_two = wait_applied(db, "two", two)
+    finally:
+        for proc in procs:
+            stop(proc)
+        write_confs(site.prefix)
+        for proc in procs[1:]:
+            assert acknowledged(proc) > 0, proc.text()
+        with kombu.Connection(site.amqp_url) as conn:
+            channel = conn.default_channel
+            for queue in ("Engine_alerts.0", "Engine_alerts.1"):
+                channel.queue_delete(queue)
+            channel.exchange_delete("canopsis.engine.alerts")
+    rename = {f"two-{n}": f"one-{n}" for n in range(30)}
+    assert (
+        {rename[c]: v for c, v in by_two.items()}
+        == by_one
+        == {c: v for c, v in expected(one).items()}
+    )
