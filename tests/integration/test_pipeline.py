@@ -73,7 +73,7 @@ def stop(proc: EngineProcess) -> None:
     assert code == 0, proc.text()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="class")
 def pipeline(site):
     proc = start(site, *CHAIN)
     yield proc
@@ -124,79 +124,92 @@ def kinds(doc: dict) -> list[tuple[str, object]]:
     return [(s["_t"], s["val"]) for s in doc["steps"]]
 
 
-def test_a_check_becomes_an_entity_and_an_alarm(pipeline, site, db):
-    send(site.amqp_url, event("p-web1", state=2, output="HTTP 500"))
-    doc = wait_for(lambda: db.alarms.find_one({"component": "p-web1"}), what="alarm")
-    assert doc["entity_id"] == "svc/p-web1"
-    assert doc["state"]["val"] == 2 and doc["status"]["val"] == alarm.ONGOING
-    assert doc["output"] == "HTTP 500"
-    entity = db.entities.find_one({"_id": "svc/p-web1"})
-    assert entity["type"] == "resource" and entity["depends"] == ["p-web1"]
-    assert db.entities.find_one({"_id": "p-web1"})["impact"] == ["svc/p-web1"]
-    assert db.entities.find_one({"_id": "it/pipeline"})["type"] == "connector"
+class TestTheRunningChain:
+    """One engine-pipeline process for these tests (the stream tests run their own)."""
 
+    def test_a_check_becomes_an_entity_and_an_alarm(self, pipeline, site, db):
+        send(site.amqp_url, event("p-web1", state=2, output="HTTP 500"))
+        doc = wait_for(lambda: db.alarms.find_one({"component": "p-web1"}), what="alarm")
+        assert doc["entity_id"] == "svc/p-web1"
+        assert doc["state"]["val"] == 2 and doc["status"]["val"] == alarm.ONGOING
+        assert doc["output"] == "HTTP 500"
+        entity = db.entities.find_one({"_id": "svc/p-web1"})
+        assert entity["type"] == "resource" and entity["depends"] == ["p-web1"]
+        assert db.entities.find_one({"_id": "p-web1"})["impact"] == ["svc/p-web1"]
+        assert db.entities.find_one({"_id": "it/pipeline"})["type"] == "connector"
 
-def test_state_changes_and_actions_add_steps_and_history(pipeline, site, db):
-    send(site.amqp_url, event("p-web2", state=1), event("p-web2", state=3))
-    wait_for(lambda: db.alarms.find_one({"component": "p-web2", "state.val": 3}), what="state 3")
-    action = {"author": "alice", "output": "looking"}
-    send(
-        site.amqp_url,
-        event("p-web2", event_type="ack", **action),
-        event("p-web2", event_type="snooze", duration=3600, **action),
-        event("p-web2", event_type="cancel", **action),
-    )
-    doc = wait_for(
-        lambda: db.alarms.find_one({"component": "p-web2", "canceled": {"$ne": None}}),
-        what="cancel",
-    )
-    assert kinds(doc) == [
-        ("stateinc", 1),
-        ("statusinc", alarm.ONGOING),
-        ("stateinc", 3),
-        ("ack", None),
-        ("snooze", pytest.approx(time.time() + 3600, abs=30)),
-        ("cancel", pytest.approx(time.time() + 3600, abs=30)),
-        ("statusinc", alarm.CANCELLED),
-    ]
-    assert doc["ack"]["a"] == "alice" and doc["ack"]["m"] == "looking"
-    history = wait_for(
-        lambda: len(found := list(db.events_log.find({"component": "p-web2"}))) == 5 and found,
-        what="history",
-    )
-    assert sorted(h["event_type"] for h in history) == ["ack", "cancel", "check", "check", "snooze"]
-
-
-def test_perf_data_lands_in_metrics(pipeline, site, db):
-    now = time.time()
-    send(site.amqp_url, event("p-db1", resource="load", perf_data="load1=0.5;1;2;0; load5=0.25"))
-    wait_for(lambda: db.perfdata.find_one({"entity_id": "load/p-db1"}), what="perfdata")
-    points = metrics.fetch(db, "load/p-db1", "load1", now - 60, now + 60)
-    assert [value for _t, value in points] == [0.5]
-    described = {m["metric"]: m for m in metrics.list_metrics(db, "load/p-db1")}
-    assert described["load1"]["warn"] == 1 and described["load1"]["crit"] == 2
-    assert set(described) == {"load1", "load5"}
-
-
-def test_an_event_filter_rule_drops_and_edits_events(pipeline, site, db):
-    db.eventfilter_rules.insert_many(
-        [
-            {"_id": "drop-noisy", "match": {"component": "p-noisy"}, "actions": [{"type": "drop"}]},
-            {
-                "_id": "raise",
-                "match": {"component": "p-raised"},
-                "actions": [{"type": "set", "field": "state", "value": 3}],
-            },
+    def test_state_changes_and_actions_add_steps_and_history(self, pipeline, site, db):
+        send(site.amqp_url, event("p-web2", state=1), event("p-web2", state=3))
+        wait_for(
+            lambda: db.alarms.find_one({"component": "p-web2", "state.val": 3}), what="state 3"
+        )
+        action = {"author": "alice", "output": "looking"}
+        send(
+            site.amqp_url,
+            event("p-web2", event_type="ack", **action),
+            event("p-web2", event_type="snooze", duration=3600, **action),
+            event("p-web2", event_type="cancel", **action),
+        )
+        doc = wait_for(
+            lambda: db.alarms.find_one({"component": "p-web2", "canceled": {"$ne": None}}),
+            what="cancel",
+        )
+        assert kinds(doc) == [
+            ("stateinc", 1),
+            ("statusinc", alarm.ONGOING),
+            ("stateinc", 3),
+            ("ack", None),
+            ("snooze", pytest.approx(time.time() + 3600, abs=30)),
+            ("cancel", pytest.approx(time.time() + 3600, abs=30)),
+            ("statusinc", alarm.CANCELLED),
         ]
-    )
-    time.sleep(2.5)  # the event_filter reloads its rules every beat (1 s here)
-    send(site.amqp_url, event("p-noisy", state=2), event("p-raised", state=1))
-    doc = wait_for(lambda: db.alarms.find_one({"component": "p-raised"}), what="alarm")
-    assert doc["state"]["val"] == 3
-    assert db.entities.find_one({"_id": "p-noisy"}) is None
-    assert db.alarms.find_one({"component": "p-noisy"}) is None
-    rule = wait_for(lambda: db.eventfilter_rules.find_one({"_id": "drop-noisy", "hits": 1}))
-    assert rule["hits"] == 1
+        assert doc["ack"]["a"] == "alice" and doc["ack"]["m"] == "looking"
+        history = wait_for(
+            lambda: len(found := list(db.events_log.find({"component": "p-web2"}))) == 5 and found,
+            what="history",
+        )
+        assert sorted(h["event_type"] for h in history) == [
+            "ack",
+            "cancel",
+            "check",
+            "check",
+            "snooze",
+        ]
+
+    def test_perf_data_lands_in_metrics(self, pipeline, site, db):
+        now = time.time()
+        send(
+            site.amqp_url, event("p-db1", resource="load", perf_data="load1=0.5;1;2;0; load5=0.25")
+        )
+        wait_for(lambda: db.perfdata.find_one({"entity_id": "load/p-db1"}), what="perfdata")
+        found = metrics.fetch(db, "load/p-db1", "load1", now - 60, now + 60)
+        assert [value for _t, value in found["points"]] == [0.5]
+        assert found["meta"] == {"unit": None, "min": 0, "max": None, "warn": 1, "crit": 2}
+        assert {m["metric"] for m in metrics.list_metrics(db, "load/p-db1")} == {"load1", "load5"}
+
+    def test_an_event_filter_rule_drops_and_edits_events(self, pipeline, site, db):
+        db.eventfilter_rules.insert_many(
+            [
+                {
+                    "_id": "drop-noisy",
+                    "match": {"component": "p-noisy"},
+                    "actions": [{"type": "drop"}],
+                },
+                {
+                    "_id": "raise",
+                    "match": {"component": "p-raised"},
+                    "actions": [{"type": "set", "field": "state", "value": 3}],
+                },
+            ]
+        )
+        time.sleep(2.5)  # the event_filter reloads its rules every beat (1 s here)
+        send(site.amqp_url, event("p-noisy", state=2), event("p-raised", state=1))
+        doc = wait_for(lambda: db.alarms.find_one({"component": "p-raised"}), what="alarm")
+        assert doc["state"]["val"] == 3
+        assert db.entities.find_one({"_id": "p-noisy"}) is None
+        assert db.alarms.find_one({"component": "p-noisy"}) is None
+        rule = wait_for(lambda: db.eventfilter_rules.find_one({"_id": "drop-noisy", "hits": 1}))
+        assert rule["hits"] == 1
 
 
 # Streams of many entities, compared with the pure state machine.
