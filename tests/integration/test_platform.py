@@ -192,6 +192,23 @@ def test_engine_pipeline_consumes_and_stays_running(site):
     assert "Traceback" not in log.read_text()
 
 
+def test_a_sent_event_becomes_an_alarm_and_host_metrics_are_stored(site):
+    sent = bin_(
+        site,
+        "send_event",
+        *("--connector", "nagios", "--connector-name", "n1", "--event-type", "check"),
+        *("--component", "web1", "--resource", "http", "--state", "2", "--output", "HTTP 500"),
+    )
+    assert sent.returncode == 0, sent.stderr
+    with pymongo.MongoClient(port=site["ports"]["mongo"]) as client:
+        db = client["canopsis"]
+        alarm = wait_for(lambda: db.alarms.find_one({"entity_id": "http/web1"}), 30, "the alarm")
+        assert alarm["state"]["val"] == 2 and alarm["output"] == "HTTP 500"
+        assert db.entities.find_one({"_id": "http/web1"})["depends"] == ["web1"]
+        load = {"entity_id": {"$regex": "^load/"}, "metric": "load-shortterm"}
+        wait_for(lambda: db.perfdata.find_one(load), 60, "collectd's load metric in perfdata")
+
+
 def test_service_restart_gives_a_new_pid(site):
     _, before = status(site)["webserver"]
     restarted = bin_(site, "service", "webserver", "restart")
