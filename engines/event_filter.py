@@ -16,7 +16,8 @@ For each event, :func:`~canopsis.eventfilter.apply_rules` decides:
 
 Each rule document counts what it did: ``hits`` (events it matched),
 ``drops`` (events it dropped) and ``last_hit`` (when it last matched, UTC),
-written by :meth:`EventFilter.flush` in one ``bulk_write``. A rule deleted
+written by :meth:`EventFilter.flush` in one ``bulk_write``; the engine's perf
+event carries ``dropped``, the events dropped since the last beat. A rule deleted
 in the meantime is not brought back. These counters are statistics and not
 idempotent: a batch redelivered after a crash is counted again.
 """
@@ -83,6 +84,7 @@ class EventFilter(Engine):
                 self._last_hit[rule_id] = now
         if verdict.dropped:
             self._drops[verdict.hits[-1]] += 1
+            self.counters["dropped"] += 1
             log.debug(
                 "%s: event %s dropped by rule %s",
                 self.name,

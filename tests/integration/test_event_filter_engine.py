@@ -73,6 +73,7 @@ def test_hits_drops_and_last_hit_land_in_the_rule_documents_after_flush(mongo_db
     no_tmp = mongo_db.eventfilter_rules.find_one({"_id": "no-tmp"})
     assert (site["hits"], site.get("drops")) == (3, None)
     assert (no_tmp["hits"], no_tmp["drops"]) == (2, 2)
+    assert filter_.counters["dropped"] == 2
     assert before <= site["last_hit"] <= datetime.now(UTC).replace(tzinfo=None)
 
 
