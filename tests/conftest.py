@@ -15,9 +15,12 @@ from pathlib import Path
 import kombu
 import pymongo
 import pytest
+from canopsis.webserver.api import EventSender
+from canopsis.webserver.app import create_app
 from configobj import ConfigObj
+from falcon import testing
 
-from canopsis import config
+from canopsis import auth, config
 from canopsis.etcsync import Sync
 
 REPO = Path(__file__).resolve().parent.parent
@@ -181,3 +184,31 @@ def services():
         for program in list(services.procs if services else ()):
             services.stop(program)
         shutil.rmtree(prefix, ignore_errors=True)
+
+
+class ApiClient:
+    """The REST application in process (falcon's TestClient) on a real database.
+
+    ``as_role(role)`` gives the headers of an API key of a new user with that
+    role; ``sender`` is None unless a broker was given, so a test that posts
+    events needs the ``services`` fixture.
+    """
+
+    def __init__(self, db, amqp_conf: Path | None = None) -> None:
+        cfg = config.load("webserver", REPO / "etc" / "webserver.conf")
+        sender = EventSender(config.load("amqp", amqp_conf)) if amqp_conf else None
+        self.db = db
+        self.client = testing.TestClient(create_app(cfg, db, sender))
+
+    def as_role(self, role: str) -> dict[str, str]:
+        _doc, key = auth.create_key(self.db, role, "test", f"{role}-user", None)
+        return {"Authorization": f"Key {key}"}
+
+    def __getattr__(self, name: str):
+        return getattr(self.client, name)
+
+
+@pytest.fixture
+def api(mongo_db):
+    """The REST application on a database of its own (no broker)."""
+    return ApiClient(mongo_db)

@@ -1,26 +1,62 @@
-"""The falcon WSGI application served by gunicorn (``canopsis.webserver.app:create_app()``)."""
+"""The falcon WSGI application served by gunicorn (``canopsis.webserver.app:create_app()``).
+
+Routes are under ``/api/v2/``. The webservices of :data:`WEBSERVICES` are
+served unless ``etc/webserver.conf`` switches them off in ``[webservices]``;
+``meta`` (version, healthcheck) and ``auth`` are always served. Every route
+needs a session or an API key except version and healthcheck
+(:mod:`canopsis.webserver.middleware`); errors have one shape
+(:mod:`canopsis.webserver.errors`).
+"""
+
+import functools
+import importlib
+import json
 
 import falcon
+from canopsis.webserver import errors
+from canopsis.webserver.api import Api, EventSender
+from canopsis.webserver.http import dumps
+from canopsis.webserver.middleware import Authentication
+from configobj import ConfigObj
+from pymongo.database import Database
 
-from canopsis import __version__
+from canopsis import config, paths, storage
 
-
-class Version:
-    auth_required = False
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = {"name": "canopsis", "version": __version__}
-
-
-class Healthcheck:
-    auth_required = False
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = {"status": "ok"}
+ALWAYS = ("meta", "auth")
+#: webservice name -> module of canopsis.webserver.resources
+WEBSERVICES = {"events": "events", "apikeys": "apikeys"}
 
 
-def create_app() -> falcon.App:
-    app = falcon.App()
-    app.add_route("/api/v2/version", Version())
-    app.add_route("/api/v2/healthcheck", Healthcheck())
+def create_app(
+    cfg: ConfigObj | None = None, db: Database | None = None, sender: EventSender | None = None
+) -> falcon.App:
+    """The application for ``etc/webserver.conf`` (the arguments replace what tests provide)."""
+    cfg = cfg if cfg is not None else config.load("webserver")
+    switches = dict(cfg["webservices"])
+    unknown = sorted(set(switches) - set(WEBSERVICES))
+    if unknown:
+        raise config.ConfigError(
+            f"{paths.etc('webserver.conf')}: webservices.{unknown[0]}: unknown webservice; "
+            f"known: {', '.join(sorted(WEBSERVICES))}"
+        )
+    db = db if db is not None else storage.database()
+    sender = sender if sender is not None else EventSender(config.load("amqp"))
+    api = Api(cfg, db, sender)
+    app = falcon.App(middleware=[Authentication(api)])
+    handler = falcon.media.JSONHandler(
+        dumps=dumps, loads=functools.partial(json.loads, parse_constant=_refuse)
+    )
+    app.req_options.media_handlers[falcon.MEDIA_JSON] = handler
+    app.resp_options.media_handlers[falcon.MEDIA_JSON] = handler
+    app.req_options.strip_url_path_trailing_slash = True
+    errors.install(app)
+    enabled = [m for name, m in WEBSERVICES.items() if switches.get(name, True)]
+    for module_name in (*ALWAYS, *enabled):
+        module = importlib.import_module(f"canopsis.webserver.resources.{module_name}")
+        for path, resource in module.routes(api):
+            app.add_route(path, resource)
     return app
+
+
+def _refuse(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")

@@ -1,0 +1,74 @@
+"""What the resources share: the configuration, the database, the broker."""
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from canopsis.webserver.errors import Unavailable
+from configobj import ConfigObj
+from pymongo.database import Database
+
+from canopsis import amqp, auth, engine, paths, storage
+
+log = logging.getLogger("canopsis.webserver")
+
+
+class EventSender:
+    """Publishes events to ``canopsis.events``, each confirmed by the broker.
+
+    One connection per process, opened at the first use and again after a
+    failure; a broker that cannot be reached is a 503 for the request.
+    """
+
+    def __init__(self, cfg: ConfigObj) -> None:
+        self.cfg = cfg
+        self.lock = threading.Lock()
+        self.conn = None
+        self.publisher: amqp.Publisher | None = None
+
+    def send(self, messages: list[tuple[str, str, str]]) -> None:
+        """Publish ``(body, routing_key, message_id)`` triples; Unavailable on a broker failure."""
+        with self.lock:
+            try:
+                if self.publisher is None:
+                    self._open()
+                for body, key, message_id in messages:
+                    self.publisher.to_events(body, key, message_id)
+            except Exception as exc:
+                self._close()
+                log.warning("broker: %s", exc)
+                raise Unavailable("the broker") from exc
+
+    def _open(self) -> None:
+        conn = amqp.connection(self.cfg)
+        conn.ensure_connection(max_retries=1, interval_start=0.5)
+        engine.entry_declarer(self.cfg)(conn.default_channel)
+        self.conn, self.publisher = conn, amqp.Publisher(conn, self.cfg)
+
+    def _close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.release()
+            except Exception as exc:  # already broken: nothing more to release
+                log.debug("closing the broker connection: %s", exc)
+        self.conn = self.publisher = None
+
+
+@dataclass
+class Api:
+    """Handed to every resource."""
+
+    cfg: ConfigObj
+    db: Database
+    sender: EventSender
+    prepared: bool = field(default=False)
+
+    def prepare(self) -> None:
+        """Once per process, at the first request: indexes and the install's first admin."""
+        if self.prepared:
+            return
+        storage.ensure_indexes(self.db)
+        auth.ensure_indexes(self.db)
+        if auth.ensure_initial_admin(self.db, paths.var("lib", "canopsis", "initial-admin.json")):
+            log.info("created the first admin from the install's initial-admin.json")
+        self.prepared = True

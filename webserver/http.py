@@ -1,0 +1,158 @@
+"""What every resource uses to read a request: JSON bodies, query parameters, paging."""
+
+import json
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+import falcon
+from canopsis.webserver.errors import ApiError, bad_request
+
+from canopsis.auth import Principal
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=_default)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def principal(req: falcon.Request) -> Principal:
+    return req.context.principal
+
+
+def require(req: falcon.Request, role: str) -> Principal:
+    """The request's principal, or 403 when its role is below ``role``."""
+    who = principal(req)
+    if not who.allows(role):
+        raise ApiError(403, f"this needs the {role} role; {who.name} has {who.role}")
+    return who
+
+
+def read_json(req: falcon.Request) -> Any:
+    """The request's JSON body; 400 naming what is wrong, 415 for another content type."""
+    if req.content_type is None or not req.content_type.startswith("application/json"):
+        raise ApiError(415, "send the body as application/json")
+    raw = req.bounded_stream.read()
+    if not raw:
+        raise bad_request({"body": "missing"}, "the request has no body")
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise bad_request({"body": "not UTF-8 text"}, "the body is not UTF-8") from None
+    except ValueError as exc:
+        raise bad_request({"body": f"not JSON: {exc}"}, "the body is not JSON") from None
+
+
+def read_object(req: falcon.Request, allowed: Iterable[str], required: Iterable[str] = ()) -> dict:
+    """A JSON object body with only ``allowed`` keys and every ``required`` one."""
+    body = read_json(req)
+    if not isinstance(body, dict):
+        raise bad_request({"body": "expected a JSON object"})
+    fields = {key: "unknown field" for key in body if key not in set(allowed)}
+    fields |= {key: "missing" for key in required if key not in body}
+    if fields:
+        raise bad_request(fields)
+    return body
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+class Query:
+    """The query parameters of a request, each read once with its type; unknown ones are 400."""
+
+    def __init__(self, req: falcon.Request, allowed: Iterable[str]) -> None:
+        self.params = req.params
+        self.fields: dict[str, str] = {}
+        unknown = sorted(set(self.params) - set(allowed))
+        self.fields |= {name: "unknown parameter" for name in unknown}
+
+    def _one(self, name: str) -> str | None:
+        value = self.params.get(name)
+        if isinstance(value, list):
+            self.fields[name] = "given more than once"
+            return None
+        return value
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self._one(name)
+        return default if value is None else value
+
+    def texts(self, name: str) -> list[str]:
+        value = self.params.get(name)
+        if value is None:
+            return []
+        return value if isinstance(value, list) else value.split(",")
+
+    def integer(self, name: str, default: int | None, low: int, high: int) -> int | None:
+        return self._convert(
+            name,
+            default,
+            int,
+            f"expected an integer from {low} to {high}",
+            lambda v: low <= v <= high,
+        )
+
+    def number(self, name: str, default: float | None = None) -> float | None:
+        return self._convert(name, default, float, "expected a number", lambda v: v == v)
+
+    def boolean(self, name: str, default: bool | None = None) -> bool | None:
+        value = self._one(name)
+        if value is None:
+            return default
+        if value.lower() in ("true", "1", "yes"):
+            return True
+        if value.lower() in ("false", "0", "no"):
+            return False
+        self.fields[name] = "expected true or false"
+        return None
+
+    def choice(self, name: str, choices: Iterable[str], default: str | None = None) -> str | None:
+        value = self._one(name)
+        if value is None:
+            return default
+        choices = list(choices)
+        if value not in choices:
+            self.fields[name] = f"expected one of {', '.join(choices)}"
+            return None
+        return value
+
+    def _convert(self, name: str, default, kind: Callable, reason: str, ok: Callable):
+        value = self._one(name)
+        if value is None:
+            return default
+        try:
+            converted = kind(value)
+        except ValueError:
+            converted = None
+        if converted is None or not ok(converted):
+            self.fields[name] = reason
+            return None
+        return converted
+
+    def paging(self) -> tuple[int, int]:
+        """``(page, limit)``: page from 1, limit 1 to :data:`MAX_LIMIT` (default 50)."""
+        page = self.integer("page", 1, 1, 1_000_000)
+        limit = self.integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+        return page or 1, limit or DEFAULT_LIMIT
+
+    def check(self) -> None:
+        """400 with every parameter problem found so far."""
+        if self.fields:
+            raise bad_request(self.fields, "invalid query parameters")
+
+
+def page_body(items: list, total: int, page: int, limit: int) -> dict:
+    """The body of a paged list."""
+    return {"items": items, "total": total, "page": page, "limit": limit}

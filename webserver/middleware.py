@@ -1,0 +1,56 @@
+"""Authentication of every request and the request body limit."""
+
+import falcon
+from canopsis.webserver.api import Api
+from canopsis.webserver.errors import ApiError
+
+from canopsis import auth
+
+COOKIE = "canopsis_session"
+
+
+def credentials(req: falcon.Request) -> tuple[str, str] | None:
+    """``("key", key)`` or ``("session", token)`` from the request, or None."""
+    header = req.get_header("Authorization")
+    if header:
+        scheme, _sp, value = header.partition(" ")
+        if scheme.lower() == "key" and value.strip():
+            return "key", value.strip()
+    key = req.get_header("X-Canopsis-Authkey")
+    if key:
+        return "key", key.strip()
+    token = req.cookies.get(COOKIE)
+    return ("session", token) if token else None
+
+
+class Authentication:
+    """Every resource needs a session or a key unless it says ``auth_required = False``."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.max_body = api.cfg["server"]["max_body_bytes"]
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self.api.prepare()
+        if req.content_length is not None and req.content_length > self.max_body:
+            raise ApiError(413, f"the body is larger than {self.max_body} bytes")
+
+    def process_resource(self, req: falcon.Request, resp: falcon.Response, resource, params):
+        if resource is None or not getattr(resource, "auth_required", True):
+            return
+        found = credentials(req)
+        who = None
+        if found is not None:
+            kind, value = found
+            if kind == "key":
+                who = auth.key_principal(self.api.db, value)
+            else:
+                who = auth.session_principal(self.api.db, value)
+        if who is None:
+            message = (
+                "authentication required: log in or send an API key"
+                if found is None
+                else "invalid, expired or revoked credentials"
+            )
+            raise ApiError(401, message)
+        req.context.principal = who

@@ -1,0 +1,64 @@
+"""``/api/v2/apikeys``: API keys for scripts and tools (admin only).
+
+``POST`` creates a key (``role``, ``description``, optional ``expires`` as
+epoch seconds) and answers the key once; ``GET`` lists keys without their
+secret; ``DELETE /api/v2/apikeys/{id}`` revokes one (it stays listed, with
+``revoked``).
+"""
+
+from datetime import UTC, datetime
+
+import falcon
+from canopsis.webserver.api import Api
+from canopsis.webserver.errors import ApiError, bad_request
+from canopsis.webserver.http import read_object, require
+
+from canopsis import auth
+
+
+class Keys:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        require(req, "admin")
+        found = self.api.db[auth.API_KEYS].find({}, {"hash": 0}).sort("created", -1)
+        resp.media = {"items": list(found)}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        who = require(req, "admin")
+        body = read_object(req, ("role", "description", "expires"), ("role",))
+        fields = {}
+        if body["role"] not in auth.ROLES:
+            fields["role"] = f"expected one of {', '.join(auth.ROLES)}"
+        description = body.get("description", "")
+        if not isinstance(description, str) or len(description) > 200:
+            fields["description"] = "expected a string of at most 200 characters"
+        expires = body.get("expires")
+        if expires is not None:
+            if not isinstance(expires, int | float) or isinstance(expires, bool):
+                fields["expires"] = "expected epoch seconds"
+            elif expires <= datetime.now(UTC).timestamp():
+                fields["expires"] = "must be in the future"
+        if fields:
+            raise bad_request(fields)
+        when = datetime.fromtimestamp(expires, UTC) if expires is not None else None
+        doc, key = auth.create_key(self.api.db, body["role"], description, who.name, when)
+        resp.status = falcon.HTTP_201
+        resp.media = {**doc, "key": key}
+
+
+class Key:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, key_id: str) -> None:
+        require(req, "admin")
+        revoked = auth.revoke_key(self.api.db, key_id)
+        if revoked is None:
+            raise ApiError(404, f"no active API key {key_id}")
+        resp.media = auth.public_key(revoked)
+
+
+def routes(api: Api) -> list[tuple[str, object]]:
+    return [("/api/v2/apikeys", Keys(api)), ("/api/v2/apikeys/{key_id}", Key(api))]

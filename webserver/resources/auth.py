@@ -1,0 +1,76 @@
+"""``/api/v2/auth/login|logout|me``: sessions with a cookie."""
+
+import falcon
+from canopsis.webserver.api import Api
+from canopsis.webserver.errors import ApiError, bad_request
+from canopsis.webserver.http import principal, read_object
+from canopsis.webserver.middleware import COOKIE, credentials
+
+from canopsis import auth
+
+
+class Login:
+    auth_required = False
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.cfg = api.cfg["auth"]
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = read_object(req, ("name", "password"), ("name", "password"))
+        fields = {
+            k: "expected a non-empty string"
+            for k in ("name", "password")
+            if not isinstance(body[k], str) or not body[k]
+        }
+        if fields:
+            raise bad_request(fields)
+        address = req.remote_addr or "-"
+        db = self.api.db
+        wait = auth.login_blocked(db, address, self.cfg["max_failed_logins"])
+        if wait:
+            resp.set_header("Retry-After", str(wait))
+            raise ApiError(429, f"too many failed logins from {address}; retry in {wait} s")
+        user = auth.check_login(db, body["name"], body["password"])
+        if user is None:
+            auth.record_failure(db, address, self.cfg["failed_login_window"])
+            raise ApiError(401, "wrong name or password")
+        auth.clear_failures(db, address)
+        hours = self.cfg["session_hours"]
+        token = auth.open_session(db, user, hours)
+        resp.set_cookie(
+            COOKIE,
+            token,
+            max_age=int(hours * 3600),
+            secure=self.cfg["cookie_secure"],
+            http_only=True,
+            same_site="Strict",
+            path="/",
+        )
+        resp.media = {"name": user["_id"], "role": user["role"]}
+
+
+class Logout:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        found = credentials(req)
+        if found and found[0] == "session":
+            auth.close_session(self.api.db, found[1])
+        resp.unset_cookie(COOKIE, path="/")
+        resp.status = falcon.HTTP_204
+
+
+class Me:
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        who = principal(req)
+        resp.media = {"name": who.name, "role": who.role, "via": who.via}
+
+
+def routes(api: Api) -> list[tuple[str, object]]:
+    return [
+        ("/api/v2/auth/login", Login(api)),
+        ("/api/v2/auth/logout", Logout(api)),
+        ("/api/v2/auth/me", Me()),
+    ]

@@ -1,0 +1,60 @@
+"""``POST /api/v2/event``: one event or a list, checked like the engines check them, then published.
+
+Each event is validated by :func:`canopsis.event.validate`; the valid ones are
+published to ``canopsis.events`` (persistent, each confirmed by the broker,
+with its computed routing key and a message id) and the answer is ``202``
+with how many were accepted and, by index, why the others were refused. When
+none is valid the answer is ``400`` with ``fields`` named ``<index>.<field>``.
+An event without ``timestamp`` gets the time it reached the API.
+"""
+
+import time
+import uuid
+
+import falcon
+from canopsis.webserver.api import Api
+from canopsis.webserver.errors import bad_request
+from canopsis.webserver.http import dumps, read_json, require
+
+from canopsis import event
+
+MAX_EVENTS = 10_000
+
+
+class Events:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        require(req, "operator")
+        body = read_json(req)
+        events = body if isinstance(body, list) else [body]
+        if not events:
+            raise bad_request({"body": "an empty list holds no event"})
+        if len(events) > MAX_EVENTS:
+            raise bad_request({"body": f"at most {MAX_EVENTS} events per request"})
+        now = time.time()
+        messages, refused = [], []
+        for index, raw in enumerate(events):
+            normalized, errors = event.normalize(raw, now)
+            if errors:
+                refused.append(
+                    {"index": index, "errors": {e.field or "event": e.reason for e in errors}}
+                )
+                continue
+            sent = {**raw, "timestamp": normalized["timestamp"]}
+            messages.append((dumps(sent), normalized["routing_key"], uuid.uuid4().hex))
+        if not messages:
+            fields = {
+                f"{item['index']}.{name}": reason
+                for item in refused
+                for name, reason in item["errors"].items()
+            }
+            raise bad_request(fields, "no event is valid")
+        self.api.sender.send(messages)
+        resp.status = falcon.HTTP_202
+        resp.media = {"accepted": len(messages), "refused": refused}
+
+
+def routes(api: Api) -> list[tuple[str, object]]:
+    return [("/api/v2/event", Events(api))]
