@@ -24,7 +24,10 @@ from canopsis import config, paths, storage
 
 ALWAYS = ("meta", "auth")
 #: webservice name -> module of canopsis.webserver.resources
-WEBSERVICES = {"events": "events", "apikeys": "apikeys"}
+WEBSERVICES = {
+    "events": "events",
+    "apikeys": "apikeys",
+}
 
 
 def create_app(
