@@ -28,6 +28,11 @@ canopsis_install() {
         cat "$STEP_DIR/etc-notes" >> "$STEP_DIR/notes"
         changed
     fi
+    "$venv/bin/python" -m canopsis.firstadmin "$PREFIX" "$CANOPSIS_USER" > "$STEP_DIR/admin-notes"
+    if [ -s "$STEP_DIR/admin-notes" ]; then
+        cat "$STEP_DIR/admin-notes" >> "$STEP_DIR/notes"
+        changed
+    fi
     summary "canopsis $("$venv/bin/python" -c 'import canopsis; print(canopsis.__version__)') ($digest)"
 }
 

@@ -4,6 +4,7 @@ The tests of this module run in order on one installed prefix: install,
 start, drive the programs, stop, update, remove.
 """
 
+import json
 import os
 import re
 import shutil
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -116,6 +118,10 @@ def test_install_prints_one_line_per_step(site):
         assert (site["prefix"] / folder).is_dir(), folder
     for command in ("hypcontrol", "service", "canopsis-launch", "canopsis-engine", "send_event"):
         assert os.access(site["prefix"] / "bin" / command, os.X_OK), command
+    password_file = site["prefix"] / "etc" / "admin-password"
+    name, password = password_file.read_text().split()
+    assert f"first admin: {name} / {password} " in install.stdout
+    assert password_file.stat().st_mode & 0o777 == 0o600 and password_file.stat().st_uid == 0
 
 
 def test_second_install_changes_nothing(site):
@@ -207,6 +213,45 @@ def test_a_sent_event_becomes_an_alarm_and_host_metrics_are_stored(site):
         assert db.entities.find_one({"_id": "http/web1"})["depends"] == ["web1"]
         load = {"entity_id": {"$regex": "^load/"}, "metric": "load-shortterm"}
         wait_for(lambda: db.perfdata.find_one(load), 60, "collectd's load metric in perfdata")
+
+
+def test_the_first_admin_logs_in_and_posts_an_event_through_gunicorn(site):
+    base = f"http://127.0.0.1:{site['ports']['web']}/api/v2"
+    name, password = (site["prefix"] / "etc" / "admin-password").read_text().split()
+    login = call(f"{base}/auth/login", {"name": name, "password": password})
+    assert login.status == 200
+    cookie = login.headers["Set-Cookie"].split(";")[0]
+    event = {
+        "connector": "api",
+        "connector_name": "platform",
+        "event_type": "check",
+        "source_type": "component",
+        "component": "db-é1",
+        "state": 3,
+    }
+    posted = call(f"{base}/event", [event, {**event, "state": 9}], cookie)
+    assert posted.status == 202
+    body = json.loads(posted.read())
+    assert body["accepted"] == 1 and body["refused"][0]["index"] == 1
+    with pymongo.MongoClient(port=site["ports"]["mongo"]) as client:
+        alarms = client["canopsis"].alarms
+        found = wait_for(lambda: alarms.find_one({"entity_id": "db-é1"}), 30, "the alarm")
+        assert found["state"]["val"] == 3
+    denied = call(f"{base}/auth/me", None)
+    assert denied.status == 401
+
+
+def call(url: str, body, cookie: str | None = None):
+    """One request to the installed API; the response, whatever its status."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+    request.add_header("Content-Type", "application/json")
+    if cookie:
+        request.add_header("Cookie", cookie)
+    try:
+        return urllib.request.urlopen(request, timeout=30)
+    except urllib.error.HTTPError as exc:
+        return exc
 
 
 def test_service_restart_gives_a_new_pid(site):
