@@ -27,6 +27,10 @@ ALWAYS = ("meta", "auth")
 WEBSERVICES = {
     "events": "events",
     "apikeys": "apikeys",
+    "entities": "entities",
+    "perfdata": "perfdata",
+    "eventfilter": "eventfilter",
+    "deadletters": "deadletters",
 }
 
 

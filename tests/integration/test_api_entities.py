@@ -1,0 +1,284 @@
+"""The entities and perfdata webservices (in process, on the embedded MongoDB)."""
+
+import pytest
+
+from canopsis.metrics import write_points
+
+pytestmark = pytest.mark.integration
+
+
+def error(resp) -> dict:
+    body = resp.json
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}
+    assert body["error"]["code"] == resp.status_code
+    return body["error"]
+
+
+def connector(name="collectd", connector_type="collectd") -> dict:
+    cid = f"{connector_type}/{name}"
+    return {
+        "_id": cid,
+        "type": "connector",
+        "name": name,
+        "connector_type": connector_type,
+        "connector": cid,
+        "enabled": True,
+        "first_seen": 1000.0,
+        "last_seen": 1000.0,
+        "infos": {},
+    }
+
+
+def component(name, resources=(), conn="collectd/collectd", enabled=True) -> dict:
+    return {
+        "_id": name,
+        "type": "component",
+        "name": name,
+        "connector": conn,
+        "enabled": enabled,
+        "first_seen": 1000.0,
+        "last_seen": 1000.0,
+        "infos": {},
+        "impact": [f"{r}/{name}" for r in resources],
+    }
+
+
+def resource(name, comp, conn="collectd/collectd", enabled=True) -> dict:
+    return {
+        "_id": f"{name}/{comp}",
+        "type": "resource",
+        "name": name,
+        "component": comp,
+        "depends": [comp],
+        "connector": conn,
+        "enabled": enabled,
+        "first_seen": 1000.0,
+        "last_seen": 1000.0,
+        "infos": {},
+    }
+
+
+@pytest.fixture
+def context(api):
+    api.db.entities.insert_many(
+        [
+            connector(),
+            connector("nagios1", "nagios"),
+            component("srv1", ["cpu", "disk"]),
+            component("srv2", ["cpu"], conn="nagios/nagios1", enabled=False),
+            resource("cpu", "srv1"),
+            resource("disk", "srv1", enabled=False),
+            resource("cpu", "srv2", conn="nagios/nagios1"),
+            resource("a.b*c", "srv1"),
+        ]
+    )
+    return api
+
+
+def ids(resp) -> list[str]:
+    assert resp.status_code == 200, resp.text
+    return [item["_id"] for item in resp.json["items"]]
+
+
+def test_entities_are_listed_sorted_by_id_and_filtered(context):
+    viewer = context.as_role("viewer")
+
+    def get(**params):
+        return context.simulate_get("/api/v2/entities", params=params, headers=viewer)
+
+    everything = get()
+    assert everything.json["total"] == 8 and everything.json["page"] == 1
+    assert ids(everything) == sorted(ids(everything))
+    assert ids(get(type="component")) == ["srv1", "srv2"]
+    assert ids(get(type="resource", enabled="false")) == ["disk/srv1"]
+    assert ids(get(enabled="false")) == ["disk/srv1", "srv2"]
+    assert ids(get(component="srv1")) == ["a.b*c/srv1", "cpu/srv1", "disk/srv1"]
+    assert ids(get(connector="nagios/nagios1")) == ["cpu/srv2", "nagios/nagios1", "srv2"]
+    assert ids(get(search="CPU")) == ["cpu/srv1", "cpu/srv2"]
+    assert ids(get(search="b*c")) == ["a.b*c/srv1"]  # taken literally, not as a regex
+    assert ids(get(search="(")) == []
+    resource_doc = get(type="resource", component="srv1", search="cpu").json["items"][0]
+    assert resource_doc["depends"] == ["srv1"] and resource_doc["impact"] == []
+
+
+def test_entities_are_paged(context):
+    viewer = context.as_role("viewer")
+    all_ids = ids(context.simulate_get("/api/v2/entities", headers=viewer))
+    pages = [
+        context.simulate_get("/api/v2/entities", params={"page": p, "limit": 3}, headers=viewer)
+        for p in (1, 2, 3, 4)
+    ]
+    assert [p.json["total"] for p in pages] == [8] * 4
+    assert [i for p in pages for i in ids(p)] == all_ids
+    assert ids(pages[3]) == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"type": "host"}, "type"),
+        ({"enabled": "maybe"}, "enabled"),
+        ({"page": "0"}, "page"),
+        ({"limit": "100000"}, "limit"),
+        ({"limit": "x"}, "limit"),
+        ({"sort": "name"}, "sort"),
+        ({"search": "x" * 500}, "search"),
+    ],
+)
+def test_bad_entity_filters_are_400_naming_the_parameter(context, params, field):
+    resp = context.simulate_get(
+        "/api/v2/entities", params=params, headers=context.as_role("viewer")
+    )
+    assert resp.status_code == 400
+    assert field in error(resp)["fields"]
+
+
+def test_one_entity_has_its_open_alarm_and_its_links(context):
+    viewer = context.as_role("viewer")
+    context.db.alarms.insert_one(
+        {
+            "_id": "cpu/srv1:ev1",
+            "entity_id": "cpu/srv1",
+            "resolved": None,
+            "state": {"_t": "stateinc", "val": 2},
+            "steps": [{"_t": "stateinc"}],
+            "event_keys": ["ev1"],
+            "rev": 3,
+        }
+    )
+    one = context.simulate_get("/api/v2/entities/cpu/srv1", headers=viewer)
+    assert one.status_code == 200, one.text
+    assert one.json["_id"] == "cpu/srv1" and one.json["depends"] == ["srv1"]
+    alarm = one.json["alarm"]
+    assert alarm["_id"] == "cpu/srv1:ev1" and alarm["state"]["val"] == 2
+    assert not {"steps", "event_keys", "rev"} & set(alarm)
+    comp = context.simulate_get("/api/v2/entities/srv1", headers=viewer).json
+    assert comp["alarm"] is None and comp["impact"] == ["cpu/srv1", "disk/srv1"]
+    assert comp["depends"] == []
+    conn = context.simulate_get("/api/v2/entities/collectd/collectd", headers=viewer)
+    assert conn.json["type"] == "connector"
+
+
+def test_an_unknown_entity_is_404(context):
+    viewer = context.as_role("viewer")
+    for path in ("/api/v2/entities/nope", "/api/v2/entities/cpu/nope"):
+        resp = context.simulate_get(path, headers=viewer)
+        assert resp.status_code == 404
+        assert "no entity" in error(resp)["message"]
+    put = context.simulate_put(
+        "/api/v2/entities/nope/x", json={"enabled": False}, headers=context.as_role("admin")
+    )
+    assert put.status_code == 404
+
+
+def test_an_admin_disables_and_enables_an_entity(context):
+    admin = context.as_role("admin")
+    off = context.simulate_put("/api/v2/entities/cpu/srv1", json={"enabled": False}, headers=admin)
+    assert off.status_code == 200, off.text
+    assert off.json["_id"] == "cpu/srv1" and off.json["enabled"] is False
+    assert context.db.entities.find_one({"_id": "cpu/srv1"})["enabled"] is False
+    on = context.simulate_put("/api/v2/entities/cpu/srv1", json={"enabled": True}, headers=admin)
+    assert on.json["enabled"] is True
+    assert context.db.entities.find_one({"_id": "cpu/srv1"})["enabled"] is True
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"enabled": "no"}, "enabled"),
+        ({"enabled": 0}, "enabled"),
+        ({}, "enabled"),
+        ({"enabled": True, "name": "x"}, "name"),
+        ([True], "body"),
+    ],
+)
+def test_a_bad_entity_update_is_400(context, body, field):
+    resp = context.simulate_put(
+        "/api/v2/entities/cpu/srv1", json=body, headers=context.as_role("admin")
+    )
+    assert resp.status_code == 400
+    assert field in error(resp)["fields"]
+    assert context.db.entities.find_one({"_id": "cpu/srv1"})["enabled"] is True
+
+
+def test_only_an_admin_changes_an_entity(context):
+    for role in ("viewer", "operator"):
+        resp = context.simulate_put(
+            "/api/v2/entities/cpu/srv1", json={"enabled": False}, headers=context.as_role(role)
+        )
+        assert resp.status_code == 403
+    assert context.simulate_get("/api/v2/entities").status_code == 401
+
+
+BASE = 1_700_000_000 - 1_700_000_000 % 3600
+
+
+@pytest.fixture
+def points(api):
+    entry = {"metric": "load", "unit": "", "min": 0, "max": None, "warn": 2, "crit": 4}
+    write_points(
+        api.db,
+        [("cpu/srv1", {**entry, "value": float(i)}, BASE + 10 * i) for i in range(12)]
+        + [("cpu/srv1", {"metric": "user", "unit": "%", "value": 5.0}, BASE)],
+    )
+    return api
+
+
+def perfdata(api, **params):
+    return api.simulate_get("/api/v2/perfdata", params=params, headers=api.as_role("viewer"))
+
+
+def test_perfdata_is_aggregated(points):
+    window = {"entity_id": "cpu/srv1", "metric": "load", "from": BASE, "to": BASE + 120}
+    mean = perfdata(points, **window, max_points=2)
+    assert mean.status_code == 200, mean.text
+    assert mean.json["aggregation"] == "mean" and mean.json["step"] == 60
+    assert mean.json["points"] == [[BASE, 2.5], [BASE + 60, 8.5]]
+    assert mean.json["meta"]["warn"] == 2
+    top = perfdata(points, **window, max_points=2, aggregation="max")
+    assert top.json["points"] == [[BASE, 5.0], [BASE + 60, 11.0]]
+    raw = perfdata(points, **window)
+    assert len(raw.json["points"]) == 12
+    empty = perfdata(points, entity_id="cpu/srv1", metric="load")  # the last hour: nothing
+    assert empty.status_code == 200 and empty.json["points"] == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"aggregation": "median"}, "aggregation"),
+        ({"max_points": "0"}, "max_points"),
+        ({"max_points": "10001"}, "max_points"),
+        ({"from": "yesterday"}, "from"),
+        ({"from": "nan"}, "from"),
+        ({"to": "inf"}, "to"),
+        ({"to": "1e300"}, "to"),
+        ({"from": "-5"}, "from"),
+        ({"from": str(BASE + 100), "to": str(BASE)}, "to"),
+        ({"entity_id": None}, "entity_id"),
+        ({"metric": ""}, "metric"),
+        ({"step": "10"}, "step"),
+    ],
+)
+def test_bad_perfdata_parameters_are_400_naming_them(points, params, field):
+    query = {"entity_id": "cpu/srv1", "metric": "load", "from": BASE, "to": BASE + 60}
+    query = {k: v for k, v in (query | params).items() if v is not None}
+    resp = perfdata(points, **query)
+    assert resp.status_code == 400, resp.text
+    assert field in error(resp)["fields"]
+
+
+def test_the_metrics_of_an_entity_are_listed(points):
+    viewer = points.as_role("viewer")
+    resp = points.simulate_get(
+        "/api/v2/perfdata/metrics", params={"entity_id": "cpu/srv1"}, headers=viewer
+    )
+    assert resp.status_code == 200, resp.text
+    assert [m["metric"] for m in resp.json["items"]] == ["load", "user"]
+    assert resp.json["items"][0]["last_seen"] == BASE + 110
+    none = points.simulate_get(
+        "/api/v2/perfdata/metrics", params={"entity_id": "nope"}, headers=viewer
+    )
+    assert none.json["items"] == []
+    missing = points.simulate_get("/api/v2/perfdata/metrics", headers=viewer)
+    assert missing.status_code == 400 and "entity_id" in error(missing)["fields"]

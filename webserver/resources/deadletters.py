@@ -1,0 +1,99 @@
+"""``/api/v2/deadletters``: the events canopsis refused (see :mod:`canopsis.deadletters`).
+
+``GET /api/v2/deadletters`` (viewer) pages them newest first;
+``GET /api/v2/deadletters/{letter_id}`` answers one. ``POST
+/api/v2/deadletters/{letter_id}/replay`` (admin) publishes its raw body again
+to ``canopsis.events`` with its routing key, then deletes it (202).
+``DELETE /api/v2/deadletters?before=<epoch seconds>`` (admin) deletes the
+letters refused before that time, or every letter without ``before``, and
+answers ``{"deleted": n}``. ``time`` is answered as epoch seconds.
+"""
+
+import calendar
+import uuid
+from datetime import UTC, datetime
+
+import falcon
+from canopsis.webserver.api import Api
+from canopsis.webserver.errors import ApiError, Unavailable
+from canopsis.webserver.http import Query, page_body, require
+from pymongo import DESCENDING
+
+from canopsis import deadletters
+
+#: the latest ``before`` accepted: the end of year 9999
+LATEST = 253_402_300_799
+
+
+def _public(doc: dict) -> dict:
+    when = doc.get("time")
+    if isinstance(when, datetime):
+        when = calendar.timegm(when.utctimetuple()) + when.microsecond / 1e6
+    return {**doc, "time": when}
+
+
+class Letters:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        require(req, "viewer")
+        query = Query(req, ("page", "limit"))
+        page, limit = query.paging()
+        query.check()
+        found = self.api.db[deadletters.COLLECTION]
+        total = found.count_documents({})
+        docs = found.find().sort([("time", DESCENDING), ("_id", DESCENDING)])
+        items = [_public(doc) for doc in docs.skip((page - 1) * limit).limit(limit)]
+        resp.media = page_body(items, total, page, limit)
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
+        require(req, "admin")
+        query = Query(req, ("before",))
+        before = query.number("before")
+        if before is not None and not 0 <= before <= LATEST:
+            query.fields["before"] = f"expected epoch seconds from 0 to {LATEST}"
+        query.check()
+        when = datetime.fromtimestamp(before, UTC) if before is not None else None
+        resp.media = {"deleted": deadletters.purge(self.api.db, when)}
+
+
+class Letter:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, letter_id: str) -> None:
+        require(req, "viewer")
+        Query(req, ()).check()
+        doc = deadletters.get(self.api.db, letter_id)
+        if doc is None:
+            raise ApiError(404, f"no dead letter {letter_id}")
+        resp.media = _public(doc)
+
+
+class Replay:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, letter_id: str) -> None:
+        require(req, "admin")
+        Query(req, ()).check()
+
+        def publish(body: bytes, routing_key: str) -> None:
+            if self.api.sender is None:
+                raise Unavailable("the broker")
+            self.api.sender.send([(body, routing_key, uuid.uuid4().hex)])
+
+        doc = deadletters.replay(self.api.db, letter_id, publish)
+        if doc is None:
+            raise ApiError(404, f"no dead letter {letter_id}")
+        resp.status = falcon.HTTP_202
+        resp.media = {"replayed": letter_id, "routing_key": doc["routing_key"]}
+
+
+def routes(api: Api) -> list[tuple[str, object]]:
+    return [
+        ("/api/v2/deadletters", Letters(api)),
+        ("/api/v2/deadletters/{letter_id}", Letter(api)),
+        ("/api/v2/deadletters/{letter_id}/replay", Replay(api)),
+    ]

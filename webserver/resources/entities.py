@@ -1,0 +1,101 @@
+"""``/api/v2/entities``: the context's entities (connectors, components, resources).
+
+``GET /api/v2/entities`` lists them sorted by ``_id`` (viewer), filtered by
+``type``, ``enabled``, ``component``, ``connector`` and ``search`` (a
+case-insensitive substring of the ``_id`` or the ``name``), paged by
+``page``/``limit``. ``GET /api/v2/entities/{entity_id}`` answers one entity
+with its open ``alarm`` (null when none) and its ``depends``/``impact``
+lists; entity ids hold ``/`` and are taken as the rest of the path.
+``PUT /api/v2/entities/{entity_id}`` (admin) with ``{"enabled": bool}``
+enables or disables an entity; the context engine reloads the disabled ids
+on each beat.
+"""
+
+import re
+
+import falcon
+from canopsis.webserver.api import Api
+from canopsis.webserver.errors import ApiError, bad_request
+from canopsis.webserver.http import Query, page_body, read_object, require
+
+COLLECTION = "entities"
+ALARMS = "alarms"
+TYPES = ("connector", "component", "resource")
+MAX_SEARCH = 200
+ALARM_PROJECTION = {"steps": 0, "event_keys": 0, "rev": 0}
+
+
+def _with_lists(doc: dict) -> dict:
+    return {**doc, "depends": doc.get("depends") or [], "impact": doc.get("impact") or []}
+
+
+class Entities:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        require(req, "viewer")
+        query = Query(req, ("type", "enabled", "component", "connector", "search", "page", "limit"))
+        kind = query.choice("type", TYPES)
+        enabled = query.boolean("enabled")
+        component = query.text("component")
+        connector = query.text("connector")
+        search = query.text("search")
+        if search is not None and len(search) > MAX_SEARCH:
+            query.fields["search"] = f"at most {MAX_SEARCH} characters"
+        page, limit = query.paging()
+        query.check()
+        where: dict = {}
+        if kind is not None:
+            where["type"] = kind
+        if enabled is not None:
+            where["enabled"] = enabled
+        if component is not None:
+            where["component"] = component
+        if connector is not None:
+            where["connector"] = connector
+        if search:
+            pattern = {"$regex": re.escape(search), "$options": "i"}
+            where["$or"] = [{"_id": pattern}, {"name": pattern}]
+        found = self.api.db[COLLECTION]
+        total = found.count_documents(where)
+        items = list(found.find(where).sort("_id", 1).skip((page - 1) * limit).limit(limit))
+        resp.media = page_body([_with_lists(doc) for doc in items], total, page, limit)
+
+
+class Entity:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def _get(self, entity_id: str) -> dict:
+        doc = self.api.db[COLLECTION].find_one({"_id": entity_id})
+        if doc is None:
+            raise ApiError(404, f"no entity {entity_id}")
+        return doc
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, entity_id: str) -> None:
+        require(req, "viewer")
+        Query(req, ()).check()
+        doc = self._get(entity_id)
+        alarm = self.api.db[ALARMS].find_one(
+            {"entity_id": entity_id, "resolved": None}, ALARM_PROJECTION
+        )
+        resp.media = {**_with_lists(doc), "alarm": alarm}
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, entity_id: str) -> None:
+        require(req, "admin")
+        body = read_object(req, ("enabled",), ("enabled",))
+        if not isinstance(body["enabled"], bool):
+            raise bad_request({"enabled": "expected true or false"})
+        self._get(entity_id)
+        self.api.db[COLLECTION].update_one(
+            {"_id": entity_id}, {"$set": {"enabled": body["enabled"]}}
+        )
+        resp.media = _with_lists(self._get(entity_id))
+
+
+def routes(api: Api) -> list[tuple[str, object]]:
+    return [
+        ("/api/v2/entities", Entities(api)),
+        ("/api/v2/entities/{entity_id:path}", Entity(api)),
+    ]
