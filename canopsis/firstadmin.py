@@ -2,8 +2,8 @@
 
 When the install has no first admin yet, a random password is written to
 ``$PREFIX/etc/admin-password`` (mode 0600, root) and its Argon2 hash to
-``$PREFIX/var/lib/canopsis/initial-admin.json`` (0640, readable by the
-canopsis group). The webserver creates the user ``admin`` from that file
+``$PREFIX/etc/initial-admin.json`` (0640, readable by the canopsis
+group). The webserver creates the user ``admin`` from that file
 when the database holds no admin (see :func:`canopsis.auth.ensure_initial_admin`),
 so the install needs no running database. The password is printed once, on
 the install that made it.
@@ -24,7 +24,7 @@ NAME = "admin"
 def make(prefix: Path, group: str) -> str | None:
     """The new password, or None when the install already has its first admin."""
     password_file = prefix / "etc" / "admin-password"
-    initial = prefix / "var" / "lib" / "canopsis" / "initial-admin.json"
+    initial = prefix / "etc" / "initial-admin.json"
     if password_file.exists() or initial.exists():
         return None
     password = secrets.token_urlsafe(18)

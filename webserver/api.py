@@ -69,6 +69,10 @@ class Api:
             return
         storage.ensure_indexes(self.db)
         auth.ensure_indexes(self.db)
-        if auth.ensure_initial_admin(self.db, paths.var("lib", "canopsis", "initial-admin.json")):
-            log.info("created the first admin from the install's initial-admin.json")
+        initial = paths.etc("initial-admin.json")
+        try:
+            if auth.ensure_initial_admin(self.db, initial):
+                log.info("created the first admin from %s", initial)
+        except (OSError, ValueError, KeyError) as exc:
+            log.error("first admin not created: %s: %s", initial, exc)
         self.prepared = True

@@ -31,6 +31,7 @@ WEBSERVICES = {
     "perfdata": "perfdata",
     "eventfilter": "eventfilter",
     "deadletters": "deadletters",
+    "alarms": "alarms",
 }
 
 
