@@ -1,0 +1,283 @@
+"""``/api/v2/alarms``: list, count and read alarms; operator actions on them.
+
+- ``GET /api/v2/alarms`` (viewer): a page of alarms matching the filters of
+  :data:`FILTERS` (open ones by default, ``opened=false`` for resolved ones),
+  sorted by ``sort``/``direction`` then ``_id``; items omit ``steps`` unless
+  ``with_steps=true``.
+- ``GET /api/v2/alarms/counts`` (viewer): ``total``, ``by_state`` and
+  ``by_status`` of the alarms matching the same filters.
+- ``GET /api/v2/alarms/{alarm_id}`` (viewer): one open or resolved alarm with its steps.
+- ``POST /api/v2/alarms/{alarm_id}/{action}`` (operator): publishes the action
+  event of :data:`ACTIONS` for an open alarm; ``202``.
+- ``POST /api/v2/alarms/{action}`` (operator): the same for the open alarms of
+  ``ids`` in one publication; ``202`` with the ids that are not open.
+
+Alarm ids hold ``/`` (``<resource>/<component>:<key>``), so the routes after
+``/api/v2/alarms/`` are one path parameter split here. ``event_keys`` and
+``rev`` are internal and never answered. The action's ``author`` is the
+authenticated principal.
+"""
+
+import re
+import time
+import uuid
+
+import falcon
+from canopsis.webserver.api import Api
+from canopsis.webserver.errors import ApiError, bad_request
+from canopsis.webserver.http import Query, dumps, page_body, read_object, require
+
+from canopsis import event
+
+OPEN = "alarms"
+RESOLVED = "alarms_resolved"
+STATES = range(4)
+STATUSES = range(5)
+MAX_IDS = 1000
+MAX_SNOOZE = 31_536_000
+ACTIONS = event.ACTION_TYPES
+FILTERS = (
+    "opened",
+    "state",
+    "status",
+    "acked",
+    "snoozed",
+    "component",
+    "resource",
+    "connector",
+    "connector_name",
+    "tags",
+    "search",
+    "from",
+    "to",
+)
+SORTS = {
+    "last_update_date": "last_update_date",
+    "creation_date": "creation_date",
+    "state": "state.val",
+    "component": "component",
+    "resource": "resource",
+}
+HIDDEN = {"event_keys": 0, "rev": 0}
+#: the body fields of each action besides ``output``: name -> required
+ACTION_FIELDS: dict[str, dict[str, bool]] = {
+    "snooze": {"duration": True},
+    "declareticket": {"ticket": False},
+    "assocticket": {"ticket": True},
+    "changestate": {"state": True},
+}
+
+
+def _values(q: Query, name: str, allowed: range) -> list[int]:
+    values = []
+    for text in q.texts(name):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value not in allowed:
+            q.fields[name] = f"expected a comma list of integers from {allowed[0]} to {allowed[-1]}"
+            return []
+        values.append(value)
+    return sorted(set(values))
+
+
+def read_filters(q: Query) -> tuple[str, dict]:
+    """The collection and the MongoDB query of the filter parameters."""
+    collection = OPEN if q.boolean("opened", True) else RESOLVED
+    conditions: list[dict] = []
+    for name, path, allowed in (("state", "state.val", STATES), ("status", "status.val", STATUSES)):
+        values = _values(q, name, allowed)
+        if values:
+            conditions.append({path: {"$in": values}})
+    acked = q.boolean("acked")
+    if acked is not None:
+        conditions.append({"ack": {"$ne": None}} if acked else {"ack": None})
+    snoozed = q.boolean("snoozed")
+    if snoozed is not None:
+        now = time.time()
+        if snoozed:
+            conditions.append({"snooze": {"$ne": None}, "snooze.val": {"$gt": now}})
+        else:
+            conditions.append({"$or": [{"snooze": None}, {"snooze.val": {"$lte": now}}]})
+    for name in ("component", "resource", "connector", "connector_name"):
+        value = q.text(name)
+        if value is not None:
+            conditions.append({name: value})
+    tags = [tag for tag in q.texts("tags") if tag]
+    if tags:
+        conditions.append({"tags": {"$all": tags}})
+    search = q.text("search")
+    if search:
+        pattern = {"$regex": re.escape(search), "$options": "i"}
+        fields = ("component", "resource", "output")
+        conditions.append({"$or": [{field: pattern} for field in fields]})
+    since, until = q.number("from"), q.number("to")
+    span = {}
+    if since is not None:
+        span["$gte"] = since
+    if until is not None:
+        span["$lte"] = until
+    if span:
+        conditions.append({"last_update_date": span})
+    query = {"$and": conditions} if conditions else {}
+    return collection, query
+
+
+class Alarms:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        require(req, "viewer")
+        q = Query(req, (*FILTERS, "sort", "direction", "page", "limit", "with_steps"))
+        collection, query = read_filters(q)
+        sort = q.choice("sort", SORTS, "last_update_date")
+        direction = 1 if q.choice("direction", ("asc", "desc"), "desc") == "asc" else -1
+        page, limit = q.paging()
+        with_steps = q.boolean("with_steps", False)
+        q.check()
+        projection = dict(HIDDEN) if with_steps else {**HIDDEN, "steps": 0}
+        coll = self.api.db[collection]
+        total = coll.count_documents(query)
+        found = (
+            coll.find(query, projection)
+            .sort([(SORTS[sort], direction), ("_id", direction)])
+            .skip((page - 1) * limit)
+            .limit(limit)
+        )
+        resp.media = page_body(list(found), total, page, limit)
+
+
+class AlarmPath:
+    """Everything under ``/api/v2/alarms/``: counts, one alarm, actions."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, rest: str) -> None:
+        require(req, "viewer")
+        if rest == "counts":
+            resp.media = self.counts(req)
+            return
+        alarm = _find_any(self.api, rest)
+        if alarm is None:
+            raise ApiError(404, f"no alarm {rest}")
+        resp.media = alarm
+
+    def counts(self, req: falcon.Request) -> dict:
+        q = Query(req, FILTERS)
+        collection, query = read_filters(q)
+        q.check()
+        coll = self.api.db[collection]
+
+        def count(path: str, value: int) -> int:
+            return coll.count_documents({"$and": [query, {path: value}]})
+
+        return {
+            "total": coll.count_documents(query),
+            "by_state": {str(v): count("state.val", v) for v in STATES},
+            "by_status": {str(v): count("status.val", v) for v in STATUSES},
+        }
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, rest: str) -> None:
+        who = require(req, "operator")
+        if rest in ACTIONS:
+            self.bulk(req, resp, rest, who.name)
+            return
+        alarm_id, _, action = rest.rpartition("/")
+        if not alarm_id or action not in ACTIONS:
+            raise ApiError(404, f"no route POST /api/v2/alarms/{rest}")
+        fields = _read_action(req, action)
+        alarm = self.api.db[OPEN].find_one({"_id": alarm_id, "resolved": None}, HIDDEN)
+        if alarm is None:
+            raise ApiError(404, f"no open alarm {alarm_id}")
+        message, errors = _message(alarm, action, who.name, fields)
+        if errors:
+            raise bad_request(errors, "the action event is invalid")
+        self.api.sender.send([message])
+        resp.status = falcon.HTTP_202
+        resp.media = {"queued": 1, "alarm_id": alarm_id}
+
+    def bulk(self, req: falcon.Request, resp: falcon.Response, action: str, author: str) -> None:
+        fields = _read_action(req, action, ("ids",))
+        ids = fields.pop("ids")
+        if (
+            not isinstance(ids, list)
+            or not 1 <= len(ids) <= MAX_IDS
+            or not all(isinstance(i, str) and i for i in ids)
+        ):
+            raise bad_request({"ids": f"expected a list of 1 to {MAX_IDS} alarm ids"})
+        ids = list(dict.fromkeys(ids))
+        found = {
+            doc["_id"]: doc
+            for doc in self.api.db[OPEN].find({"_id": {"$in": ids}, "resolved": None}, HIDDEN)
+        }
+        messages, errors = [], {}
+        for alarm_id in ids:
+            if alarm_id in found:
+                message, problems = _message(found[alarm_id], action, author, fields)
+                errors |= {f"{alarm_id}.{name}": reason for name, reason in problems.items()}
+                messages.append(message)
+        if errors:
+            raise bad_request(errors, "an action event is invalid")
+        if messages:
+            self.api.sender.send(messages)
+        resp.status = falcon.HTTP_202
+        resp.media = {"queued": len(messages), "missing": [i for i in ids if i not in found]}
+
+
+def _find_any(api: Api, alarm_id: str) -> dict | None:
+    for collection in (OPEN, RESOLVED):
+        alarm = api.db[collection].find_one({"_id": alarm_id}, HIDDEN)
+        if alarm is not None:
+            return alarm
+    return None
+
+
+def _read_action(req: falcon.Request, action: str, extra: tuple[str, ...] = ()) -> dict:
+    """The action's body fields, checked; 400 naming each wrong one."""
+    spec = ACTION_FIELDS.get(action, {})
+    required = [name for name, needed in spec.items() if needed]
+    body = read_object(req, ("output", *spec, *extra), (*required, *extra))
+    problems = {}
+    if "output" in body and not isinstance(body["output"], str):
+        problems["output"] = "expected a string"
+    if "duration" in body:
+        duration = body["duration"]
+        if type(duration) is not int or not 1 <= duration <= MAX_SNOOZE:
+            problems["duration"] = f"expected an integer number of seconds from 1 to {MAX_SNOOZE}"
+    if "ticket" in body:
+        ticket = body["ticket"]
+        if not isinstance(ticket, str) or not ticket.strip():
+            problems["ticket"] = "expected a non-blank string"
+    state = body.get("state")
+    if "state" in body and (type(state) is not int or state not in STATES):
+        problems["state"] = "expected an integer from 0 to 3"
+    if problems:
+        raise bad_request(problems)
+    return body
+
+
+def _message(alarm: dict, action: str, author: str, fields: dict) -> tuple[tuple, dict]:
+    """The ``(body, routing_key, message_id)`` of the action event, or its problems."""
+    raw = {
+        "connector": alarm["connector"],
+        "connector_name": alarm["connector_name"],
+        "event_type": action,
+        "source_type": "resource" if alarm.get("resource") else "component",
+        "component": alarm["component"],
+        **fields,
+        "author": author,
+        "timestamp": time.time(),
+    }
+    if alarm.get("resource"):
+        raw["resource"] = alarm["resource"]
+    normalized, errors = event.normalize(raw, raw["timestamp"])
+    if errors:
+        return (), {e.field or "event": e.reason for e in errors}
+    return (dumps(raw), event.routing_key(normalized), uuid.uuid4().hex), {}
+
+
+def routes(api: Api) -> list[tuple[str, object]]:
+    return [("/api/v2/alarms", Alarms(api)), ("/api/v2/alarms/{rest:path}", AlarmPath(api))]
