@@ -1,0 +1,229 @@
+"""The eventfilter and deadletters webservices (in process, on the embedded MongoDB)."""
+
+import json
+import time
+
+import kombu
+import pytest
+from conftest import ApiClient
+
+from canopsis import deadletters
+from canopsis.event import FieldError
+
+pytestmark = pytest.mark.integration
+
+RULES = "/api/v2/eventfilter/rules"
+
+
+def error(resp) -> dict:
+    body = resp.json
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}
+    assert body["error"]["code"] == resp.status_code
+    return body["error"]
+
+
+def rule(rule_id: str, priority: int = 0, **more) -> dict:
+    return {
+        "_id": rule_id,
+        "priority": priority,
+        "match": {"resource": {"$regex": "^disk"}},
+        "actions": [{"type": "set", "field": "site", "value": "paris"}],
+        **more,
+    }
+
+
+def test_rules_are_created_listed_read_replaced_and_deleted(api):
+    admin, viewer = api.as_role("admin"), api.as_role("viewer")
+    before = time.time()
+    for made in (rule("b", 5), rule("z", 0), rule("a", 5)):
+        resp = api.simulate_post(RULES, json=made, headers=admin)
+        assert resp.status_code == 201, resp.text
+        assert resp.json["author"] == "admin-user"
+        assert before <= resp.json["created"] == resp.json["updated"] <= time.time()
+    listed = api.simulate_get(RULES, headers=viewer)
+    assert [r["_id"] for r in listed.json["items"]] == ["z", "a", "b"]
+    one = api.simulate_get(f"{RULES}/a", headers=viewer)
+    assert one.status_code == 200 and one.json["match"] == {"resource": {"$regex": "^disk"}}
+    created = one.json["created"]
+
+    api.db.eventfilter_rules.update_one({"_id": "a"}, {"$set": {"hits": 7, "last_hit": 123.0}})
+    replaced = api.simulate_put(
+        f"{RULES}/a",
+        json={"match": {}, "actions": [{"type": "drop"}], "priority": -1},
+        headers=admin,
+    )
+    assert replaced.status_code == 200, replaced.text
+    stored = api.db.eventfilter_rules.find_one({"_id": "a"})
+    assert stored["actions"] == [{"type": "drop"}] and stored["match"] == {}
+    assert stored["hits"] == 7 and stored["last_hit"] == 123.0 and stored["created"] == created
+    assert stored["updated"] >= created and stored["author"] == "admin-user"
+    assert replaced.json == stored
+    same_id = api.simulate_put(f"{RULES}/a", json=rule("a", 3), headers=admin)
+    assert same_id.status_code == 200 and same_id.json["priority"] == 3
+    assert [r["_id"] for r in api.simulate_get(RULES, headers=viewer).json["items"]] == [
+        "z",
+        "a",
+        "b",
+    ]
+
+    assert api.simulate_delete(f"{RULES}/a", headers=admin).status_code == 204
+    assert api.simulate_get(f"{RULES}/a", headers=viewer).status_code == 404
+    assert api.simulate_delete(f"{RULES}/a", headers=admin).status_code == 404
+    assert api.simulate_get(RULES, headers=viewer).json["total"] == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"match": {}, "actions": []}, "_id"),
+        (rule("x", priority="high"), "priority"),
+        (rule("x", brake=True), "brake"),
+        ({"_id": "x", "actions": []}, "match"),
+        (rule("x", actions=[{"type": "explode"}]), "actions.0.type"),
+        (rule("x", actions=[{"type": "remove", "field": "component"}]), "actions.0.field"),
+        (rule("x", hits=100), "hits"),
+        (rule("", priority=0), "_id"),
+        ([rule("x")], "body"),
+    ],
+)
+def test_a_bad_rule_is_400_naming_the_field(api, body, field):
+    resp = api.simulate_post(RULES, json=body, headers=api.as_role("admin"))
+    assert resp.status_code == 400, resp.text
+    assert field in error(resp)["fields"]
+    assert api.db.eventfilter_rules.count_documents({}) == 0
+
+
+def test_a_body_that_is_not_json_is_400(api):
+    resp = api.simulate_post(
+        RULES,
+        body="{not json",
+        headers={**api.as_role("admin"), "Content-Type": "application/json"},
+    )
+    assert resp.status_code == 400 and "body" in error(resp)["fields"]
+
+
+def test_a_duplicate_rule_is_409(api):
+    admin = api.as_role("admin")
+    assert api.simulate_post(RULES, json=rule("dup"), headers=admin).status_code == 201
+    again = api.simulate_post(RULES, json=rule("dup", 9), headers=admin)
+    assert again.status_code == 409
+    assert "_id" in error(again)["fields"]
+    assert api.db.eventfilter_rules.find_one({"_id": "dup"})["priority"] == 0
+
+
+def test_a_replacement_is_checked_and_needs_an_existing_rule(api):
+    admin = api.as_role("admin")
+    api.simulate_post(RULES, json=rule("r"), headers=admin)
+    other_id = api.simulate_put(f"{RULES}/r", json=rule("s"), headers=admin)
+    assert other_id.status_code == 400 and "_id" in error(other_id)["fields"]
+    bad = api.simulate_put(f"{RULES}/r", json=rule("r", enabled="yes"), headers=admin)
+    assert bad.status_code == 400 and "enabled" in error(bad)["fields"]
+    unknown = api.simulate_put(f"{RULES}/nope", json=rule("nope"), headers=admin)
+    assert unknown.status_code == 404
+    assert api.db.eventfilter_rules.find_one({"_id": "nope"}) is None
+    assert api.db.eventfilter_rules.find_one({"_id": "r"})["priority"] == 0
+
+
+def test_only_an_admin_writes_rules(api):
+    api.db.eventfilter_rules.insert_one(rule("kept"))
+    for role in ("viewer", "operator"):
+        headers = api.as_role(role)
+        assert api.simulate_post(RULES, json=rule("new"), headers=headers).status_code == 403
+        assert (
+            api.simulate_put(f"{RULES}/kept", json=rule("kept"), headers=headers).status_code == 403
+        )
+        assert api.simulate_delete(f"{RULES}/kept", headers=headers).status_code == 403
+        assert api.simulate_get(f"{RULES}/kept", headers=headers).status_code == 200
+    assert api.db.eventfilter_rules.count_documents({}) == 1
+    assert api.simulate_get(RULES).status_code == 401
+
+
+LETTERS = "/api/v2/deadletters"
+
+
+def insert_letters(db, count: int, start: float = 1_700_000_000.0) -> list[str]:
+    ids = []
+    for i in range(count):
+        letter_id = f"{i:032x}"
+        doc = deadletters.letter(
+            letter_id,
+            json.dumps({"n": i}),
+            [FieldError("state", "is required for a check event")],
+            f"nagios.paris.check.resource.srv{i}.disk",
+            "cleaner",
+            start + i * 60,
+        )
+        db[deadletters.COLLECTION].insert_one(doc)
+        ids.append(letter_id)
+    return ids
+
+
+def test_dead_letters_are_listed_newest_first_paged_and_read(api):
+    viewer = api.as_role("viewer")
+    ids = insert_letters(api.db, 5)
+    first = api.simulate_get(LETTERS, params={"limit": 2}, headers=viewer)
+    assert first.status_code == 200, first.text
+    assert first.json["total"] == 5 and first.json["limit"] == 2
+    assert [d["_id"] for d in first.json["items"]] == [ids[4], ids[3]]
+    last = api.simulate_get(LETTERS, params={"limit": 2, "page": 3}, headers=viewer)
+    assert [d["_id"] for d in last.json["items"]] == [ids[0]]
+    one = api.simulate_get(f"{LETTERS}/{ids[2]}", headers=viewer)
+    assert one.status_code == 200
+    assert one.json["body"] == '{"n": 2}' and one.json["time"] == 1_700_000_120
+    assert one.json["reasons"] == [{"field": "state", "reason": "is required for a check event"}]
+    assert api.simulate_get(f"{LETTERS}/nope", headers=viewer).status_code == 404
+    bad = api.simulate_get(LETTERS, params={"page": "-1"}, headers=viewer)
+    assert bad.status_code == 400 and "page" in error(bad)["fields"]
+
+
+def test_dead_letters_are_purged_before_a_time_or_all(api):
+    admin = api.as_role("admin")
+    insert_letters(api.db, 5)
+    bad = api.simulate_delete(LETTERS, params={"before": "soon"}, headers=admin)
+    assert bad.status_code == 400 and "before" in error(bad)["fields"]
+    huge = api.simulate_delete(LETTERS, params={"before": "1e300"}, headers=admin)
+    assert huge.status_code == 400 and "before" in error(huge)["fields"]
+    denied = api.simulate_delete(LETTERS, headers=api.as_role("operator"))
+    assert denied.status_code == 403
+    some = api.simulate_delete(LETTERS, params={"before": 1_700_000_120}, headers=admin)
+    assert some.status_code == 200 and some.json == {"deleted": 2}
+    assert api.db[deadletters.COLLECTION].count_documents({}) == 3
+    rest = api.simulate_delete(LETTERS, headers=admin)
+    assert rest.json == {"deleted": 3}
+
+
+def test_replay_needs_an_admin_and_a_known_letter(api):
+    ids = insert_letters(api.db, 1)
+    viewer = api.simulate_post(f"{LETTERS}/{ids[0]}/replay", headers=api.as_role("operator"))
+    assert viewer.status_code == 403
+    unknown = api.simulate_post(f"{LETTERS}/nope/replay", headers=api.as_role("admin"))
+    assert unknown.status_code == 404
+    assert api.db[deadletters.COLLECTION].count_documents({}) == 1
+
+
+def test_a_replayed_dead_letter_is_published_again_and_deleted(services, mongo_db):
+    api = ApiClient(mongo_db, services.prefix / "etc" / "amqp.conf")
+    letter_id = "ab" * 16
+    body = b'{"connector": "nagios", "state": \xff}'  # not UTF-8: stored as base64
+    key = "nagios.paris.check.resource.srv1.disk"
+    doc = deadletters.letter(letter_id, body, [], key, "cleaner", time.time())
+    assert doc["body_encoding"] == "base64"
+    mongo_db[deadletters.COLLECTION].insert_one(doc)
+    exchange = kombu.Exchange("canopsis.events", type="topic", durable=True)
+    with kombu.Connection(services.amqp_url) as conn:
+        queue = kombu.Queue(exchange=exchange, routing_key=key, exclusive=True, auto_delete=True)
+        bound = queue(conn.default_channel)
+        bound.declare()
+        resp = api.simulate_post(f"{LETTERS}/{letter_id}/replay", headers=api.as_role("admin"))
+        assert resp.status_code == 202, resp.text
+        assert resp.json == {"replayed": letter_id, "routing_key": key}
+        deadline = time.monotonic() + 10
+        message = None
+        while message is None and time.monotonic() < deadline:
+            message = bound.get(no_ack=True, accept=["application/json", "application/data"])
+            if message is None:
+                time.sleep(0.05)
+        assert message is not None
+        assert message.body == body
+        assert message.delivery_info["routing_key"] == key
+    assert mongo_db[deadletters.COLLECTION].find_one({"_id": letter_id}) is None
