@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -233,10 +234,24 @@ def test_the_first_admin_logs_in_and_posts_an_event_through_gunicorn(site):
     assert posted.status == 202
     body = json.loads(posted.read())
     assert body["accepted"] == 1 and body["refused"][0]["index"] == 1
-    with pymongo.MongoClient(port=site["ports"]["mongo"]) as client:
-        alarms = client["canopsis"].alarms
-        found = wait_for(lambda: alarms.find_one({"entity_id": "db-é1"}), 30, "the alarm")
-        assert found["state"]["val"] == 3
+    listed = wait_for(
+        lambda: json.loads(call(f"{base}/alarms?component=db-%C3%A91", None, cookie).read())[
+            "items"
+        ],
+        30,
+        "the alarm in GET /api/v2/alarms",
+    )
+    [alarm] = listed
+    assert alarm["state"]["val"] == 3 and "steps" not in alarm
+    alarm_path = f"{base}/alarms/{urllib.parse.quote(alarm['_id'], safe='')}"
+    acked = call(f"{alarm_path}/ack", {"output": "on it"}, cookie)
+    assert acked.status == 202
+    detail = wait_for(
+        lambda: (found := json.loads(call(alarm_path, None, cookie).read()))["ack"] and found,
+        30,
+        "the ack",
+    )
+    assert detail["ack"]["a"] == name and detail["steps"][-1]["_t"] == "ack"
     denied = call(f"{base}/auth/me", None)
     assert denied.status == 401
 
