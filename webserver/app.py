@@ -13,7 +13,7 @@ import importlib
 import json
 
 import falcon
-from canopsis.webserver import errors
+from canopsis.webserver import errors, openapi
 from canopsis.webserver.api import Api, EventSender
 from canopsis.webserver.http import dumps
 from canopsis.webserver.middleware import Authentication
@@ -59,10 +59,13 @@ def create_app(
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
     enabled = [m for name, m in WEBSERVICES.items() if switches.get(name, True)]
+    loaded = []
     for module_name in (*ALWAYS, *enabled):
         module = importlib.import_module(f"canopsis.webserver.resources.{module_name}")
+        loaded.append(module)
         for path, resource in module.routes(api):
             app.add_route(path, resource)
+    app.add_route(openapi.PATH, openapi.OpenApi(openapi.document(loaded)))
     return app
 
 
