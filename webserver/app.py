@@ -32,6 +32,9 @@ WEBSERVICES = {
     "eventfilter": "eventfilter",
     "deadletters": "deadletters",
     "alarms": "alarms",
+    "users": "users",
+    "engines": "engines",
+    "metrics": "metrics",
 }
 
 

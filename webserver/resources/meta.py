@@ -1,9 +1,39 @@
-"""``/api/v2/version`` and ``/api/v2/healthcheck``: the two routes open without credentials."""
+"""``/api/v2/version`` and ``/api/v2/healthcheck``: the two routes open without credentials.
+
+The healthcheck answers::
+
+    {"status": "ok" | "down", "database": "up" | "down", "broker": "up" | "down",
+     "engines": {program: supervisord state}}
+
+- ``database``: a ``ping`` to MongoDB.
+- ``broker``: up when the webserver's own broker connection is open, else a
+  short connection attempt (2 s, one try) to ``amqp.conf``'s broker.
+- ``engines``: the state of each supervisord program whose name starts with
+  ``engine-``; they count as up when all are ``RUNNING`` or none is known.
+  When supervisord does not answer, ``engines`` is ``{}`` and
+  ``"supervisord": "down"`` is added, but that alone does not make the check
+  fail: the API and its data are still served (the webserver may run outside
+  supervisord, in development or behind another process manager), and a
+  load balancer should not take it out of service for it.
+
+200 with ``"status": "ok"`` when the database and the broker are up and no
+known engine is in another state than ``RUNNING``; 503 with ``"status":
+"down"`` otherwise.
+"""
+
+import logging
+import xmlrpc.client
 
 import falcon
 from canopsis.webserver.api import Api
+from canopsis.webserver.errors import ApiError
+from canopsis.webserver.resources.engines import Supervisord
 
-from canopsis import __version__
+from canopsis import __version__, amqp, config
+
+log = logging.getLogger("canopsis.webserver")
+
+BROKER_TIMEOUT = 2
 
 
 class Version:
@@ -16,19 +46,115 @@ class Version:
 class Healthcheck:
     auth_required = False
 
-    def __init__(self, api: Api) -> None:
+    def __init__(self, api: Api, socket: str | None = None) -> None:
         self.api = api
+        self.supervisord = Supervisord(socket)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = {
+            "status": "ok",
+            "database": self._database(),
+            "broker": self._broker(),
+            "engines": {},
+        }
+        try:
+            processes = self.supervisord.processes()
+            body["engines"] = {
+                p.fullname: p.state for p in processes if p.name.startswith("engine-")
+            }
+        except (ApiError, xmlrpc.client.Fault):
+            body["supervisord"] = "down"
+        engines_up = all(state == "RUNNING" for state in body["engines"].values())
+        if body["database"] != "up" or body["broker"] != "up" or not engines_up:
+            body["status"] = "down"
+            resp.status = falcon.HTTP_503
+        resp.media = body
+
+    def _database(self) -> str:
         try:
             self.api.db.command("ping")
-            database = "up"
-        except Exception:
-            database = "down"
-        resp.media = {"status": "ok" if database == "up" else "down", "database": database}
-        if database != "up":
-            resp.status = falcon.HTTP_503
+            return "up"
+        except Exception as exc:
+            log.warning("healthcheck: database: %s", str(exc).splitlines()[0][:160])
+            return "down"
+
+    def _broker(self) -> str:
+        sender = self.api.sender
+        conn = getattr(sender, "conn", None)
+        if conn is not None and conn.connected:
+            return "up"
+        try:
+            cfg = sender.cfg if sender is not None else config.load("amqp")
+            probe = amqp.connection(cfg)
+            probe.connect_timeout = BROKER_TIMEOUT
+            try:
+                probe.ensure_connection(max_retries=1, interval_start=0, timeout=BROKER_TIMEOUT)
+            finally:
+                probe.release()
+            return "up"
+        except Exception as exc:
+            log.warning(
+                "healthcheck: broker: %s", str(exc).splitlines()[0][:160] if str(exc) else exc
+            )
+            return "down"
 
 
 def routes(api: Api) -> list[tuple[str, object]]:
     return [("/api/v2/version", Version()), ("/api/v2/healthcheck", Healthcheck(api))]
+
+
+_HEALTH = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "down"]},
+        "database": {"type": "string", "enum": ["up", "down"]},
+        "broker": {"type": "string", "enum": ["up", "down"]},
+        "engines": {"type": "object", "additionalProperties": {"type": "string"}},
+        "supervisord": {"type": "string", "enum": ["down"]},
+    },
+    "required": ["status", "database", "broker", "engines"],
+    "additionalProperties": True,
+}
+
+OPENAPI = {
+    "/api/v2/version": {
+        "get": {
+            "summary": "The name and version of canopsis (no credentials needed)",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "The version",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "version": {"type": "string"},
+                                },
+                                "required": ["name", "version"],
+                                "additionalProperties": True,
+                            }
+                        }
+                    },
+                }
+            },
+        }
+    },
+    "/api/v2/healthcheck": {
+        "get": {
+            "summary": "Whether the database, the broker and the engines are up (no credentials)",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "Everything is up",
+                    "content": {"application/json": {"schema": _HEALTH}},
+                },
+                "503": {
+                    "description": "Something is down; the body says what",
+                    "content": {"application/json": {"schema": _HEALTH}},
+                },
+            },
+        }
+    },
+}

@@ -1,0 +1,287 @@
+"""``/api/v2/engines``: the supervisord programs and what the engines report about themselves.
+
+- ``GET /api/v2/engines`` (viewer): every supervisord process (``name``,
+  ``group``, ``state``, ``pid``, ``uptime`` in seconds, ``description``) and,
+  for each engine program (a name starting with ``engine-``), ``engines``:
+  the last self-report of each engine it runs, grouped by engine name, one
+  entry per host (``host``, ``entity_id``, ``metrics``: the last value of each
+  metric seen within the last :data:`WINDOW` seconds). The engines a program
+  runs come from its ``canopsis-engine`` command line, else from its name.
+- ``POST /api/v2/engines/{program}/{action}`` (admin): ``start``, ``stop`` or
+  ``restart`` a program (its name, ``group:name``, or a group); answers the
+  processes' new state. An unknown program is 404.
+
+supervisord is reached on its unix socket in the prefix
+(``var/run/supervisor.sock``, :func:`canopsis.supervisor.socket_path`, read
+at each request, or the ``socket`` a resource is given); when it does not
+answer the request is 503.
+"""
+
+import logging
+import re
+import shlex
+import time
+import xmlrpc.client
+from datetime import UTC, datetime
+
+import falcon
+from canopsis.webserver.api import Api
+from canopsis.webserver.errors import ApiError, Unavailable
+from canopsis.webserver.http import require
+from pymongo.database import Database
+from supervisor.xmlrpc import SupervisorTransport
+
+from canopsis import metrics, supervisor
+
+log = logging.getLogger("canopsis.webserver")
+
+WINDOW = 600
+ACTIONS = ("start", "stop", "restart")
+#: supervisord fault codes (supervisor.xmlrpc.Faults)
+BAD_NAME, NOT_RUNNING, ALREADY_STARTED = 10, 70, 60
+
+
+class Supervisord:
+    """An XML-RPC client on supervisord's unix socket; Unavailable when it does not answer."""
+
+    def __init__(self, socket: str | None = None) -> None:
+        self.socket = socket
+
+    def rpc(self):
+        path = self.socket or supervisor.socket_path()
+        transport = SupervisorTransport(None, None, f"unix://{path}")
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
+
+    def call(self, method: str, *args):
+        try:
+            return getattr(self.rpc(), method)(*args)
+        except (OSError, xmlrpc.client.ProtocolError) as exc:
+            log.warning("supervisord: %s", exc)
+            raise Unavailable("supervisord") from exc
+
+    def processes(self) -> list[supervisor.Process]:
+        return [supervisor.Process.from_info(info) for info in self.call("getAllProcessInfo")]
+
+
+def describe(process: supervisor.Process) -> dict:
+    return {
+        "name": process.name,
+        "group": process.group,
+        "state": process.state,
+        "pid": process.pid,
+        "uptime": process.uptime,
+        "description": process.description,
+    }
+
+
+def engine_names(program: str, command: str | None) -> list[str]:
+    """The engines a program runs: the arguments of ``canopsis-engine``, else its name."""
+    if command:
+        try:
+            words = shlex.split(command)
+        except ValueError:
+            words = []
+        if words and words[0].endswith("canopsis-engine"):
+            names, skip = [], False
+            for word in words[1:]:
+                if skip:
+                    skip = False
+                elif word.startswith("-"):
+                    skip = word == "--worker"
+                else:
+                    names.append(word)
+            if names:
+                return names
+    base = re.sub(r"-\d+$", "", program)
+    return [base.removeprefix("engine-")]
+
+
+def last_reports(db: Database, now: float | None = None) -> dict[str, list[dict]]:
+    """The engines' last self-reports within :data:`WINDOW`, by engine name.
+
+    ``{engine: [{"host", "entity_id", "metrics": {metric: last value}}]}``.
+    """
+    now = time.time() if now is None else now
+    since = datetime.fromtimestamp(now - WINDOW, UTC)
+    found = db.metrics.find(
+        {"entity_id": {"$regex": "^engine-"}, "last_seen": {"$gte": since}},
+        {"_id": 0, "entity_id": 1, "metric": 1},
+    )
+    by_entity: dict[str, dict[str, float]] = {}
+    for doc in found:
+        got = metrics.fetch(
+            db, doc["entity_id"], doc["metric"], now - WINDOW, now + 1, "last", max_points=1
+        )
+        if got["points"]:
+            by_entity.setdefault(doc["entity_id"], {})[doc["metric"]] = got["points"][-1][1]
+    reports: dict[str, list[dict]] = {}
+    for entity_id in sorted(by_entity):
+        resource, _slash, host = entity_id.partition("/")
+        engine = resource.removeprefix("engine-")
+        reports.setdefault(engine, []).append(
+            {"host": host, "entity_id": entity_id, "metrics": by_entity[entity_id]}
+        )
+    return reports
+
+
+class Engines:
+    def __init__(self, api: Api, socket: str | None = None) -> None:
+        self.api = api
+        self.supervisord = Supervisord(socket)
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        require(req, "viewer")
+        processes = self.supervisord.processes()
+        try:
+            config = {
+                info["name"]: info.get("command")
+                for info in self.supervisord.call("getAllConfigInfo")
+            }
+        except xmlrpc.client.Fault:
+            config = {}
+        reports = last_reports(self.api.db)
+        items = []
+        for process in processes:
+            item = describe(process)
+            if process.name.startswith("engine-"):
+                names = engine_names(process.name, config.get(process.name))
+                item["engines"] = {name: reports.get(name, []) for name in names}
+            items.append(item)
+        resp.media = {"items": items}
+
+
+class Action:
+    def __init__(self, api: Api, socket: str | None = None) -> None:
+        self.api = api
+        self.supervisord = Supervisord(socket)
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, program: str, action: str):
+        require(req, "admin")
+        if action not in ACTIONS:
+            raise ApiError(
+                404, f"no action {action}; expected one of {', '.join(ACTIONS)}", {"action": action}
+            )
+        known = self.supervisord.processes()
+        chosen = [p for p in known if program in (p.name, p.fullname) or (program == p.group)]
+        if not chosen:
+            raise ApiError(404, f"no supervisord program {program}", {"program": "unknown"})
+        if action in ("stop", "restart"):
+            for process in chosen:
+                self._run("stopProcess", process, (NOT_RUNNING,))
+        if action in ("start", "restart"):
+            for process in chosen:
+                self._run("startProcess", process, (ALREADY_STARTED,))
+        names = {p.fullname for p in chosen}
+        now = [describe(p) for p in self.supervisord.processes() if p.fullname in names]
+        resp.media = {"program": program, "action": action, "processes": now}
+
+    def _run(self, method: str, process: supervisor.Process, harmless: tuple[int, ...]) -> None:
+        try:
+            self.supervisord.call(method, process.fullname, True)
+        except xmlrpc.client.Fault as fault:
+            if fault.faultCode in harmless:
+                return
+            if fault.faultCode == BAD_NAME:
+                raise ApiError(404, f"no supervisord program {process.fullname}") from None
+            raise ApiError(
+                409,
+                f"supervisord could not {method.removesuffix('Process')} "
+                f"{process.fullname}: {fault.faultString}",
+            ) from None
+
+
+def routes(api: Api) -> list[tuple[str, object]]:
+    return [
+        ("/api/v2/engines", Engines(api)),
+        ("/api/v2/engines/{program}/{action}", Action(api)),
+    ]
+
+
+_PROCESS = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "group": {"type": "string"},
+        "state": {"type": "string"},
+        "pid": {"type": "integer"},
+        "uptime": {"type": "integer", "description": "seconds"},
+        "description": {"type": "string"},
+        "engines": {
+            "type": "object",
+            "description": "engine program only: engine name -> last self-report per host",
+            "additionalProperties": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "host": {"type": "string"},
+                        "entity_id": {"type": "string"},
+                        "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
+                    },
+                    "additionalProperties": True,
+                },
+            },
+        },
+    },
+    "required": ["name", "group", "state", "pid", "uptime", "description"],
+    "additionalProperties": True,
+}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+OPENAPI = {
+    "/api/v2/engines": {
+        "get": {
+            "summary": "The supervisord programs and the engines' last self-reports (viewer)",
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {"items": {"type": "array", "items": _PROCESS}},
+                        "required": ["items"],
+                    },
+                    "Every supervisord process",
+                ),
+                "401": {"$ref": "#/components/responses/Unauthorized"},
+                "403": {"$ref": "#/components/responses/Forbidden"},
+                "503": {"$ref": "#/components/responses/Unavailable"},
+            },
+        }
+    },
+    "/api/v2/engines/{program}/{action}": {
+        "parameters": [
+            {"name": "program", "in": "path", "required": True, "schema": {"type": "string"}},
+            {
+                "name": "action",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "enum": list(ACTIONS)},
+            },
+        ],
+        "post": {
+            "summary": "Start, stop or restart a supervisord program (admin)",
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "program": {"type": "string"},
+                            "action": {"type": "string"},
+                            "processes": {"type": "array", "items": _PROCESS},
+                        },
+                        "additionalProperties": True,
+                    },
+                    "The processes' new state",
+                ),
+                "401": {"$ref": "#/components/responses/Unauthorized"},
+                "403": {"$ref": "#/components/responses/Forbidden"},
+                "404": {"$ref": "#/components/responses/NotFound"},
+                "409": {"$ref": "#/components/responses/Conflict"},
+                "503": {"$ref": "#/components/responses/Unavailable"},
+            },
+        },
+    },
+}

@@ -1,0 +1,105 @@
+"""``GET /metrics`` (viewer): canopsis's own metrics in the Prometheus text format 0.0.4.
+
+- ``canopsis_alarms{state}`` and ``canopsis_alarms_by_status{status}``: the
+  open alarms by state (0..3) and status (0..4);
+- ``canopsis_dead_letters``: the refused events waiting in the dead-letter store;
+- ``canopsis_engine_events_per_second``, ``canopsis_engine_errors`` and
+  ``canopsis_queue_depth`` with labels ``engine`` and ``host``: the engines'
+  last self-report within the last 10 minutes
+  (:func:`canopsis.webserver.resources.engines.last_reports`).
+"""
+
+import falcon
+from canopsis.webserver.api import Api
+from canopsis.webserver.http import require
+from canopsis.webserver.resources.engines import last_reports
+
+from canopsis import deadletters
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+ALARMS = "alarms"
+STATES = range(4)
+STATUSES = range(5)
+ENGINE_METRICS = (
+    ("canopsis_engine_events_per_second", "events_per_second", "Events handled per second."),
+    ("canopsis_engine_errors", "errors", "Errors since the engine's previous report."),
+    ("canopsis_queue_depth", "queue_depth", "Messages waiting in the engine's queue."),
+)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _number(value) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "NaN"
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+def _family(name: str, help_text: str, samples: list[tuple[dict, object]]) -> list[str]:
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+    for labels, value in samples:
+        text = ",".join(f'{k}="{_escape(str(v))}"' for k, v in labels.items())
+        lines.append(f"{name}{{{text}}} {_number(value)}" if text else f"{name} {_number(value)}")
+    return lines
+
+
+def exposition(db) -> str:
+    alarms = db[ALARMS]
+    lines = _family(
+        "canopsis_alarms",
+        "Open alarms by state.",
+        [({"state": s}, alarms.count_documents({"state.val": s})) for s in STATES],
+    )
+    lines += _family(
+        "canopsis_alarms_by_status",
+        "Open alarms by status.",
+        [({"status": s}, alarms.count_documents({"status.val": s})) for s in STATUSES],
+    )
+    lines += _family(
+        "canopsis_dead_letters",
+        "Refused events in the dead-letter store.",
+        [({}, db[deadletters.COLLECTION].count_documents({}))],
+    )
+    reports = last_reports(db)
+    for name, metric, help_text in ENGINE_METRICS:
+        samples = [
+            ({"engine": engine, "host": report["host"]}, report["metrics"][metric])
+            for engine, found in sorted(reports.items())
+            for report in found
+            if metric in report["metrics"]
+        ]
+        lines += _family(name, help_text, samples)
+    return "\n".join(lines) + "\n"
+
+
+class Metrics:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        require(req, "viewer")
+        resp.content_type = CONTENT_TYPE
+        resp.text = exposition(self.api.db)
+
+
+def routes(api: Api) -> list[tuple[str, object]]:
+    return [("/metrics", Metrics(api))]
+
+
+OPENAPI = {
+    "/metrics": {
+        "get": {
+            "summary": "canopsis's metrics in the Prometheus text format 0.0.4 (viewer)",
+            "responses": {
+                "200": {
+                    "description": "Prometheus exposition",
+                    "content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}},
+                },
+                "401": {"$ref": "#/components/responses/Unauthorized"},
+                "403": {"$ref": "#/components/responses/Forbidden"},
+            },
+        }
+    },
+}
