@@ -34,7 +34,7 @@ def listen_address(program: str) -> tuple[str, int] | None:
     if program == "rabbitmq-server":
         cfg = config.load("amqp")
         return cfg["host"], cfg["port"]
-    if program == "webserver":
-        cfg = config.load("webserver")["server"]
+    if program in ("webserver", "ingest"):
+        cfg = config.load(program)["server"]
         return cfg["host"], cfg["port"]
     return None

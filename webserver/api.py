@@ -8,7 +8,7 @@ from canopsis.webserver.errors import Unavailable
 from configobj import ConfigObj
 from pymongo.database import Database
 
-from canopsis import amqp, auth, engine, paths, storage
+from canopsis import amqp, auth, engine, ingestkeys, paths, storage
 
 log = logging.getLogger("canopsis.webserver")
 
@@ -39,6 +39,20 @@ class EventSender:
                 log.warning("broker: %s", exc)
                 raise Unavailable("the broker") from exc
 
+    def ping(self) -> bool:
+        """True when the broker answers (the events exchange exists), else False."""
+        with self.lock:
+            try:
+                if self.publisher is None:
+                    self._open()
+                channel = self.conn.default_channel
+                channel.exchange_declare(exchange=self.cfg["exchange"], type="topic", passive=True)
+                return True
+            except Exception as exc:
+                self._close()
+                log.warning("broker: %s", exc)
+                return False
+
     def _open(self) -> None:
         conn = amqp.connection(self.cfg)
         conn.ensure_connection(max_retries=1, interval_start=0.5)
@@ -64,7 +78,8 @@ class Api:
     prepared: bool = field(default=False)
 
     def prepare(self) -> None:
-        """Once per process, at the first request: indexes and the install's first admin."""
+        """Once per process, at the first request: indexes, the install's first admin, the
+        ingest service's key file."""
         if self.prepared:
             return
         storage.ensure_indexes(self.db)
@@ -75,4 +90,9 @@ class Api:
                 log.info("created the first admin from %s", initial)
         except (OSError, ValueError, KeyError) as exc:
             log.error("first admin not created: %s: %s", initial, exc)
+        self.sync_ingest_keys()
         self.prepared = True
+
+    def sync_ingest_keys(self) -> None:
+        """Rewrite the ingest service's key file (:mod:`canopsis.ingestkeys`); errors are logged."""
+        ingestkeys.sync(self.db)

@@ -191,6 +191,22 @@ def webserver(args: list[str]) -> None:
     os.execv(command[0], command)
 
 
+def ingest(args: list[str]) -> None:
+    cfg = config.load("ingest")["server"]
+    command = [
+        str(paths.venv_bin("gunicorn")),
+        "--bind",
+        f"{cfg['host']}:{cfg['port']}",
+        "--name",
+        "canopsis-ingest",
+        "--control-socket",
+        str(paths.var("run", "ingest.ctl")),
+        *args,
+        "canopsis.webserver.ingest:create_app()",
+    ]
+    os.execv(command[0], command)
+
+
 def _write_private(path: Path, text: str, owner: pwd.struct_passwd | None = None) -> None:
     """Write ``path`` readable by its owner only (it may hold credentials)."""
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -207,6 +223,7 @@ LAUNCHERS: dict[str, Callable[[list[str]], None]] = {
     "rabbitmq-server": rabbitmq_server,
     "collectd": collectd,
     "webserver": webserver,
+    "ingest": ingest,
 }
 
 

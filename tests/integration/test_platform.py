@@ -26,7 +26,7 @@ from tests.conftest import REPO, free_port
 
 pytestmark = pytest.mark.integration
 
-PROGRAMS = {"mongodb", "rabbitmq-server", "collectd", "webserver", "engine-pipeline"}
+PROGRAMS = {"mongodb", "rabbitmq-server", "collectd", "webserver", "ingest", "engine-pipeline"}
 
 
 def run(*command: str, check: bool = False, **kwargs) -> subprocess.CompletedProcess:
@@ -309,7 +309,7 @@ def test_unknown_service_name_gets_one_line_with_the_known_names(site):
     assert unknown.returncode == 1
     assert unknown.stderr.strip().splitlines() == [
         "service: unknown service 'nosuch'; known: collectd, engine-pipeline, engines, "
-        "mongodb, rabbitmq-server, webserver"
+        "ingest, mongodb, rabbitmq-server, webserver"
     ]
 
 

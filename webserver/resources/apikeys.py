@@ -3,7 +3,8 @@
 ``POST`` creates a key (``role``, ``description``, optional ``expires`` as
 epoch seconds) and answers the key once; ``GET`` lists keys without their
 secret; ``DELETE /api/v2/apikeys/{id}`` revokes one (it stays listed, with
-``revoked``).
+``revoked``). Each change rewrites the ingest service's key file
+(:mod:`canopsis.ingestkeys`).
 """
 
 from datetime import UTC, datetime
@@ -44,6 +45,7 @@ class Keys:
             raise bad_request(fields)
         when = datetime.fromtimestamp(expires, UTC) if expires is not None else None
         doc, key = auth.create_key(self.api.db, body["role"], description, who.name, when)
+        self.api.sync_ingest_keys()
         resp.status = falcon.HTTP_201
         resp.media = {**doc, "key": key}
 
@@ -57,6 +59,7 @@ class Key:
         revoked = auth.revoke_key(self.api.db, key_id)
         if revoked is None:
             raise ApiError(404, f"no active API key {key_id}")
+        self.api.sync_ingest_keys()
         resp.media = auth.public_key(revoked)
 
 

@@ -10,9 +10,10 @@ An event without ``timestamp`` gets the time it reached the API.
 
 import time
 import uuid
+from typing import Any
 
 import falcon
-from canopsis.webserver.api import Api
+from canopsis.webserver.api import Api, EventSender
 from canopsis.webserver.errors import bad_request
 from canopsis.webserver.http import dumps, read_json, require
 
@@ -27,33 +28,40 @@ class Events:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         require(req, "operator")
-        body = read_json(req)
-        events = body if isinstance(body, list) else [body]
-        if not events:
-            raise bad_request({"body": "an empty list holds no event"})
-        if len(events) > MAX_EVENTS:
-            raise bad_request({"body": f"at most {MAX_EVENTS} events per request"})
-        now = time.time()
-        messages, refused = [], []
-        for index, raw in enumerate(events):
-            normalized, errors = event.normalize(raw, now)
-            if errors:
-                refused.append(
-                    {"index": index, "errors": {e.field or "event": e.reason for e in errors}}
-                )
-                continue
-            sent = {**raw, "timestamp": normalized["timestamp"]}
-            messages.append((dumps(sent), normalized["routing_key"], uuid.uuid4().hex))
-        if not messages:
-            fields = {
-                f"{item['index']}.{name}": reason
-                for item in refused
-                for name, reason in item["errors"].items()
-            }
-            raise bad_request(fields, "no event is valid")
-        self.api.sender.send(messages)
         resp.status = falcon.HTTP_202
-        resp.media = {"accepted": len(messages), "refused": refused}
+        resp.media = submit(read_json(req), self.api.sender)
+
+
+def submit(body: Any, sender: EventSender) -> dict:
+    """Validate ``body`` (one event or a list) and publish the valid events with ``sender``.
+
+    The answer's body: ``{"accepted", "refused"}``; 400 when no event is valid
+    (also used by the emergency ingest service, :mod:`canopsis.webserver.ingest`).
+    """
+    events = body if isinstance(body, list) else [body]
+    if not events:
+        raise bad_request({"body": "an empty list holds no event"})
+    if len(events) > MAX_EVENTS:
+        raise bad_request({"body": f"at most {MAX_EVENTS} events per request"})
+    now = time.time()
+    messages, refused = [], []
+    for index, raw in enumerate(events):
+        normalized, errors = event.normalize(raw, now)
+        if errors:
+            reasons = {e.field or "event": e.reason for e in errors}
+            refused.append({"index": index, "errors": reasons})
+            continue
+        sent = {**raw, "timestamp": normalized["timestamp"]}
+        messages.append((dumps(sent), normalized["routing_key"], uuid.uuid4().hex))
+    if not messages:
+        fields = {
+            f"{item['index']}.{name}": reason
+            for item in refused
+            for name, reason in item["errors"].items()
+        }
+        raise bad_request(fields, "no event is valid")
+    sender.send(messages)
+    return {"accepted": len(messages), "refused": refused}
 
 
 def routes(api: Api) -> list[tuple[str, object]]:

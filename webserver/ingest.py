@@ -1,0 +1,104 @@
+"""The emergency ingest API: events reach RabbitMQ while MongoDB or the webserver is down.
+
+A second, tiny falcon application served by its own gunicorn (supervisord
+program ``ingest``, ``canopsis.webserver.ingest:create_app()``), configured
+by ``etc/ingest.conf``. It needs only the broker:
+
+- ``POST /event``: one event or a list, validated and published exactly as
+  ``POST /api/v2/event`` does (:func:`canopsis.webserver.resources.events.submit`),
+  with the same answers: 202 ``{"accepted", "refused"}``, 400 with ``fields``.
+- ``GET /health`` (no key): 200 when the broker answers, else 503.
+
+Keys are the API keys of canopsis (``Authorization: Key <key>`` or
+``X-Canopsis-Authkey``), with the operator or admin role, checked against the
+key file the webserver keeps (:mod:`canopsis.ingestkeys`), never against
+MongoDB: nothing here opens a database connection. Errors have the REST API's
+one shape (:mod:`canopsis.webserver.errors`).
+"""
+
+import functools
+import json
+from pathlib import Path
+
+import falcon
+from canopsis.webserver import errors
+from canopsis.webserver.api import EventSender
+from canopsis.webserver.errors import ApiError
+from canopsis.webserver.http import dumps, read_json
+from canopsis.webserver.middleware import credentials
+from canopsis.webserver.resources.events import submit
+from configobj import ConfigObj
+
+from canopsis import config, ingestkeys
+
+ROLES = ("operator", "admin")
+
+
+class KeyCheck:
+    """The body limit, then a key from the key file for every route but ``/health``."""
+
+    def __init__(self, max_body: int, keys_path: Path | None) -> None:
+        self.max_body = max_body
+        self.keys_path = keys_path
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if req.content_length is not None and req.content_length > self.max_body:
+            raise ApiError(413, f"the body is larger than {self.max_body} bytes")
+
+    def process_resource(self, req: falcon.Request, resp: falcon.Response, resource, params):
+        if resource is None or not getattr(resource, "auth_required", True):
+            return
+        found = credentials(req)
+        if found is None or found[0] != "key":
+            raise ApiError(401, "authentication required: send an API key")
+        role = ingestkeys.check(ingestkeys.read(self.keys_path), found[1])
+        if role is None:
+            raise ApiError(401, "invalid, expired or revoked credentials")
+        if role not in ROLES:
+            raise ApiError(403, f"this needs the operator role; the key has {role}")
+
+
+class Event:
+    def __init__(self, sender: EventSender) -> None:
+        self.sender = sender
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.status = falcon.HTTP_202
+        resp.media = submit(read_json(req), self.sender)
+
+
+class Health:
+    auth_required = False
+
+    def __init__(self, sender: EventSender) -> None:
+        self.sender = sender
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        up = self.sender.ping()
+        resp.status = falcon.HTTP_200 if up else falcon.HTTP_503
+        resp.media = {"broker": "up" if up else "down"}
+
+
+def create_app(
+    cfg: ConfigObj | None = None,
+    sender: EventSender | None = None,
+    keys_path: Path | None = None,
+) -> falcon.App:
+    """The application for ``etc/ingest.conf`` (the arguments replace what tests provide)."""
+    cfg = cfg if cfg is not None else config.load("ingest")
+    sender = sender if sender is not None else EventSender(config.load("amqp"))
+    app = falcon.App(middleware=[KeyCheck(cfg["server"]["max_body_bytes"], keys_path)])
+    handler = falcon.media.JSONHandler(
+        dumps=dumps, loads=functools.partial(json.loads, parse_constant=_refuse)
+    )
+    app.req_options.media_handlers[falcon.MEDIA_JSON] = handler
+    app.resp_options.media_handlers[falcon.MEDIA_JSON] = handler
+    app.req_options.strip_url_path_trailing_slash = True
+    errors.install(app)
+    app.add_route("/event", Event(sender))
+    app.add_route("/health", Health(sender))
+    return app
+
+
+def _refuse(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
