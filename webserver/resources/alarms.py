@@ -26,6 +26,16 @@ import falcon
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import Query, dumps, page_body, read_object, require
+from canopsis.webserver.openapi import (
+    OBJECT,
+    PAGING,
+    errors,
+    json_body,
+    json_response,
+    page_of,
+    path_param,
+    query,
+)
 
 from canopsis import event
 
@@ -281,3 +291,212 @@ def _message(alarm: dict, action: str, author: str, fields: dict) -> tuple[tuple
 
 def routes(api: Api) -> list[tuple[str, object]]:
     return [("/api/v2/alarms", Alarms(api)), ("/api/v2/alarms/{rest:path}", AlarmPath(api))]
+
+
+# The OpenAPI description. Internally everything under /api/v2/alarms/ is the one
+# route /api/v2/alarms/{rest:path} (alarm ids hold "/"); it is described here as
+# /api/v2/alarms/counts, /api/v2/alarms/{alarm_id} (GET),
+# /api/v2/alarms/{alarm_id}/{action} (POST) and the bulk actions. The bulk
+# /api/v2/alarms/{action} would be the same templated path as
+# /api/v2/alarms/{alarm_id}, which OpenAPI forbids, so each bulk action is its
+# own path /api/v2/alarms/ack, /api/v2/alarms/cancel... (what clients call).
+# Not faithful: an alarm whose id is "counts" or an action name, or ends with
+# "/<action>", cannot be read or acted on through these paths; alarm ids are
+# <resource>/<component>:<key> or <component>:<key>, which never are.
+_ALARM = {
+    "type": "object",
+    "description": "An alarm (event_keys and rev are never answered).",
+    "required": ["_id"],
+    "properties": {"_id": {"type": "string"}, "steps": {"type": "array", "items": OBJECT}},
+    "additionalProperties": True,
+}
+_INTEGERS = "a comma separated list of integers from {} to {}"
+_FILTER_PARAMETERS = [
+    query("opened", {"type": "boolean", "default": True}, "false for resolved alarms"),
+    query(
+        "state",
+        {"type": "string", "pattern": "^[0-3](,[0-3])*$"},
+        _INTEGERS.format(STATES[0], STATES[-1]),
+    ),
+    query(
+        "status",
+        {"type": "string", "pattern": "^[0-4](,[0-4])*$"},
+        _INTEGERS.format(STATUSES[0], STATUSES[-1]),
+    ),
+    query("acked", {"type": "boolean"}),
+    query("snoozed", {"type": "boolean"}, "snoozed now"),
+    *(query(name, {"type": "string"}) for name in ("component", "resource")),
+    *(query(name, {"type": "string"}) for name in ("connector", "connector_name")),
+    query("tags", {"type": "string"}, "a comma separated list; alarms with all of them"),
+    query("search", {"type": "string"}, "case-insensitive in component, resource, output"),
+    query("from", {"type": "number"}, "last_update_date at or after (epoch seconds)"),
+    query("to", {"type": "number"}, "last_update_date at or before (epoch seconds)"),
+]
+_ALARM_ID = path_param(
+    "alarm_id",
+    "the alarm id; it holds '/', sent as is or percent-encoded",
+    {"type": "string", "minLength": 1, "not": {"enum": ["counts", *ACTIONS]}},
+)
+_FIELD_SCHEMAS = {
+    "output": {"type": "string"},
+    "duration": {"type": "integer", "minimum": 1, "maximum": MAX_SNOOZE},
+    "ticket": {"type": "string", "pattern": r"\S"},
+    "state": {"type": "integer", "minimum": STATES[0], "maximum": STATES[-1]},
+}
+_AUTHOR = "The author is the authenticated principal. "
+
+
+def _action_body(action: str, bulk: bool) -> dict:
+    spec = ACTION_FIELDS.get(action, {})
+    properties = {name: _FIELD_SCHEMAS[name] for name in ("output", *spec)}
+    required = [name for name, needed in spec.items() if needed]
+    if bulk:
+        properties["ids"] = {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_IDS,
+            "items": {"type": "string", "minLength": 1},
+        }
+        required.append("ids")
+    return {
+        "type": "object",
+        "required": required,
+        "additionalProperties": False,
+        "properties": properties,
+    }
+
+
+def _bulk(action: str) -> dict:
+    return {
+        "post": {
+            "summary": f"{action} the open alarms of ids",
+            "description": _AUTHOR + "One publication; `missing` lists the ids not open.",
+            "operationId": f"bulk_{action}",
+            "tags": ["alarms"],
+            "requestBody": json_body(_action_body(action, bulk=True)),
+            "responses": {
+                "202": json_response(
+                    "The action events are published.",
+                    {
+                        "type": "object",
+                        "required": ["queued", "missing"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "queued": {"type": "integer", "minimum": 0},
+                            "missing": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                ),
+                **errors(400, 401, 403, 413, 415, 503),
+            },
+        }
+    }
+
+
+_ACTION_DESCRIPTION = "; ".join(
+    f"{action}: "
+    + ", ".join(f"{name}{' (required)' if needed else ''}" for name, needed in spec.items())
+    for action, spec in ACTION_FIELDS.items()
+)
+OPENAPI = {
+    "/api/v2/alarms": {
+        "get": {
+            "summary": "A page of alarms",
+            "description": "Open alarms by default; items omit steps unless with_steps=true.",
+            "operationId": "listAlarms",
+            "tags": ["alarms"],
+            "parameters": [
+                *_FILTER_PARAMETERS,
+                query("sort", {"type": "string", "enum": list(SORTS)}),
+                query("direction", {"type": "string", "enum": ["asc", "desc"]}),
+                *PAGING,
+                query("with_steps", {"type": "boolean", "default": False}),
+            ],
+            "responses": {
+                "200": json_response("The page.", page_of(_ALARM)),
+                **errors(400, 401, 403, 503),
+            },
+        }
+    },
+    "/api/v2/alarms/counts": {
+        "get": {
+            "summary": "Count the alarms matching the filters",
+            "operationId": "countAlarms",
+            "tags": ["alarms"],
+            "parameters": _FILTER_PARAMETERS,
+            "responses": {
+                "200": json_response(
+                    "The counts, by state and by status.",
+                    {
+                        "type": "object",
+                        "required": ["total", "by_state", "by_status"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "total": {"type": "integer", "minimum": 0},
+                            "by_state": {
+                                "type": "object",
+                                "required": [str(v) for v in STATES],
+                                "additionalProperties": False,
+                                "properties": {str(v): {"type": "integer"} for v in STATES},
+                            },
+                            "by_status": {
+                                "type": "object",
+                                "required": [str(v) for v in STATUSES],
+                                "additionalProperties": False,
+                                "properties": {str(v): {"type": "integer"} for v in STATUSES},
+                            },
+                        },
+                    },
+                ),
+                **errors(400, 401, 403, 503),
+            },
+        }
+    },
+    "/api/v2/alarms/{alarm_id}": {
+        "get": {
+            "summary": "One open or resolved alarm, with its steps",
+            "operationId": "getAlarm",
+            "tags": ["alarms"],
+            "parameters": [_ALARM_ID],
+            "responses": {
+                "200": json_response("The alarm.", _ALARM),
+                **errors(401, 403, 404, 503),
+            },
+        }
+    },
+    "/api/v2/alarms/{alarm_id}/{action}": {
+        "post": {
+            "summary": "Publish an action event for an open alarm",
+            "description": _AUTHOR
+            + "Besides output (any action), the body fields of each action: "
+            + _ACTION_DESCRIPTION
+            + "; a field another action takes is a 400.",
+            "operationId": "alarmAction",
+            "tags": ["alarms"],
+            "parameters": [
+                _ALARM_ID,
+                path_param("action", "the action", {"type": "string", "enum": list(ACTIONS)}),
+            ],
+            "requestBody": json_body(
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": _FIELD_SCHEMAS,
+                }
+            ),
+            "responses": {
+                "202": json_response(
+                    "The action event is published.",
+                    {
+                        "type": "object",
+                        "required": ["queued", "alarm_id"],
+                        "additionalProperties": False,
+                        "properties": {"queued": {"const": 1}, "alarm_id": {"type": "string"}},
+                    },
+                ),
+                **errors(400, 401, 403, 404, 413, 415, 503),
+            },
+        }
+    },
+    **{f"/api/v2/alarms/{action}": _bulk(action) for action in ACTIONS},
+}

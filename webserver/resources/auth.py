@@ -5,6 +5,7 @@ from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import principal, read_object
 from canopsis.webserver.middleware import COOKIE, credentials
+from canopsis.webserver.openapi import errors, json_body, json_response
 
 from canopsis import auth
 
@@ -74,3 +75,68 @@ def routes(api: Api) -> list[tuple[str, object]]:
         ("/api/v2/auth/logout", Logout(api)),
         ("/api/v2/auth/me", Me()),
     ]
+
+
+_WHO = {
+    "type": "object",
+    "required": ["name", "role"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string"},
+        "role": {"type": "string", "enum": list(auth.ROLES)},
+    },
+}
+OPENAPI = {
+    "/api/v2/auth/login": {
+        "post": {
+            "summary": "Open a session",
+            "description": "Sets the canopsis_session cookie (HttpOnly, SameSite=Strict). "
+            "Too many failed logins from one address are refused with 429 for a while.",
+            "operationId": "login",
+            "tags": ["auth"],
+            "requestBody": json_body(
+                {
+                    "type": "object",
+                    "required": ["name", "password"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "name": {"type": "string", "minLength": 1},
+                        "password": {"type": "string", "minLength": 1},
+                    },
+                }
+            ),
+            "responses": {
+                "200": json_response("The session is open; the cookie is set.", _WHO),
+                **errors(400, 401, 413, 415, 429, 503),
+            },
+        }
+    },
+    "/api/v2/auth/logout": {
+        "post": {
+            "summary": "Close the session",
+            "description": "Closes the session of the cookie (if the request used one) "
+            "and clears the cookie.",
+            "operationId": "logout",
+            "tags": ["auth"],
+            "responses": {"204": {"description": "Logged out."}, **errors(401, 503)},
+        }
+    },
+    "/api/v2/auth/me": {
+        "get": {
+            "summary": "The authenticated principal",
+            "operationId": "getMe",
+            "tags": ["auth"],
+            "responses": {
+                "200": json_response(
+                    "Who the request is authenticated as, and how.",
+                    {
+                        **_WHO,
+                        "required": ["name", "role", "via"],
+                        "properties": {**_WHO["properties"], "via": {"type": "string"}},
+                    },
+                ),
+                **errors(401, 503),
+            },
+        }
+    },
+}

@@ -17,6 +17,15 @@ import falcon
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, Unavailable
 from canopsis.webserver.http import Query, page_body, require
+from canopsis.webserver.openapi import (
+    OBJECT,
+    PAGING,
+    errors,
+    json_response,
+    page_of,
+    path_param,
+    query,
+)
 from pymongo import DESCENDING
 
 from canopsis import deadletters
@@ -97,3 +106,91 @@ def routes(api: Api) -> list[tuple[str, object]]:
         ("/api/v2/deadletters/{letter_id}", Letter(api)),
         ("/api/v2/deadletters/{letter_id}/replay", Replay(api)),
     ]
+
+
+_LETTER = {
+    "type": "object",
+    "description": "A refused event (see canopsis.deadletters); time is epoch seconds.",
+    "required": ["_id"],
+    "properties": {
+        "_id": {"type": "string"},
+        "time": {"type": ["number", "null"]},
+        "routing_key": {"type": "string"},
+        "reasons": {"type": "array", "items": OBJECT},
+    },
+    "additionalProperties": True,
+}
+_LETTER_ID = path_param("letter_id", "the dead letter _id")
+OPENAPI = {
+    "/api/v2/deadletters": {
+        "get": {
+            "summary": "A page of dead letters, newest first",
+            "operationId": "listDeadletters",
+            "tags": ["deadletters"],
+            "parameters": PAGING,
+            "responses": {
+                "200": json_response("The page.", page_of(_LETTER)),
+                **errors(400, 401, 403, 503),
+            },
+        },
+        "delete": {
+            "summary": "Delete the dead letters refused before a time, or all (admin)",
+            "operationId": "purgeDeadletters",
+            "tags": ["deadletters"],
+            "parameters": [
+                query(
+                    "before",
+                    {"type": "number", "minimum": 0, "maximum": LATEST},
+                    "epoch seconds; without it every letter is deleted",
+                )
+            ],
+            "responses": {
+                "200": json_response(
+                    "How many were deleted.",
+                    {
+                        "type": "object",
+                        "required": ["deleted"],
+                        "additionalProperties": False,
+                        "properties": {"deleted": {"type": "integer", "minimum": 0}},
+                    },
+                ),
+                **errors(400, 401, 403, 503),
+            },
+        },
+    },
+    "/api/v2/deadletters/{letter_id}": {
+        "get": {
+            "summary": "One dead letter",
+            "operationId": "getDeadletter",
+            "tags": ["deadletters"],
+            "parameters": [_LETTER_ID],
+            "responses": {
+                "200": json_response("The dead letter.", _LETTER),
+                **errors(400, 401, 403, 404, 503),
+            },
+        }
+    },
+    "/api/v2/deadletters/{letter_id}/replay": {
+        "post": {
+            "summary": "Publish a dead letter again, then delete it (admin)",
+            "operationId": "replayDeadletter",
+            "tags": ["deadletters"],
+            "parameters": [_LETTER_ID],
+            "responses": {
+                "202": json_response(
+                    "Published again with its routing key.",
+                    {
+                        "type": "object",
+                        "required": ["replayed", "routing_key"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "replayed": {"type": "string"},
+                            "routing_key": {"type": "string"},
+                        },
+                    },
+                ),
+                **errors(400, 401, 403, 404, 503),
+            },
+        }
+    },
+}

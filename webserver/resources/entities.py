@@ -17,6 +17,16 @@ import falcon
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import Query, page_body, read_object, require
+from canopsis.webserver.openapi import (
+    OBJECT,
+    PAGING,
+    errors,
+    json_body,
+    json_response,
+    page_of,
+    path_param,
+    query,
+)
 
 COLLECTION = "entities"
 ALARMS = "alarms"
@@ -99,3 +109,83 @@ def routes(api: Api) -> list[tuple[str, object]]:
         ("/api/v2/entities", Entities(api)),
         ("/api/v2/entities/{entity_id:path}", Entity(api)),
     ]
+
+
+_ENTITY = {
+    "type": "object",
+    "required": ["_id", "depends", "impact"],
+    "properties": {
+        "_id": {"type": "string"},
+        "type": {"type": "string", "enum": list(TYPES)},
+        "enabled": {"type": "boolean"},
+        "depends": {"type": "array", "items": {"type": "string"}},
+        "impact": {"type": "array", "items": {"type": "string"}},
+    },
+    "additionalProperties": True,
+}
+_ENTITY_ID = path_param("entity_id", "the entity id; it holds '/', sent as is or percent-encoded")
+OPENAPI = {
+    "/api/v2/entities": {
+        "get": {
+            "summary": "A page of entities, sorted by _id",
+            "operationId": "listEntities",
+            "tags": ["entities"],
+            "parameters": [
+                query("type", {"type": "string", "enum": list(TYPES)}),
+                query("enabled", {"type": "boolean"}),
+                query("component", {"type": "string"}),
+                query("connector", {"type": "string"}),
+                query(
+                    "search",
+                    {"type": "string", "maxLength": MAX_SEARCH},
+                    "case-insensitive substring of the _id or the name",
+                ),
+                *PAGING,
+            ],
+            "responses": {
+                "200": json_response("The page.", page_of(_ENTITY)),
+                **errors(400, 401, 403, 503),
+            },
+        }
+    },
+    "/api/v2/entities/{entity_id}": {
+        "get": {
+            "summary": "One entity with its open alarm",
+            "operationId": "getEntity",
+            "tags": ["entities"],
+            "parameters": [_ENTITY_ID],
+            "responses": {
+                "200": json_response(
+                    "The entity; alarm is its open alarm (without steps) or null.",
+                    {
+                        **_ENTITY,
+                        "required": [*_ENTITY["required"], "alarm"],
+                        "properties": {
+                            **_ENTITY["properties"],
+                            "alarm": {"oneOf": [{"type": "null"}, OBJECT]},
+                        },
+                    },
+                ),
+                **errors(400, 401, 403, 404, 503),
+            },
+        },
+        "put": {
+            "summary": "Enable or disable an entity (admin)",
+            "operationId": "updateEntity",
+            "tags": ["entities"],
+            "parameters": [_ENTITY_ID],
+            "requestBody": json_body(
+                {
+                    "type": "object",
+                    "required": ["enabled"],
+                    "additionalProperties": False,
+                    "properties": {"enabled": {"type": "boolean"}},
+                }
+            ),
+            "responses": {
+                "200": json_response("The entity as updated.", _ENTITY),
+                **errors(400, 401, 403, 404, 413, 415, 503),
+            },
+        },
+    },
+}

@@ -15,6 +15,7 @@ import falcon
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import Query, read_json, require
+from canopsis.webserver.openapi import OBJECT, errors, json_body, json_response, path_param
 from pymongo.errors import DuplicateKeyError
 
 from canopsis import eventfilter
@@ -111,3 +112,114 @@ def routes(api: Api) -> list[tuple[str, object]]:
         ("/api/v2/eventfilter/rules", Rules(api)),
         ("/api/v2/eventfilter/rules/{rule_id}", Rule(api)),
     ]
+
+
+_ACTION = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {
+        "type": {"type": "string", "enum": ["set", "remove", "add_tag", "route", "drop", "pass"]},
+        "field": {"type": "string"},
+        "value": {},
+        "engine": {"type": "string"},
+    },
+    "additionalProperties": False,
+}
+_RULE_FIELDS = {
+    "_id": {"type": "string", "minLength": 1},
+    "name": {"type": "string"},
+    "description": {"type": "string"},
+    "priority": {"type": "integer"},
+    "enabled": {"type": "boolean"},
+    "match": {**OBJECT, "description": "a pattern of canopsis.match"},
+    "actions": {"type": "array", "items": _ACTION},
+    "break": {"type": "boolean"},
+}
+_RULE_BODY = {
+    "type": "object",
+    "description": "A rule (see canopsis.eventfilter); author, created, updated, hits, "
+    "drops and last_hit are set by canopsis and refused here.",
+    "required": ["_id", "match", "actions"],
+    "properties": _RULE_FIELDS,
+    "additionalProperties": False,
+}
+_RULE = {
+    "type": "object",
+    "description": "A stored rule with what canopsis adds (author, created, updated, "
+    "and the engine's hits, drops, last_hit).",
+    "required": ["_id"],
+    "properties": {
+        **_RULE_FIELDS,
+        "author": {"type": "string"},
+        "created": {"type": "number"},
+        "updated": {"type": "number"},
+    },
+    "additionalProperties": True,
+}
+_RULE_ID = path_param("rule_id", "the rule _id")
+OPENAPI = {
+    "/api/v2/eventfilter/rules": {
+        "get": {
+            "summary": "The rules in evaluation order (priority, then _id)",
+            "operationId": "listEventfilterRules",
+            "tags": ["eventfilter"],
+            "responses": {
+                "200": json_response(
+                    "Every rule.",
+                    {
+                        "type": "object",
+                        "required": ["items", "total"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "items": {"type": "array", "items": _RULE},
+                            "total": {"type": "integer", "minimum": 0},
+                        },
+                    },
+                ),
+                **errors(400, 401, 403, 503),
+            },
+        },
+        "post": {
+            "summary": "Create a rule (admin)",
+            "operationId": "createEventfilterRule",
+            "tags": ["eventfilter"],
+            "requestBody": json_body(_RULE_BODY),
+            "responses": {
+                "201": json_response("The rule as stored.", _RULE),
+                **errors(400, 401, 403, 409, 413, 415, 503),
+            },
+        },
+    },
+    "/api/v2/eventfilter/rules/{rule_id}": {
+        "get": {
+            "summary": "One rule",
+            "operationId": "getEventfilterRule",
+            "tags": ["eventfilter"],
+            "parameters": [_RULE_ID],
+            "responses": {
+                "200": json_response("The rule.", _RULE),
+                **errors(400, 401, 403, 404, 503),
+            },
+        },
+        "put": {
+            "summary": "Replace a rule (admin)",
+            "description": "The body's _id, when given, must be the path's; the stored "
+            "hits, drops, last_hit and created are kept.",
+            "operationId": "replaceEventfilterRule",
+            "tags": ["eventfilter"],
+            "parameters": [_RULE_ID],
+            "requestBody": json_body({**_RULE_BODY, "required": ["match", "actions"]}),
+            "responses": {
+                "200": json_response("The rule as stored.", _RULE),
+                **errors(400, 401, 403, 404, 413, 415, 503),
+            },
+        },
+        "delete": {
+            "summary": "Delete a rule (admin)",
+            "operationId": "deleteEventfilterRule",
+            "tags": ["eventfilter"],
+            "parameters": [_RULE_ID],
+            "responses": {"204": {"description": "Deleted."}, **errors(401, 403, 404, 503)},
+        },
+    },
+}

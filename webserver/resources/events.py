@@ -16,6 +16,7 @@ import falcon
 from canopsis.webserver.api import Api, EventSender
 from canopsis.webserver.errors import bad_request
 from canopsis.webserver.http import dumps, read_json, require
+from canopsis.webserver.openapi import errors, json_body, json_response
 
 from canopsis import event
 
@@ -66,3 +67,71 @@ def submit(body: Any, sender: EventSender) -> dict:
 
 def routes(api: Api) -> list[tuple[str, object]]:
     return [("/api/v2/event", Events(api))]
+
+
+_EVENT = {
+    "type": "object",
+    "description": "An event as the engines check it (canopsis.event.validate).",
+    "required": ["connector", "connector_name", "event_type", "source_type", "component"],
+    "properties": {
+        "connector": {"type": "string"},
+        "connector_name": {"type": "string"},
+        "event_type": {"type": "string", "enum": list(event.EVENT_TYPES)},
+        "source_type": {"type": "string", "enum": list(event.SOURCE_TYPES)},
+        "component": {"type": "string"},
+        "resource": {"type": "string"},
+        "state": {"type": "integer", "minimum": 0, "maximum": 3},
+        "output": {"type": "string"},
+        "timestamp": {"type": "number", "description": "epoch seconds; default: arrival time"},
+    },
+    "additionalProperties": True,
+}
+OPENAPI = {
+    "/api/v2/event": {
+        "post": {
+            "summary": "Publish one event or a list of events",
+            "description": "Each event is checked; the valid ones are published to "
+            "canopsis.events (202), the others refused by index. When none is valid "
+            "the answer is 400 with fields named <index>.<field>.",
+            "operationId": "postEvents",
+            "tags": ["events"],
+            "requestBody": json_body(
+                {
+                    "oneOf": [
+                        _EVENT,
+                        {"type": "array", "minItems": 1, "maxItems": MAX_EVENTS, "items": _EVENT},
+                    ]
+                }
+            ),
+            "responses": {
+                "202": json_response(
+                    "The valid events are published.",
+                    {
+                        "type": "object",
+                        "required": ["accepted", "refused"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "accepted": {"type": "integer", "minimum": 1},
+                            "refused": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["index", "errors"],
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "index": {"type": "integer", "minimum": 0},
+                                        "errors": {
+                                            "type": "object",
+                                            "additionalProperties": {"type": "string"},
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                ),
+                **errors(400, 401, 403, 413, 415, 503),
+            },
+        }
+    }
+}

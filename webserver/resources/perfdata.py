@@ -14,6 +14,7 @@ import falcon
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import bad_request
 from canopsis.webserver.http import Query, require
+from canopsis.webserver.openapi import OBJECT, errors, json_response, query
 
 from canopsis import metrics
 
@@ -83,3 +84,107 @@ class Metrics:
 
 def routes(api: Api) -> list[tuple[str, object]]:
     return [("/api/v2/perfdata", Perfdata(api)), ("/api/v2/perfdata/metrics", Metrics(api))]
+
+
+_EPOCH = {"type": "number", "minimum": 0, "maximum": LATEST}
+_ENTITY_ID = query("entity_id", {"type": "string", "minLength": 1}, required=True)
+OPENAPI = {
+    "/api/v2/perfdata": {
+        "get": {
+            "summary": "The points of a metric, aggregated",
+            "description": "The window is from <= t < to; to defaults to now and from to "
+            "an hour before to; from must be before to.",
+            "operationId": "getPerfdata",
+            "tags": ["perfdata"],
+            "parameters": [
+                _ENTITY_ID,
+                query("metric", {"type": "string", "minLength": 1}, required=True),
+                query("from", _EPOCH, "epoch seconds"),
+                query("to", _EPOCH, "epoch seconds"),
+                query(
+                    "aggregation",
+                    {"type": "string", "enum": list(metrics.AGGREGATIONS), "default": "mean"},
+                ),
+                query(
+                    "max_points",
+                    {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": MAX_POINTS,
+                        "default": metrics.DEFAULT_MAX_POINTS,
+                    },
+                    "at most this many intervals",
+                ),
+            ],
+            "responses": {
+                "200": json_response(
+                    "The points, [interval start, aggregated value], of the intervals "
+                    "that have some; meta is the metric's description (null if never reported).",
+                    {
+                        "type": "object",
+                        "required": [
+                            "entity_id",
+                            "metric",
+                            "aggregation",
+                            "step",
+                            "meta",
+                            "points",
+                        ],
+                        "additionalProperties": False,
+                        "properties": {
+                            "entity_id": {"type": "string"},
+                            "metric": {"type": "string"},
+                            "aggregation": {"type": "string"},
+                            "step": {"type": "integer", "minimum": 1},
+                            "meta": {"oneOf": [{"type": "null"}, OBJECT]},
+                            "points": {
+                                "type": "array",
+                                "items": {
+                                    "type": "array",
+                                    "minItems": 2,
+                                    "maxItems": 2,
+                                    "items": {"type": "number"},
+                                },
+                            },
+                        },
+                    },
+                ),
+                **errors(400, 401, 403, 503),
+            },
+        }
+    },
+    "/api/v2/perfdata/metrics": {
+        "get": {
+            "summary": "The metrics of an entity",
+            "operationId": "listMetrics",
+            "tags": ["perfdata"],
+            "parameters": [_ENTITY_ID],
+            "responses": {
+                "200": json_response(
+                    "The metrics by name, with their description and last_seen (epoch).",
+                    {
+                        "type": "object",
+                        "required": ["entity_id", "items"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "entity_id": {"type": "string"},
+                            "items": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["metric"],
+                                    "properties": {
+                                        "metric": {"type": "string"},
+                                        "last_seen": {"type": ["number", "null"]},
+                                    },
+                                    "additionalProperties": True,
+                                },
+                            },
+                        },
+                    },
+                ),
+                **errors(400, 401, 403, 503),
+            },
+        }
+    },
+}
