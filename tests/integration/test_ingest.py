@@ -1,0 +1,146 @@
+"""The emergency ingest service as its supervisord program runs it, on real RabbitMQ.
+
+``canopsis-launch ingest`` serves ``POST /event`` with keys read from the key
+file; an event sent while MongoDB is stopped becomes an alarm once MongoDB and
+the engines are back.
+"""
+
+import json
+import shutil
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import kombu
+import pymongo
+import pytest
+from configobj import ConfigObj
+
+from canopsis import auth, ingestkeys
+from tests.conftest import EngineProcess, free_port, wait_for_port
+from tests.integration.test_pipeline import CHAIN, REPO_ENGINES, write_confs
+
+pytestmark = pytest.mark.integration
+
+
+def post(port: int, body: object, headers: dict[str, str] | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/event",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def get(port: int, path: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def check_event(component: str, state: int = 2) -> dict:
+    return {
+        "connector": "it",
+        "connector_name": "ingest",
+        "event_type": "check",
+        "source_type": "resource",
+        "component": component,
+        "resource": "ping",
+        "state": state,
+        "output": "sent through the ingest service",
+    }
+
+
+def wait_for(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def ingest(services):
+    """``canopsis-launch ingest`` on a free port of the services' prefix; its port."""
+    port = free_port()
+    (services.prefix / "etc" / "ingest.conf").write_text(f"[server]\nport = {port}\n")
+    (services.prefix / "var" / "run").mkdir(parents=True, exist_ok=True)
+    proc = services.start("ingest")
+    try:
+        wait_for_port(port, 30, proc)
+        yield port
+    finally:
+        services.stop("ingest")
+
+
+@pytest.fixture
+def db(services):
+    client = pymongo.MongoClient(services.mongo_uri, tz_aware=True, serverSelectionTimeoutMS=5000)
+    yield client[services.database]
+    client.close()
+
+
+def test_ingest_accepts_events_with_a_key_even_while_mongodb_is_down(services, ingest, db):
+    keys_file = services.prefix / "var" / "lib" / "ingest" / "keys.json"
+    _doc, key = auth.create_key(db, "operator", "monitor", "it", None)
+    revoked_doc, revoked = auth.create_key(db, "operator", "old", "it", None)
+    ingestkeys.write(db, keys_file)
+    assert keys_file.stat().st_mode & 0o777 == 0o640
+    assert key.split(".")[1] not in keys_file.read_text()
+    good = {"Authorization": f"Key {key}"}
+
+    assert get(ingest, "/health") == (200, {"broker": "up"})
+    assert post(ingest, check_event("ingest-ok"), good) == (202, {"accepted": 1, "refused": []})
+    status, _ = post(ingest, [check_event("ingest-hdr")], {"X-Canopsis-Authkey": revoked})
+    assert status == 202
+
+    status, body = post(ingest, check_event("ingest-nokey"))
+    assert status == 401 and body["error"]["code"] == 401
+    wrong = {"Authorization": f"Key {key.split('.')[0]}.wrong"}
+    assert post(ingest, check_event("ingest-wrong"), wrong)[0] == 401
+    auth.revoke_key(db, revoked_doc["_id"])
+    ingestkeys.write(db, keys_file)
+    status, body = post(ingest, check_event("x"), {"X-Canopsis-Authkey": revoked})
+    assert status == 401 and body["error"]["message"] == "invalid, expired or revoked credentials"
+
+    status, body = post(ingest, {"connector": "it", "event_type": "nope"}, good)
+    assert status == 400
+    assert body["error"]["fields"]["0.event_type"]
+    assert "0.component" in body["error"]["fields"]
+
+    with kombu.Connection(services.amqp_url) as conn:
+        conn.default_channel.queue_purge("Engine_cleaner")
+    component = f"ingest-{uuid.uuid4().hex[:8]}"
+    mongo_port = int(ConfigObj(str(services.prefix / "etc" / "mongo.conf"))["port"])
+    services.stop("mongodb")
+    try:
+        status, body = post(ingest, check_event(component), good)
+        assert (status, body) == (202, {"accepted": 1, "refused": []})
+    finally:
+        wait_for_port(mongo_port, 30, services.start("mongodb"))
+
+    write_confs(services.prefix)
+    engines = EngineProcess(services, *CHAIN)
+    try:
+        engines.wait_ready(60)
+        alarm = wait_for(
+            lambda: db.alarms.find_one({"component": component, "resource": "ping"}),
+            60,
+            "the alarm of the event sent while MongoDB was down",
+        )
+        assert alarm["state"]["val"] == 2
+    finally:
+        assert engines.stop() == 0, engines.text()
+        for conf in (services.prefix / "etc" / "engines").glob("*.conf"):
+            if (REPO_ENGINES / conf.name).exists():
+                shutil.copy(REPO_ENGINES / conf.name, conf)
