@@ -44,7 +44,7 @@ def site():
     """A prefix whose administrator chose free ports before installing."""
     prefix = Path(tempfile.mkdtemp(prefix="canopsis-test-", dir="/var/tmp"))
     prefix.chmod(0o755)
-    ports = {name: free_port() for name in ("amqp", "dist", "mongo", "web")}
+    ports = {name: free_port() for name in ("amqp", "dist", "mongo", "web", "ingest")}
     (prefix / "etc").mkdir()
     (prefix / "etc" / "amqp.conf").write_text(
         f"port = {ports['amqp']}\ndist_port = {ports['dist']}\n"
@@ -52,6 +52,7 @@ def site():
     )
     (prefix / "etc" / "mongo.conf").write_text(f"port = {ports['mongo']}\n")
     (prefix / "etc" / "webserver.conf").write_text(f"[server]\nport = {ports['web']}\n")
+    (prefix / "etc" / "ingest.conf").write_text(f"[server]\nport = {ports['ingest']}\n")
     install = run(str(REPO / "build-install.sh"), "--prefix", str(prefix))
     yield {"prefix": prefix, "ports": ports, "install": install}
     if (prefix / "var" / "run" / "supervisor.sock").exists():
@@ -256,11 +257,37 @@ def test_the_first_admin_logs_in_and_posts_an_event_through_gunicorn(site):
     assert denied.status == 401
 
 
-def call(url: str, body, cookie: str | None = None):
+def test_the_ingest_service_takes_an_event_with_a_key_made_through_the_api(site):
+    base = f"http://127.0.0.1:{site['ports']['web']}/api/v2"
+    name, password = (site["prefix"] / "etc" / "admin-password").read_text().split()
+    login = call(f"{base}/auth/login", {"name": name, "password": password})
+    cookie = login.headers["Set-Cookie"].split(";")[0]
+    made = call(f"{base}/apikeys", {"role": "operator", "description": "probe"}, cookie)
+    assert made.status == 201
+    key = json.loads(made.read())["key"]
+    ingest = f"http://127.0.0.1:{site['ports']['ingest']}/event"
+    event = {
+        "connector": "probe",
+        "connector_name": "http",
+        "event_type": "check",
+        "source_type": "component",
+        "component": "www-ingest",
+        "state": 2,
+    }
+    assert call(ingest, event, headers={"Authorization": f"Key {key}"}).status == 202
+    assert call(ingest, event).status == 401
+    with pymongo.MongoClient(port=site["ports"]["mongo"]) as client:
+        alarms = client["canopsis"].alarms
+        wait_for(lambda: alarms.find_one({"entity_id": "www-ingest"}), 30, "the ingested alarm")
+
+
+def call(url: str, body, cookie: str | None = None, headers: dict[str, str] | None = None):
     """One request to the installed API; the response, whatever its status."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
     request.add_header("Content-Type", "application/json")
+    for header, value in (headers or {}).items():
+        request.add_header(header, value)
     if cookie:
         request.add_header("Cookie", cookie)
     try:
