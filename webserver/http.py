@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import falcon
@@ -11,6 +11,8 @@ from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.auth import Principal
 
 DEFAULT_LIMIT = 50
+#: the last epoch second a date can hold (9999-12-31T23:59:59Z)
+LATEST = 253_402_300_799
 MAX_LIMIT = 1000
 
 
@@ -19,8 +21,8 @@ def dumps(value: Any) -> str:
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
+    if isinstance(value, datetime):  # MongoDB's dates are UTC, naive unless the client is tz_aware
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
     if isinstance(value, set | frozenset | tuple):
         return list(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")

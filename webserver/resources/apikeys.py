@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 import falcon
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
-from canopsis.webserver.http import read_object, require
+from canopsis.webserver.http import LATEST, read_object, require
+from canopsis.webserver.openapi import errors, json_body, json_response, path_param
 
 from canopsis import auth
 
@@ -39,8 +40,8 @@ class Keys:
         if expires is not None:
             if not isinstance(expires, int | float) or isinstance(expires, bool):
                 fields["expires"] = "expected epoch seconds"
-            elif expires <= datetime.now(UTC).timestamp():
-                fields["expires"] = "must be in the future"
+            elif not datetime.now(UTC).timestamp() < expires <= LATEST:
+                fields["expires"] = "must be in the future, before the year 10000"
         if fields:
             raise bad_request(fields)
         when = datetime.fromtimestamp(expires, UTC) if expires is not None else None
@@ -65,3 +66,87 @@ class Key:
 
 def routes(api: Api) -> list[tuple[str, object]]:
     return [("/api/v2/apikeys", Keys(api)), ("/api/v2/apikeys/{key_id}", Key(api))]
+
+
+_DATE = {"type": "string", "format": "date-time"}
+_KEY = {
+    "type": "object",
+    "required": ["_id", "role", "description", "author", "created", "expires", "revoked"],
+    "additionalProperties": False,
+    "properties": {
+        "_id": {"type": "string", "description": "the key id, the part before the dot"},
+        "role": {"enum": list(auth.ROLES)},
+        "description": {"type": "string"},
+        "author": {"type": "string", "description": "the admin who made it; the key acts as them"},
+        "created": _DATE,
+        "expires": {"oneOf": [_DATE, {"type": "null"}]},
+        "revoked": {"oneOf": [_DATE, {"type": "null"}]},
+    },
+}
+_NEW_KEY = {
+    **_KEY,
+    "required": [*_KEY["required"], "key"],
+    "properties": {
+        **_KEY["properties"],
+        "key": {"type": "string", "description": "the key itself, shown only here"},
+    },
+}
+
+OPENAPI = {
+    "/api/v2/apikeys": {
+        "get": {
+            "summary": "The API keys, newest first, without their secret (admin)",
+            "operationId": "listApiKeys",
+            "tags": ["apikeys"],
+            "responses": {
+                "200": json_response(
+                    "The keys.",
+                    {
+                        "type": "object",
+                        "required": ["items"],
+                        "additionalProperties": False,
+                        "properties": {"items": {"type": "array", "items": _KEY}},
+                    },
+                ),
+                **errors(401, 403, 503),
+            },
+        },
+        "post": {
+            "summary": "Create an API key (admin); the answer holds the key, once",
+            "operationId": "createApiKey",
+            "tags": ["apikeys"],
+            "requestBody": json_body(
+                {
+                    "type": "object",
+                    "required": ["role"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "role": {"enum": list(auth.ROLES)},
+                        "description": {"type": "string", "maxLength": 200},
+                        "expires": {
+                            "type": "number",
+                            "maximum": LATEST,
+                            "description": "epoch seconds, future",
+                        },
+                    },
+                }
+            ),
+            "responses": {
+                "201": json_response("The new key.", _NEW_KEY),
+                **errors(400, 401, 403, 413, 415, 503),
+            },
+        },
+    },
+    "/api/v2/apikeys/{key_id}": {
+        "delete": {
+            "summary": "Revoke an API key (admin)",
+            "operationId": "revokeApiKey",
+            "tags": ["apikeys"],
+            "parameters": [path_param("key_id", "the key id")],
+            "responses": {
+                "200": json_response("The revoked key.", _KEY),
+                **errors(401, 403, 404, 503),
+            },
+        },
+    },
+}

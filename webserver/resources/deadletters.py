@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import falcon
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, Unavailable
-from canopsis.webserver.http import Query, page_body, require
+from canopsis.webserver.http import LATEST, Query, page_body, require
 from canopsis.webserver.openapi import (
     OBJECT,
     PAGING,
@@ -31,7 +31,6 @@ from pymongo import DESCENDING
 from canopsis import deadletters
 
 #: the latest ``before`` accepted: the end of year 9999
-LATEST = 253_402_300_799
 
 
 def _public(doc: dict) -> dict:

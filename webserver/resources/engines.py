@@ -236,6 +236,7 @@ OPENAPI = {
     "/api/v2/engines": {
         "get": {
             "summary": "The supervisord programs and the engines' last self-reports (viewer)",
+            "operationId": "listEngines",
             "responses": {
                 "200": _json(
                     {
@@ -263,6 +264,7 @@ OPENAPI = {
         ],
         "post": {
             "summary": "Start, stop or restart a supervisord program (admin)",
+            "operationId": "controlEngine",
             "responses": {
                 "200": _json(
                     {

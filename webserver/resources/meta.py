@@ -120,6 +120,7 @@ OPENAPI = {
     "/api/v2/version": {
         "get": {
             "summary": "The name and version of canopsis (no credentials needed)",
+            "operationId": "getVersion",
             "security": [],
             "responses": {
                 "200": {
@@ -144,6 +145,7 @@ OPENAPI = {
     "/api/v2/healthcheck": {
         "get": {
             "summary": "Whether the database, the broker and the engines are up (no credentials)",
+            "operationId": "getHealthcheck",
             "security": [],
             "responses": {
                 "200": {

@@ -92,6 +92,7 @@ OPENAPI = {
     "/metrics": {
         "get": {
             "summary": "canopsis's metrics in the Prometheus text format 0.0.4 (viewer)",
+            "operationId": "getMetrics",
             "responses": {
                 "200": {
                     "description": "Prometheus exposition",

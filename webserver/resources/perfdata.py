@@ -13,7 +13,7 @@ import time
 import falcon
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import bad_request
-from canopsis.webserver.http import Query, require
+from canopsis.webserver.http import LATEST, Query, require
 from canopsis.webserver.openapi import OBJECT, errors, json_response, query
 
 from canopsis import metrics
@@ -21,7 +21,6 @@ from canopsis import metrics
 DEFAULT_WINDOW = 3600
 MAX_POINTS = 10_000
 #: epoch seconds accepted for from/to: 1970 to the end of year 9999
-LATEST = 253_402_300_799
 #: the parameters of metrics.fetch -> those of the query
 PARAMETERS = {"start": "from", "end": "to"}
 

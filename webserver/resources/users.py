@@ -181,6 +181,7 @@ OPENAPI = {
     "/api/v2/users": {
         "get": {
             "summary": "List the users (admin)",
+            "operationId": "listUsers",
             "responses": {
                 "200": _json(
                     {
@@ -196,6 +197,7 @@ OPENAPI = {
         },
         "post": {
             "summary": "Create a user (admin)",
+            "operationId": "createUser",
             "requestBody": {
                 "required": True,
                 "content": {
@@ -224,6 +226,7 @@ OPENAPI = {
         "parameters": [_NAME_PARAM],
         "put": {
             "summary": "Change a user's role or password (admin), or one's own password",
+            "operationId": "updateUser",
             "requestBody": {
                 "required": True,
                 "content": {
@@ -249,6 +252,7 @@ OPENAPI = {
         },
         "delete": {
             "summary": "Delete a user and their sessions (admin)",
+            "operationId": "deleteUser",
             "responses": {
                 "204": {"description": "Deleted"},
                 "401": _ERRORS["401"],
