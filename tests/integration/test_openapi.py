@@ -108,6 +108,18 @@ def test_every_route_is_documented_and_every_operation_served(api, doc):
         assert (doc["paths"][path][method].get("security") == []) == public, (path, method)
 
 
+def test_no_operation_but_the_public_ones_answers_without_credentials(api, doc):
+    for path, method in sorted(documented(doc)):
+        operation = doc["paths"][path][method]
+        url = re.sub(r"\{[^}]+\}", "x", path)
+        resp = api.simulate_request(method.upper(), url)
+        if operation.get("security") == []:
+            assert resp.status_code != 401, (method, path)
+        else:
+            assert resp.status_code == 401, (method, path, resp.status_code)
+            assert resp.json["error"]["code"] == 401
+
+
 def test_every_resource_module_is_served_and_described(api):
     """users, engines and metrics are webservices of their own helpers' modules."""
     modules = {
