@@ -8,15 +8,13 @@ needs a session or an API key except version and healthcheck
 (:mod:`canopsis.webserver.errors`).
 """
 
-import functools
 import importlib
-import json
 
 import falcon
-from canopsis.webserver import errors, openapi
+from canopsis.webserver import openapi
 from canopsis.webserver.api import Api, EventSender
-from canopsis.webserver.http import dumps
-from canopsis.webserver.middleware import Authentication
+from canopsis.webserver.http import new_app
+from canopsis.webserver.middleware import Authentication, BodyLimit
 from configobj import ConfigObj
 from pymongo.database import Database
 
@@ -53,14 +51,7 @@ def create_app(
     db = db if db is not None else storage.database()
     sender = sender if sender is not None else EventSender(config.load("amqp"))
     api = Api(cfg, db, sender)
-    app = falcon.App(middleware=[Authentication(api)])
-    handler = falcon.media.JSONHandler(
-        dumps=dumps, loads=functools.partial(json.loads, parse_constant=_refuse)
-    )
-    app.req_options.media_handlers[falcon.MEDIA_JSON] = handler
-    app.resp_options.media_handlers[falcon.MEDIA_JSON] = handler
-    app.req_options.strip_url_path_trailing_slash = True
-    errors.install(app)
+    app = new_app([BodyLimit(cfg["server"]["max_body_bytes"]), Authentication(api)])
     enabled = [m for name, m in WEBSERVICES.items() if switches.get(name, True)]
     loaded = []
     for module_name in (*ALWAYS, *enabled):
@@ -70,7 +61,3 @@ def create_app(
             app.add_route(path, resource)
     app.add_route(openapi.PATH, openapi.OpenApi(openapi.document(loaded)))
     return app
-
-
-def _refuse(name: str) -> float:
-    raise ValueError(f"{name} is not a JSON number")

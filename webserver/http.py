@@ -1,11 +1,13 @@
 """What every resource uses to read a request: JSON bodies, query parameters, paging."""
 
+import functools
 import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import falcon
+from canopsis.webserver import errors
 from canopsis.webserver.errors import ApiError, bad_request
 
 from canopsis.auth import Principal
@@ -14,6 +16,20 @@ DEFAULT_LIMIT = 50
 #: the last epoch second a date can hold (9999-12-31T23:59:59Z)
 LATEST = 253_402_300_799
 MAX_LIMIT = 1000
+
+
+def new_app(middleware: list) -> falcon.App:
+    """A falcon app reading and answering JSON (no NaN; dates in ISO 8601 with their offset),
+    every error in the one shape of :mod:`canopsis.webserver.errors`."""
+    app = falcon.App(middleware=middleware)
+    handler = falcon.media.JSONHandler(
+        dumps=dumps, loads=functools.partial(json.loads, parse_constant=_no_constant)
+    )
+    app.req_options.media_handlers[falcon.MEDIA_JSON] = handler
+    app.resp_options.media_handlers[falcon.MEDIA_JSON] = handler
+    app.req_options.strip_url_path_trailing_slash = True
+    errors.install(app)
+    return app
 
 
 def dumps(value: Any) -> str:

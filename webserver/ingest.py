@@ -16,16 +16,13 @@ MongoDB: nothing here opens a database connection. Errors have the REST API's
 one shape (:mod:`canopsis.webserver.errors`).
 """
 
-import functools
-import json
 from pathlib import Path
 
 import falcon
-from canopsis.webserver import errors
 from canopsis.webserver.api import EventSender
 from canopsis.webserver.errors import ApiError
-from canopsis.webserver.http import dumps, read_json
-from canopsis.webserver.middleware import credentials
+from canopsis.webserver.http import new_app, read_json
+from canopsis.webserver.middleware import BodyLimit, credentials
 from canopsis.webserver.resources.events import submit
 from configobj import ConfigObj
 
@@ -35,15 +32,10 @@ ROLES = ("operator", "admin")
 
 
 class KeyCheck:
-    """The body limit, then a key from the key file for every route but ``/health``."""
+    """A key from the key file for every route but ``/health``."""
 
-    def __init__(self, max_body: int, keys_path: Path | None) -> None:
-        self.max_body = max_body
+    def __init__(self, keys_path: Path | None) -> None:
         self.keys_path = keys_path
-
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if req.content_length is not None and req.content_length > self.max_body:
-            raise ApiError(413, f"the body is larger than {self.max_body} bytes")
 
     def process_resource(self, req: falcon.Request, resp: falcon.Response, resource, params):
         if resource is None or not getattr(resource, "auth_required", True):
@@ -87,18 +79,7 @@ def create_app(
     """The application for ``etc/ingest.conf`` (the arguments replace what tests provide)."""
     cfg = cfg if cfg is not None else config.load("ingest")
     sender = sender if sender is not None else EventSender(config.load("amqp"))
-    app = falcon.App(middleware=[KeyCheck(cfg["server"]["max_body_bytes"], keys_path)])
-    handler = falcon.media.JSONHandler(
-        dumps=dumps, loads=functools.partial(json.loads, parse_constant=_refuse)
-    )
-    app.req_options.media_handlers[falcon.MEDIA_JSON] = handler
-    app.resp_options.media_handlers[falcon.MEDIA_JSON] = handler
-    app.req_options.strip_url_path_trailing_slash = True
-    errors.install(app)
+    app = new_app([BodyLimit(cfg["server"]["max_body_bytes"]), KeyCheck(keys_path)])
     app.add_route("/event", Event(sender))
     app.add_route("/health", Health(sender))
     return app
-
-
-def _refuse(name: str) -> float:
-    raise ValueError(f"{name} is not a JSON number")

@@ -23,17 +23,25 @@ def credentials(req: falcon.Request) -> tuple[str, str] | None:
     return ("session", token) if token else None
 
 
+class BodyLimit:
+    """413 for a request announcing a body over ``max_body`` bytes, before anything reads it."""
+
+    def __init__(self, max_body: int) -> None:
+        self.max_body = max_body
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if req.content_length is not None and req.content_length > self.max_body:
+            raise ApiError(413, f"the body is larger than {self.max_body} bytes")
+
+
 class Authentication:
     """Every resource needs a session or a key unless it says ``auth_required = False``."""
 
     def __init__(self, api: Api) -> None:
         self.api = api
-        self.max_body = api.cfg["server"]["max_body_bytes"]
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         self.api.prepare()
-        if req.content_length is not None and req.content_length > self.max_body:
-            raise ApiError(413, f"the body is larger than {self.max_body} bytes")
 
     def process_resource(self, req: falcon.Request, resp: falcon.Response, resource, params):
         if resource is None or not getattr(resource, "auth_required", True):
