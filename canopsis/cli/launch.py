@@ -176,33 +176,26 @@ def collectd(args: list[str]) -> None:
 
 
 def webserver(args: list[str]) -> None:
-    cfg = config.load("webserver")["server"]
-    command = [
-        str(paths.venv_bin("gunicorn")),
-        "--bind",
-        f"{cfg['host']}:{cfg['port']}",
-        "--name",
-        "canopsis-webserver",
-        "--control-socket",
-        str(paths.var("run", "webserver.ctl")),
-        *args,
-        "canopsis.webserver.app:create_app()",
-    ]
-    os.execv(command[0], command)
+    _gunicorn("webserver", "canopsis.webserver.app:create_app()", args)
 
 
 def ingest(args: list[str]) -> None:
-    cfg = config.load("ingest")["server"]
+    _gunicorn("ingest", "canopsis.webserver.ingest:create_app()", args)
+
+
+def _gunicorn(program: str, app: str, args: list[str]) -> None:
+    """Exec gunicorn serving ``app`` on the address of ``etc/<program>.conf``."""
+    cfg = config.load(program)["server"]
     command = [
         str(paths.venv_bin("gunicorn")),
         "--bind",
         f"{cfg['host']}:{cfg['port']}",
         "--name",
-        "canopsis-ingest",
+        f"canopsis-{program}",
         "--control-socket",
-        str(paths.var("run", "ingest.ctl")),
+        str(paths.var("run", f"{program}.ctl")),
         *args,
-        "canopsis.webserver.ingest:create_app()",
+        app,
     ]
     os.execv(command[0], command)
 
