@@ -28,11 +28,14 @@ flapping, back to OK, or resolved but not yet moved) get
 and resolution happen there, computed from the times stored on the alarm,
 so a restart loses no pending expiry. A resolved alarm is copied to
 ``alarms_resolved`` first and then deleted from ``alarms``: a crash between
-the two leaves it in both, and the next beat finishes the move.
+the two leaves it in both, and the next beat finishes the move. Resolved
+alarms are deleted ``resolved_retention_days`` after their resolution (a TTL
+index on ``resolved_at``).
 """
 
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne
@@ -40,6 +43,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from canopsis import alarm as alarms
+from canopsis import storage
 from canopsis.engine import Engine, Retry
 
 log = logging.getLogger("canopsis.engines.alerts")
@@ -82,11 +86,14 @@ flapping_freq = integer(min=2, default=10)
 flapping_interval = float(min=1, default=3600)
 cancel_autosolve_delay = float(min=0, default=3600)
 hard_limit = integer(min=10, default=100)
+resolved_retention_days = integer(min=1, max=36500, default=365)
 """
 
     def __init__(self, name: str, options: dict[str, Any], db: Database) -> None:
         super().__init__(name, options, db)
-        self.cfg = alarms.AlarmConfig(**options)
+        self.cfg = alarms.AlarmConfig(
+            **{k: v for k, v in options.items() if k != "resolved_retention_days"}
+        )
         #: entity id -> open alarm (None: none) for the batch in progress
         self.current: dict[str, dict | None] = {}
         #: entity id -> the alarm as loaded (its revision), for the entities changed
@@ -95,6 +102,8 @@ hard_limit = integer(min=10, default=100)
 
     def setup(self) -> None:
         ensure_indexes(self.db)
+        days = self.options["resolved_retention_days"]
+        storage.ensure_ttl(self.db[RESOLVED], "resolved_at", days * 86400)
 
     def prepare(self, events: list[dict]) -> None:
         missing = {e["entity_id"] for e in events if e["entity_id"] not in self.current}
@@ -185,6 +194,12 @@ def _replace(db: Database, before: dict, after: dict) -> bool:
 
 
 def _move(db: Database, alarm: dict) -> int:
-    """Copy a resolved alarm to ``alarms_resolved``, then delete it from the open ones."""
-    db[RESOLVED].replace_one({"_id": alarm["_id"]}, alarm, upsert=True)
+    """Copy a resolved alarm to ``alarms_resolved``, then delete it from the open ones.
+
+    The copy gets ``resolved_at``, the resolution as a date, for the retention's TTL index.
+    """
+    resolved_at = datetime.fromtimestamp(alarm["resolved"], UTC)
+    db[RESOLVED].replace_one(
+        {"_id": alarm["_id"]}, {**alarm, "resolved_at": resolved_at}, upsert=True
+    )
     return db[OPEN].delete_one({"_id": alarm["_id"]}).deleted_count

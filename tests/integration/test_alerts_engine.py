@@ -16,6 +16,7 @@ OPTIONS = {
     "flapping_interval": 3600.0,
     "cancel_autosolve_delay": 3600.0,
     "hard_limit": 100,
+    "resolved_retention_days": 365,
 }
 
 
@@ -119,6 +120,9 @@ def test_beat_resolves_and_moves_an_alarm_and_a_new_problem_opens_another(mongo_
     assert mongo_db.alarms.count_documents({}) == 0
     [resolved] = mongo_db.alarms_resolved.find()
     assert resolved["_id"] == "http/web1:e1" and resolved["resolved"] is not None
+    assert resolved["resolved_at"].timestamp() == pytest.approx(resolved["resolved"], abs=0.01)
+    ttl = mongo_db.alarms_resolved.index_information()["resolved_at_ttl"]
+    assert ttl["expireAfterSeconds"] == 365 * 86400
     batch(alerts, event("e3", state=3))
     [reopened] = mongo_db.alarms.find()
     assert reopened["_id"] == "http/web1:e3"
