@@ -336,3 +336,29 @@ def test_alerts_as_two_processes_gives_exactly_what_one_process_gives(site, db):
         == by_one
         == {c: v for c, v in expected(one).items()}
     )
+
+
+def test_a_snooze_ends_on_time_after_an_engine_restart_in_the_middle_of_it(site, db):
+    proc = start(site, *CHAIN)
+    try:
+        send(site.amqp_url, event("p-snooze", state=2))
+        wait_for(lambda: db.alarms.find_one({"component": "p-snooze"}), what="alarm")
+        send(site.amqp_url, event("p-snooze", event_type="snooze", duration=4, author="op"))
+        snoozed = wait_for(
+            lambda: db.alarms.find_one({"component": "p-snooze", "snooze": {"$ne": None}}),
+            what="snooze",
+        )
+    finally:
+        stop(proc)
+    wake = snoozed["snooze"]["val"]
+    proc = start(site, *CHAIN)
+    try:
+        woken = wait_for(
+            lambda: db.alarms.find_one({"component": "p-snooze", "snooze": None}),
+            timeout=wake - time.time() + 10,
+            what="the end of the snooze",
+        )
+        # the beat (every second here) ends it at its wake-up time, not before
+        assert wake <= woken["last_update_date"] <= wake + 3
+    finally:
+        stop(proc)
