@@ -52,6 +52,14 @@ Each engine publishes every beat a ``perf`` event about itself to
 component the host, resource ``engine-<name>``) with ``events_per_second``,
 ``mean_processing_ms``, ``errors`` (exceptions and refused events) and, for the
 engine that reads the queue, ``queue_depth``.
+
+An engine run as several processes does its ``beat()`` once per interval, not
+once per process: before each beat, a process takes or renews the engine's
+lease (:mod:`canopsis.lease`, for ``2 * beat_interval``) and only the holder
+runs ``beat()``; every process still publishes its own perf event. A holder
+that dies is replaced within two intervals; one stopped by SIGTERM releases
+the lease, so another process takes it at its next beat. Taking and losing a
+lease are logged.
 """
 
 import contextlib
@@ -59,6 +67,7 @@ import importlib
 import inspect
 import json
 import logging
+import os
 import signal
 import socket
 import time
@@ -74,6 +83,7 @@ from pymongo.errors import PyMongoError
 
 from canopsis import amqp, config, deadletters, paths, storage
 from canopsis.event import FieldError, entity_id, routing_key
+from canopsis.lease import Lease, holder_id
 
 log = logging.getLogger("canopsis.engine")
 
@@ -499,6 +509,10 @@ class Runner(amqp.ConsumerBase):
         self.host = socket.gethostname()
         now = time.monotonic()
         self.next_beat = {c.name: now + c.beat_interval for c in chain.confs}
+        holder = holder_id(self.host, os.getpid(), worker)
+        self.leases = {c.name: Lease(db, c.name, holder, 2 * c.beat_interval) for c in chain.confs}
+        #: the engines whose beat lease this process holds
+        self.leading: set[str] = set()
 
     # kombu ConsumerMixin hooks
 
@@ -614,11 +628,12 @@ class Runner(amqp.ConsumerBase):
 
     def _beat(self, engine: Engine, now: float) -> None:
         stats = self.chain.stats[engine.name]
-        try:
-            engine.beat(time.time())
-        except Exception:
-            log.exception("%s: beat failed", engine.name)
-            stats.errors += 1
+        if self._lead(engine.name):
+            try:
+                engine.beat(time.time())
+            except Exception:
+                log.exception("%s: beat failed", engine.name)
+                stats.errors += 1
         depth = None
         if engine is self.chain.engines[0]:
             depth = self.publisher.queue_depth(self.queue) + len(self.pending)
@@ -629,6 +644,32 @@ class Runner(amqp.ConsumerBase):
         engine.counters.clear()
         self.publisher.to_events(_dumps(perf), routing_key(perf))
         self.conn.heartbeat_check()
+
+    def _lead(self, name: str) -> bool:
+        """Take or renew the beat lease of engine ``name``: True when this process holds it."""
+        try:
+            held = self.leases[name].acquire(time.time())
+        except PyMongoError as exc:
+            log.warning("beat lease of %s not renewed (MongoDB: %s)", name, _short(exc))
+            held = False
+        if held and name not in self.leading:
+            log.info("beat lease of %s taken", name)
+            self.leading.add(name)
+        elif not held and name in self.leading:
+            log.info("beat lease of %s lost", name)
+            self.leading.discard(name)
+        return held
+
+    def release_leases(self) -> None:
+        """Give up the beat leases held, so another process takes them at once."""
+        for name in sorted(self.leading):
+            try:
+                self.leases[name].release()
+            except PyMongoError as exc:
+                log.warning("beat lease of %s not released (MongoDB: %s)", name, _short(exc))
+            else:
+                log.info("beat lease of %s released", name)
+        self.leading.clear()
 
 
 def wait_for_database(db: Database, chain: Chain, stopping: Callable[[], bool]) -> None:
@@ -679,6 +720,7 @@ def serve(names: list[str], worker: int | None) -> int:
         runner.run(safety_interval=min(1.0, first.batch_ms / 1000))
     except Stop:
         pass
+    runner.release_leases()
     log.info("stopped: %d messages acknowledged", runner.acked)
     return 0
 

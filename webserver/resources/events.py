@@ -47,9 +47,9 @@ def submit(body: Any, sender: EventSender) -> dict:
     now = time.time()
     messages, refused = [], []
     for index, raw in enumerate(events):
-        normalized, errors = event.normalize(raw, now)
-        if errors:
-            reasons = {e.field or "event": e.reason for e in errors}
+        normalized, problems = event.normalize(raw, now)
+        if problems:
+            reasons = {p.field or "event": p.reason for p in problems}
             refused.append({"index": index, "errors": reasons})
             continue
         sent = {**raw, "timestamp": normalized["timestamp"]}
