@@ -1,0 +1,202 @@
+"""Planned behaviours ("pbehaviors"): periods when matching entities are in maintenance, paused
+or inactive.
+
+A pbehavior is a document::
+
+    {"_id": "pb1", "name": "Saturday backup", "type": "maintenance",
+     "reason": "weekly backup", "author": "root",
+     "filter": {"component": "db1"},        # an entity pattern (canopsis.match)
+     "start": 1774062000, "end": 1774065600, # epoch seconds; end may be null
+     "rrule": "FREQ=WEEKLY;BYDAY=SA",       # optional iCalendar RRULE value
+     "exdates": [1774666800],               # occurrence starts to skip
+     "tz": "Europe/Paris",                  # IANA time zone, default UTC
+     "enabled": true}                       # default true
+
+Without ``rrule`` the single period is ``[start, end)``, open-ended when ``end`` is null. With
+``rrule`` (``end`` is then required) the first occurrence starts at ``start`` and every
+occurrence lasts ``end - start`` seconds. Occurrences are computed by python-dateutil in the
+pbehavior's time zone from the local wall-clock time of ``start``: a weekly 04:00 window stays at
+04:00 local across daylight-saving changes, so its UTC time shifts. A local time that does not
+exist (in the spring gap) is read with the offset before the change, an ambiguous one (in the
+autumn overlap) as its first instance, as :mod:`zoneinfo` does. An occurrence whose start is one
+of ``exdates`` is skipped. ``UNTIL`` in a rule must be in UTC (``...Z``), as RFC 5545 asks.
+
+The module is pure: no database and no clock, ``now`` is always a parameter. Work is bounded:
+at most :data:`MAX_OCCURRENCES` occurrences of a rule are examined, counted from ``start`` (a
+daily rule is thus followed for 27 years, an hourly one for 416 days, a secondly one for under
+three hours), and :func:`next_change` looks :data:`HORIZON` seconds ahead.
+"""
+
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from itertools import chain, islice
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil.rrule import rrule, rrulestr
+
+from canopsis.match import FieldError, Pattern, PatternError, compile_pattern
+
+TYPES = ("maintenance", "pause", "inactive")
+MAX_OCCURRENCES = 10_000
+HORIZON = 400 * 86400.0
+
+_REQUIRED = ("name", "type", "reason", "author", "filter", "start")
+_OPTIONAL = ("_id", "end", "rrule", "exdates", "tz", "enabled")
+_RRULE_PREFIX = "RRULE:"
+
+Period = tuple[float, float]
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _zone(name: object) -> ZoneInfo | None:
+    """The time zone called ``name``, or None when there is none."""
+    if not isinstance(name, str) or not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _parse_rule(text: str, start: float, zone: ZoneInfo) -> rrule:
+    """The rule of ``text`` from ``start`` in ``zone``; ValueError with a reason when invalid."""
+    body = text[len(_RRULE_PREFIX) :] if text.upper().startswith(_RRULE_PREFIX) else text
+    if ":" in body or "\n" in body:
+        raise ValueError(
+            "expected one RRULE value (start, exdates and tz give DTSTART, EXDATE and TZID)"
+        )
+    if "FREQ=" not in body.upper():
+        raise ValueError("FREQ is required")
+    dtstart = datetime.fromtimestamp(math.floor(start), zone)
+    try:
+        rule = rrulestr(body, dtstart=dtstart)
+    except TypeError as exc:  # dateutil's report of some missing or misplaced parts
+        raise ValueError(str(exc)) from exc
+    assert isinstance(rule, rrule)
+    return rule
+
+
+def validate(doc: object) -> list[FieldError]:
+    """Every problem of the pbehavior ``doc``, each with its field; empty when it is valid."""
+    if not isinstance(doc, dict):
+        return [FieldError("", "expected an object")]
+    errors = [FieldError(k, "required") for k in _REQUIRED if k not in doc]
+    errors += [FieldError(str(k), "unknown field") for k in doc if k not in _REQUIRED + _OPTIONAL]
+    for key in ("_id", "name", "reason", "author"):
+        if key in doc and not isinstance(doc[key], str):
+            errors.append(FieldError(key, "expected a string"))
+    if "type" in doc and doc["type"] not in TYPES:
+        errors.append(FieldError("type", f"expected one of {', '.join(TYPES)}"))
+    if "enabled" in doc and not isinstance(doc["enabled"], bool):
+        errors.append(FieldError("enabled", "expected true or false"))
+    if "filter" in doc:
+        try:
+            compile_pattern(doc["filter"], "filter")
+        except PatternError as exc:
+            errors += exc.errors
+    start, end = doc.get("start"), doc.get("end")
+    if "start" in doc and not _is_number(start):
+        errors.append(FieldError("start", "expected a number"))
+    if end is not None:
+        if not _is_number(end):
+            errors.append(FieldError("end", "expected a number or null"))
+        elif _is_number(start) and end <= start:
+            errors.append(FieldError("end", "must be after start"))
+    exdates = doc.get("exdates", [])
+    if not isinstance(exdates, list):
+        errors.append(FieldError("exdates", "expected a list of numbers"))
+    else:
+        errors += [
+            FieldError(f"exdates.{i}", "expected a number")
+            for i, value in enumerate(exdates)
+            if not _is_number(value)
+        ]
+    tz = doc.get("tz", "UTC")
+    zone = _zone(tz)
+    if zone is None:
+        errors.append(FieldError("tz", f"unknown time zone {tz!r}"))
+    rule = doc.get("rrule")
+    if rule is not None:
+        if not isinstance(rule, str):
+            errors.append(FieldError("rrule", "expected a string or null"))
+        else:
+            try:
+                _parse_rule(rule, start if _is_number(start) else 0, zone or UTC)
+            except ValueError as exc:
+                errors.append(FieldError("rrule", str(exc)))
+        if end is None:
+            errors.append(FieldError("end", "required with rrule"))
+    return errors
+
+
+def _occurrences(doc: dict) -> Iterator[float]:
+    """The starts of the occurrences of a valid ``doc``, in order, exdates included."""
+    start = doc["start"]
+    if doc.get("rrule") is None:
+        yield start
+        return
+    zone = _zone(doc.get("tz", "UTC"))
+    assert zone is not None
+    fraction = start - math.floor(start)  # dateutil works in whole seconds
+    starts = (
+        occurrence.timestamp() + fraction for occurrence in _parse_rule(doc["rrule"], start, zone)
+    )
+    first = next(starts, None)
+    # start is the first occurrence, whether or not the rule gives it
+    head = [start] if first is None or first == start else [start, first]
+    yield from islice(chain(head, starts), MAX_OCCURRENCES)
+
+
+def periods(doc: dict, start: float, end: float) -> list[Period]:
+    """The active periods of the valid pbehavior ``doc`` within ``[start, end)``.
+
+    Periods are clipped to the window, sorted, and overlapping or adjacent ones merged. A
+    disabled pbehavior has none.
+    """
+    if not doc.get("enabled", True) or end <= start:
+        return []
+    duration = math.inf if doc.get("end") is None else doc["end"] - doc["start"]
+    excluded = set(doc.get("exdates", ()))
+    found: list[Period] = []
+    for begin in _occurrences(doc):
+        if begin >= end:
+            break
+        if begin in excluded or begin + duration <= start:
+            continue
+        clipped = (max(begin, start), min(begin + duration, end))
+        if found and clipped[0] <= found[-1][1]:
+            found[-1] = (found[-1][0], max(found[-1][1], clipped[1]))
+        else:
+            found.append(clipped)
+    return found
+
+
+def active(doc: dict, now: float) -> bool:
+    """Whether the valid pbehavior ``doc`` is active at ``now``."""
+    return bool(periods(doc, now, math.nextafter(now, math.inf)))
+
+
+def next_change(doc: dict, now: float) -> float | None:
+    """The first time after ``now`` when :func:`active` changes, within :data:`HORIZON`."""
+    limit = now + HORIZON
+    found = periods(doc, now, limit)
+    if not found:
+        return None
+    begin, finish = found[0]
+    if begin > now:
+        return begin
+    return finish if finish < limit else None
+
+
+def pattern(doc: dict) -> Pattern:
+    """The compiled filter of the valid pbehavior ``doc``, to match many entities with."""
+    return compile_pattern(doc["filter"], "filter")
+
+
+def matches(doc: dict, entity: dict) -> bool:
+    """Whether ``entity`` is one the valid pbehavior ``doc`` applies to."""
+    return pattern(doc).matches(entity)

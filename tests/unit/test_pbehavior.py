@@ -1,0 +1,230 @@
+from datetime import UTC, datetime
+
+from canopsis import pbehavior
+from canopsis.match import FieldError
+
+HOUR = 3600.0
+DAY = 24 * HOUR
+WEEK = 7 * DAY
+
+
+def utc(*parts: int) -> float:
+    return datetime(*parts, tzinfo=UTC).timestamp()
+
+
+def make(**fields: object) -> dict:
+    doc = {
+        "_id": "pb1",
+        "name": "backup",
+        "type": "maintenance",
+        "reason": "weekly backup",
+        "author": "root",
+        "filter": {"component": "db1"},
+        "start": utc(2026, 6, 1, 0),
+        "end": utc(2026, 6, 1, 2),
+    }
+    doc.update(fields)
+    assert pbehavior.validate(doc) == []
+    return doc
+
+
+# Saturday 21 March 2026, 04:00 in Paris (CET, UTC+1), one hour every week.
+WEEKLY = {
+    "start": utc(2026, 3, 21, 3),
+    "end": utc(2026, 3, 21, 4),
+    "rrule": "FREQ=WEEKLY;BYDAY=SA",
+    "tz": "Europe/Paris",
+}
+
+
+def errors(**fields: object) -> list[str]:
+    doc = {**make(), **fields}
+    return [str(e) for e in pbehavior.validate({k: v for k, v in doc.items() if v is not ...})]
+
+
+def test_single_window():
+    doc = make()
+    assert pbehavior.periods(doc, utc(2026, 5, 1, 0), utc(2026, 7, 1, 0)) == [
+        (utc(2026, 6, 1, 0), utc(2026, 6, 1, 2))
+    ]
+    assert pbehavior.periods(doc, utc(2026, 6, 2, 0), utc(2026, 7, 1, 0)) == []
+    assert pbehavior.periods(doc, utc(2026, 5, 1, 0), utc(2026, 6, 1, 0)) == []
+
+
+def test_window_clipping():
+    doc = make()
+    assert pbehavior.periods(doc, utc(2026, 6, 1, 1), utc(2026, 6, 1, 5)) == [
+        (utc(2026, 6, 1, 1), utc(2026, 6, 1, 2))
+    ]
+    assert pbehavior.periods(doc, utc(2026, 5, 31, 23), utc(2026, 6, 1, 1)) == [
+        (utc(2026, 6, 1, 0), utc(2026, 6, 1, 1))
+    ]
+    weekly = make(**WEEKLY)
+    window = (utc(2026, 3, 21, 3) + 1800, utc(2026, 3, 28, 3) + 600)
+    assert pbehavior.periods(weekly, *window) == [
+        (utc(2026, 3, 21, 3) + 1800, utc(2026, 3, 21, 4)),
+        (utc(2026, 3, 28, 3), utc(2026, 3, 28, 3) + 600),
+    ]
+
+
+def test_open_ended():
+    doc = make(end=None)
+    start = utc(2026, 6, 1, 0)
+    assert pbehavior.periods(doc, start - DAY, start + 1000 * DAY) == [(start, start + 1000 * DAY)]
+    assert pbehavior.active(doc, start + 1000 * DAY)
+    assert not pbehavior.active(doc, start - 1)
+    assert pbehavior.next_change(doc, start - DAY) == start
+    assert pbehavior.next_change(doc, start) is None
+
+
+def test_weekly_rule_keeps_local_time_across_both_dst_changes_of_2026():
+    doc = make(**WEEKLY)
+    spring = pbehavior.periods(doc, utc(2026, 3, 20, 0), utc(2026, 4, 5, 0))
+    assert spring == [
+        (utc(2026, 3, 21, 3), utc(2026, 3, 21, 4)),  # 04:00 CET
+        (utc(2026, 3, 28, 3), utc(2026, 3, 28, 4)),  # 04:00 CET, the eve of the change
+        (utc(2026, 4, 4, 2), utc(2026, 4, 4, 3)),  # 04:00 CEST: one hour earlier in UTC
+    ]
+    autumn = pbehavior.periods(doc, utc(2026, 10, 20, 0), utc(2026, 11, 1, 0))
+    assert autumn == [
+        (utc(2026, 10, 24, 2), utc(2026, 10, 24, 3)),  # 04:00 CEST
+        (utc(2026, 10, 31, 3), utc(2026, 10, 31, 4)),  # 04:00 CET: one hour later in UTC
+    ]
+    hours = [datetime.fromtimestamp(begin, UTC).hour for begin, _ in spring + autumn]
+    assert hours == [3, 3, 2, 2, 3]
+
+
+def test_exdate_skips_one_occurrence():
+    doc = make(**WEEKLY, exdates=[utc(2026, 3, 28, 3)])
+    assert pbehavior.periods(doc, utc(2026, 3, 20, 0), utc(2026, 4, 5, 0)) == [
+        (utc(2026, 3, 21, 3), utc(2026, 3, 21, 4)),
+        (utc(2026, 4, 4, 2), utc(2026, 4, 4, 3)),
+    ]
+    assert not pbehavior.active(doc, utc(2026, 3, 28, 3) + 60)
+    assert pbehavior.next_change(doc, utc(2026, 3, 22, 0)) == utc(2026, 4, 4, 2)
+
+
+def test_first_occurrence_is_start_even_off_rule():
+    # 1 June 2026 is a Monday; the rule gives Saturdays after it.
+    doc = make(rrule="FREQ=WEEKLY;BYDAY=SA")
+    assert pbehavior.periods(doc, utc(2026, 6, 1, 0), utc(2026, 6, 7, 0)) == [
+        (utc(2026, 6, 1, 0), utc(2026, 6, 1, 2)),
+        (utc(2026, 6, 6, 0), utc(2026, 6, 6, 2)),
+    ]
+
+
+def test_overlapping_occurrences_are_merged():
+    doc = make(end=utc(2026, 6, 1, 0) + 2 * DAY, rrule="FREQ=DAILY;COUNT=3")
+    assert pbehavior.periods(doc, utc(2026, 5, 1, 0), utc(2026, 7, 1, 0)) == [
+        (utc(2026, 6, 1, 0), utc(2026, 6, 5, 0))
+    ]
+
+
+def test_secondly_rule_work_is_bounded():
+    doc = make(end=utc(2026, 6, 1, 0) + 0.5, rrule="FREQ=SECONDLY")
+    found = pbehavior.periods(doc, utc(2026, 6, 1, 0), utc(2027, 6, 1, 0))
+    assert len(found) == pbehavior.MAX_OCCURRENCES
+    assert found[-1][0] == utc(2026, 6, 1, 0) + pbehavior.MAX_OCCURRENCES - 1
+
+
+def test_disabled_has_no_period():
+    doc = make(enabled=False)
+    assert pbehavior.periods(doc, utc(2026, 5, 1, 0), utc(2026, 7, 1, 0)) == []
+    assert not pbehavior.active(doc, utc(2026, 6, 1, 1))
+    assert pbehavior.next_change(doc, utc(2026, 5, 31, 0)) is None
+
+
+def test_active_at_edges():
+    doc = make()
+    start, end = utc(2026, 6, 1, 0), utc(2026, 6, 1, 2)
+    assert not pbehavior.active(doc, start - 0.001)
+    assert pbehavior.active(doc, start)
+    assert pbehavior.active(doc, end - 0.001)
+    assert not pbehavior.active(doc, end)
+
+
+def test_next_change_at_edges():
+    doc = make()
+    start, end = utc(2026, 6, 1, 0), utc(2026, 6, 1, 2)
+    assert pbehavior.next_change(doc, start - HOUR) == start
+    assert pbehavior.next_change(doc, start) == end
+    assert pbehavior.next_change(doc, end - 1) == end
+    assert pbehavior.next_change(doc, end) is None
+    assert pbehavior.next_change(doc, start - pbehavior.HORIZON - 1) is None
+
+
+def test_next_change_of_a_rule():
+    doc = make(**WEEKLY)
+    assert pbehavior.next_change(doc, utc(2026, 3, 21, 4)) == utc(2026, 3, 28, 3)
+    assert pbehavior.next_change(doc, utc(2026, 3, 28, 3)) == utc(2026, 3, 28, 4)
+    assert pbehavior.next_change(doc, utc(2026, 3, 29, 0)) == utc(2026, 4, 4, 2)
+
+
+def test_matches_uses_the_filter():
+    doc = make(filter={"component": "db1", "infos.site": {"$in": ["paris", "lyon"]}})
+    assert pbehavior.matches(doc, {"component": "db1", "infos": {"site": "lyon"}})
+    assert not pbehavior.matches(doc, {"component": "db1", "infos": {"site": "nice"}})
+    assert not pbehavior.matches(doc, {"component": "db2", "infos": {"site": "lyon"}})
+
+
+def test_valid_documents():
+    make(**WEEKLY, exdates=[utc(2026, 3, 28, 3)], enabled=True)
+    make(end=None, tz="UTC")
+    make(rrule="RRULE:FREQ=DAILY;UNTIL=20261231T000000Z")
+
+
+def test_not_an_object():
+    assert pbehavior.validate([]) == [FieldError("", "expected an object")]
+
+
+def test_missing_and_unknown_fields():
+    assert errors(name=..., filter=..., color="red") == [
+        "name: required",
+        "filter: required",
+        "color: unknown field",
+    ]
+
+
+def test_field_types():
+    assert errors(name=1, reason=None, type="holiday", enabled="yes", start="now") == [
+        "name: expected a string",
+        "reason: expected a string",
+        "type: expected one of maintenance, pause, inactive",
+        "enabled: expected true or false",
+        "start: expected a number",
+    ]
+    assert errors(exdates=[1.5, "x"]) == ["exdates.1: expected a number"]
+    assert errors(exdates=3) == ["exdates: expected a list of numbers"]
+
+
+def test_end_before_start():
+    assert errors(end=utc(2026, 5, 31, 0)) == ["end: must be after start"]
+    assert errors(end=utc(2026, 6, 1, 0)) == ["end: must be after start"]
+
+
+def test_bad_rrule():
+    assert errors(rrule="FREQ=FORTNIGHTLY") == ["rrule: invalid 'FREQ': FORTNIGHTLY"]
+    assert errors(rrule="BYDAY=SA") == ["rrule: FREQ is required"]
+    assert errors(rrule="FREQ=DAILY;UNTIL=20261231T000000") == [
+        "rrule: RRULE UNTIL values must be specified in UTC when DTSTART is timezone-aware"
+    ]
+    assert errors(rrule="DTSTART:20260101T000000Z\nRRULE:FREQ=DAILY") == [
+        "rrule: expected one RRULE value (start, exdates and tz give DTSTART, EXDATE and TZID)"
+    ]
+    assert errors(rrule=7) == ["rrule: expected a string or null"]
+
+
+def test_rrule_requires_end():
+    assert errors(rrule="FREQ=DAILY", end=None) == ["end: required with rrule"]
+
+
+def test_unknown_tz():
+    assert errors(tz="Mars/Base") == ["tz: unknown time zone 'Mars/Base'"]
+    assert errors(tz="../etc") == ["tz: unknown time zone '../etc'"]
+
+
+def test_bad_filter():
+    assert errors(filter={"state": {"$gt": "high"}, "$where": "x"}) == [
+        "filter.state.$gt: expected a number",
+        "filter.$where: unknown operator (expected a field, $and, $or or $nor)",
+    ]
