@@ -53,6 +53,9 @@ ENTRY_ENGINE = "cleaner"
 CONTENT_TYPE = "application/json"
 PERSISTENT = 2
 HEARTBEAT = 30
+#: seconds a publish waits for the broker's confirm (a blocked broker fails the batch, which
+#: is requeued and retried, rather than holding the engine forever)
+CONFIRM_TIMEOUT = 30
 RETRY_POLICY = {"max_retries": 5, "interval_start": 1, "interval_step": 2, "interval_max": 10}
 
 ConsumerBase = ConsumerMixin
@@ -157,6 +160,8 @@ class Publisher:
             message_id=message_id or uuid.uuid4().hex,
             retry=self.retry,
             retry_policy=RETRY_POLICY,
+            timeout=CONFIRM_TIMEOUT,
+            confirm_timeout=CONFIRM_TIMEOUT,
         )
 
     def queue_depth(self, name: str) -> int:

@@ -128,10 +128,18 @@ class EngineProcess:
             assert time.monotonic() < deadline, self.text()
             time.sleep(0.05)
 
-    def stop(self, timeout: float = 20) -> int:
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM, then the exit status; a process still running after ``timeout`` is
+        killed and the failure shows the end of its log."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            tail = "\n".join(self.text().splitlines()[-40:])
+            raise AssertionError(f"no exit {timeout} s after SIGTERM; log:\n{tail}") from None
 
 
 def wait_for_broker(url: str, timeout: float, proc: subprocess.Popen) -> None:
