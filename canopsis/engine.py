@@ -43,9 +43,9 @@ broker connection is re-established by kombu with the same kind of backoff.
 MongoDB unreachable at start is retried the same way: the process stays up
 and says so in its log rather than exiting.
 
-SIGTERM: a batch in progress is finished (written, published, acknowledged),
-then the process exits 0; messages received but not started are requeued by
-the broker when the connection closes.
+SIGTERM: a batch or a beat in progress is finished (a batch written, published,
+acknowledged), then the process exits 0; messages received but not started are
+requeued by the broker when the connection closes.
 
 Each engine publishes every beat a ``perf`` event about itself to
 ``canopsis.events`` (connector ``canopsis``, connector_name ``engines``,
@@ -620,11 +620,17 @@ class Runner(amqp.ConsumerBase):
     # beats
 
     def _beats(self, now: float) -> None:
-        for engine, conf in zip(self.chain.engines, self.chain.confs, strict=True):
-            if now < self.next_beat[engine.name]:
-                continue
-            self.next_beat[engine.name] = now + conf.beat_interval
-            self._beat(engine, now)
+        # busy: SIGTERM lets the beats finish rather than cut a MongoDB call (and the lease
+        # release that follows) short
+        self.busy = True
+        try:
+            for engine, conf in zip(self.chain.engines, self.chain.confs, strict=True):
+                if now < self.next_beat[engine.name]:
+                    continue
+                self.next_beat[engine.name] = now + conf.beat_interval
+                self._beat(engine, now)
+        finally:
+            self.busy = False
 
     def _beat(self, engine: Engine, now: float) -> None:
         stats = self.chain.stats[engine.name]
