@@ -169,6 +169,7 @@ class Engine:
         #: what the engine counts itself (dropped, ignored, ...), published each beat then reset
         self.counters: Counter[str] = Counter()
         self._refuse: Callable[[bytes | str, list[FieldError], str | None], None] | None = None
+        self._emit: Callable[[dict], None] | None = None
 
     def setup(self) -> None:
         """Create what the engine needs in MongoDB (indexes set by its options, caches).
@@ -194,6 +195,16 @@ class Engine:
 
     def discard(self) -> None:
         """Forget the pending writes of a batch that failed (it will be redelivered)."""
+
+    def emit(self, event: dict) -> None:
+        """Publish a new event to ``canopsis.events`` now (from ``beat``), confirmed by the broker.
+
+        It enters the pipeline like any event sent to canopsis; an error raised
+        here fails the beat, which runs again at the next interval.
+        """
+        if self._emit is None:
+            raise RuntimeError(f"engine {self.name} is not attached to a runner")
+        self._emit(event)
 
     def refuse(
         self, body: bytes | str, reasons: list[FieldError], routing_key: str | None = None
@@ -531,6 +542,8 @@ class Runner(amqp.ConsumerBase):
         self.conn = connection
         self.pending = []
         self.publisher = amqp.Publisher(connection, self.amqp_cfg)
+        for engine in self.chain.engines:
+            engine._emit = self._emit
         log.info(
             "consuming %s (%s)",
             self.queue,
@@ -650,6 +663,9 @@ class Runner(amqp.ConsumerBase):
         engine.counters.clear()
         self.publisher.to_events(_dumps(perf), routing_key(perf))
         self.conn.heartbeat_check()
+
+    def _emit(self, event: dict) -> None:
+        self.publisher.to_events(_dumps(event), routing_key(event))
 
     def _lead(self, name: str) -> bool:
         """Take or renew the beat lease of engine ``name``: True when this process holds it."""

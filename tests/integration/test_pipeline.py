@@ -25,7 +25,7 @@ from tests.conftest import EngineProcess, wait_for_broker
 pytestmark = pytest.mark.integration
 
 REPO_ENGINES = Path(__file__).resolve().parents[2] / "etc" / "engines"
-CHAIN = ("cleaner", "event_filter", "context", "perfdata", "alerts", "eventstore")
+CHAIN = ("cleaner", "event_filter", "context", "perfdata", "alerts", "heartbeat", "eventstore")
 FAST = "beat_interval = 1\nbatch_ms = 20\n"
 
 
@@ -316,7 +316,9 @@ def test_alerts_as_two_processes_gives_exactly_what_one_process_gives(site, db):
     procs = []
     try:
         procs.append(start(site, "cleaner", "event_filter", "context", "perfdata"))
-        procs += [start(site, "alerts", "eventstore", "--worker", str(w)) for w in (0, 1)]
+        procs += [
+            start(site, "alerts", "heartbeat", "eventstore", "--worker", str(w)) for w in (0, 1)
+        ]
         send(site.amqp_url, *two)
         by_two = wait_applied(db, "two", two)
     finally:
@@ -360,5 +362,35 @@ def test_a_snooze_ends_on_time_after_an_engine_restart_in_the_middle_of_it(site,
         )
         # the beat (every second here) ends it at its wake-up time, not before
         assert wake <= woken["last_update_date"] <= wake + 3
+    finally:
+        stop(proc)
+
+
+def test_a_silent_source_raises_a_heartbeat_alarm_that_resolves_when_it_sends_again(site, db):
+    db.heartbeats.insert_one(
+        {"_id": "hb-agent", "match": {"connector_name": "hb-agent"}, "interval": 3}
+    )
+    beat = {**event("hb-host"), "connector_name": "hb-agent"}
+    proc = start(site, *CHAIN)
+    try:
+        for _ in range(3):
+            send(site.amqp_url, beat)
+            time.sleep(0.5)
+        last_sent = time.time()
+        late = wait_for(
+            lambda: db.alarms.find_one({"entity_id": "hb-agent/heartbeats", "state.val": 3}),
+            timeout=20,
+            what="the heartbeat alarm",
+        )
+        # within the interval plus one beat (1 s here), with the pipeline's latency
+        assert late["creation_date"] - last_sent < 3 + 1 + 3
+        assert late["output"].endswith("expected every 3s")
+        send(site.amqp_url, beat)
+        back = wait_for(
+            lambda: db.alarms.find_one({"entity_id": "hb-agent/heartbeats", "state.val": 0}),
+            timeout=20,
+            what="the heartbeat back to OK",
+        )
+        assert ("statedec", 0) in [(s["_t"], s["val"]) for s in back["steps"]]
     finally:
         stop(proc)
