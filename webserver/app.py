@@ -33,6 +33,7 @@ WEBSERVICES = {
     "users": "users",
     "engines": "engines",
     "metrics": "metrics",
+    "heartbeats": "heartbeats",
 }
 
 

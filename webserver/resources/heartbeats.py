@@ -1,0 +1,293 @@
+"""``/api/v2/heartbeats``: the heartbeat definitions (viewer reads, admin writes).
+
+``GET`` lists the definitions by ``_id``; ``POST`` creates one (the body is the
+definition, see :mod:`canopsis.heartbeat`; 409 when its ``_id`` exists).
+``GET``, ``PUT`` and ``DELETE`` of ``/api/v2/heartbeats/{heartbeat_id}`` read,
+replace and delete one; a replaced definition keeps its ``created``, a deleted
+one loses its tracking state too. ``GET /api/v2/heartbeats/status`` tells, for
+each definition, when it was last seen, whether it is late and for how long it
+has been silent (from the states the heartbeat engine keeps in
+``heartbeat_states``). The API stores ``author`` (who wrote it last),
+``created`` and ``updated`` (epoch seconds); those cannot be sent.
+"""
+
+import time
+
+import falcon
+from canopsis.webserver.api import Api
+from canopsis.webserver.errors import ApiError, bad_request
+from canopsis.webserver.http import Query, read_json, require
+from canopsis.webserver.openapi import OBJECT, errors, json_body, json_response, path_param
+from pymongo.errors import DuplicateKeyError
+
+from canopsis import heartbeat
+
+COLLECTION = "heartbeats"
+STATES = "heartbeat_states"
+KEPT = ("created",)
+
+
+def _checked(req: falcon.Request, heartbeat_id: str | None = None) -> dict:
+    """The definition of the body, valid; 400 naming every problem."""
+    body = read_json(req)
+    if not isinstance(body, dict):
+        raise bad_request({"body": "expected a JSON object"})
+    fields = {
+        key: "set by canopsis, not by a client"
+        for key in sorted(heartbeat.METADATA_FIELDS)
+        if key in body
+    }
+    if heartbeat_id is not None:
+        if "_id" in body and body["_id"] != heartbeat_id:
+            fields["_id"] = f"differs from the heartbeat id of the path ({heartbeat_id})"
+        body = {**body, "_id": heartbeat_id}
+    for error in heartbeat.validate(body):
+        fields.setdefault(error.field or "body", error.reason)
+    if fields:
+        raise bad_request(fields, "invalid heartbeat")
+    return body
+
+
+def _silent_for(state: dict | None, now: float) -> float | None:
+    if state is None:
+        return None
+    for key in ("last_seen", "since"):
+        value = state.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return max(0.0, now - value)
+    return None
+
+
+def _status(defn: dict, state: dict | None, now: float) -> dict:
+    last_seen = (state or {}).get("last_seen")
+    if isinstance(last_seen, bool) or not isinstance(last_seen, int | float):
+        last_seen = None
+    return {
+        "_id": defn["_id"],
+        "name": defn.get("name", defn["_id"]),
+        "interval": defn.get("interval"),
+        "last_seen": last_seen,
+        "late": bool((state or {}).get("late", False)),
+        "silent_for": _silent_for(state, now),
+    }
+
+
+class Heartbeats:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        require(req, "viewer")
+        Query(req, ()).check()
+        items = list(self.api.db[COLLECTION].find().sort("_id", 1))
+        resp.media = {"items": items, "total": len(items)}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        who = require(req, "admin")
+        defn = _checked(req)
+        now = time.time()
+        doc = {**defn, "author": who.name, "created": now, "updated": now}
+        try:
+            self.api.db[COLLECTION].insert_one(doc)
+        except DuplicateKeyError:
+            raise ApiError(409, f"a heartbeat {defn['_id']} exists", {"_id": "taken"}) from None
+        resp.status = falcon.HTTP_201
+        resp.media = doc
+
+
+class Status:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        require(req, "viewer")
+        Query(req, ()).check()
+        now = time.time()
+        states = {doc["_id"]: doc for doc in self.api.db[STATES].find()}
+        items = [
+            _status(defn, states.get(defn["_id"]), now)
+            for defn in self.api.db[COLLECTION].find().sort("_id", 1)
+        ]
+        resp.media = {"items": items, "total": len(items)}
+
+
+class Heartbeat:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def _get(self, heartbeat_id: str) -> dict:
+        doc = self.api.db[COLLECTION].find_one({"_id": heartbeat_id})
+        if doc is None:
+            raise ApiError(404, f"no heartbeat {heartbeat_id}")
+        return doc
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, heartbeat_id: str) -> None:
+        require(req, "viewer")
+        Query(req, ()).check()
+        resp.media = self._get(heartbeat_id)
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, heartbeat_id: str) -> None:
+        who = require(req, "admin")
+        defn = _checked(req, heartbeat_id)
+        stored = self._get(heartbeat_id)
+        kept = {key: stored[key] for key in KEPT if key in stored}
+        doc = {**defn, **kept, "author": who.name, "updated": time.time()}
+        if self.api.db[COLLECTION].replace_one({"_id": heartbeat_id}, doc).matched_count == 0:
+            raise ApiError(404, f"no heartbeat {heartbeat_id}")
+        resp.media = doc
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, heartbeat_id: str) -> None:
+        require(req, "admin")
+        if self.api.db[COLLECTION].delete_one({"_id": heartbeat_id}).deleted_count == 0:
+            raise ApiError(404, f"no heartbeat {heartbeat_id}")
+        self.api.db[STATES].delete_one({"_id": heartbeat_id})
+        resp.status = falcon.HTTP_204
+
+
+def routes(api: Api) -> list[tuple[str, object]]:
+    return [
+        ("/api/v2/heartbeats", Heartbeats(api)),
+        ("/api/v2/heartbeats/status", Status(api)),
+        ("/api/v2/heartbeats/{heartbeat_id}", Heartbeat(api)),
+    ]
+
+
+_NAME = {"type": "string", "minLength": 1}
+_FIELDS = {
+    "_id": _NAME,
+    "name": _NAME,
+    "description": {"type": "string"},
+    "match": {**OBJECT, "description": "a pattern of canopsis.match"},
+    "interval": {"type": "number", "exclusiveMinimum": 0, "description": "seconds"},
+    "component": _NAME,
+    "entity": {
+        "type": "object",
+        "description": "the entity to raise the alarm on (instead of component)",
+        "properties": {key: {"type": "string"} for key in heartbeat.ENTITY_FIELDS},
+        "additionalProperties": False,
+    },
+    "output_late": {"type": "string"},
+    "output_ok": {"type": "string"},
+    "parent": {**_NAME, "description": "the _id of a parent heartbeat"},
+}
+_BODY = {
+    "type": "object",
+    "description": "A heartbeat definition (see canopsis.heartbeat); author, created and "
+    "updated are set by canopsis and refused here.",
+    "required": ["_id", "match", "interval"],
+    "properties": _FIELDS,
+    "additionalProperties": False,
+}
+_HEARTBEAT = {
+    "type": "object",
+    "description": "A stored definition with what canopsis adds (author, created, updated).",
+    "required": ["_id"],
+    "properties": {
+        **_FIELDS,
+        "author": {"type": "string"},
+        "created": {"type": "number"},
+        "updated": {"type": "number"},
+    },
+    "additionalProperties": True,
+}
+_STATUS = {
+    "type": "object",
+    "required": ["_id", "name", "interval", "last_seen", "late", "silent_for"],
+    "additionalProperties": False,
+    "properties": {
+        "_id": {"type": "string"},
+        "name": {"type": "string"},
+        "interval": {"type": ["number", "null"], "description": "seconds"},
+        "last_seen": {
+            "type": ["number", "null"],
+            "description": "when a matching event was last seen (epoch seconds), or null",
+        },
+        "late": {"type": "boolean"},
+        "silent_for": {
+            "type": ["number", "null"],
+            "description": "seconds since last_seen (or since tracking began when never "
+            "seen); null when the engine does not track it yet",
+        },
+    },
+}
+
+
+def _list_of(item: dict) -> dict:
+    return {
+        "type": "object",
+        "required": ["items", "total"],
+        "additionalProperties": False,
+        "properties": {
+            "items": {"type": "array", "items": item},
+            "total": {"type": "integer", "minimum": 0},
+        },
+    }
+
+
+_HEARTBEAT_ID = path_param("heartbeat_id", "the heartbeat _id")
+OPENAPI = {
+    "/api/v2/heartbeats": {
+        "get": {
+            "summary": "The heartbeat definitions, by _id",
+            "operationId": "listHeartbeats",
+            "tags": ["heartbeats"],
+            "responses": {
+                "200": json_response("Every definition.", _list_of(_HEARTBEAT)),
+                **errors(400, 401, 403, 503),
+            },
+        },
+        "post": {
+            "summary": "Create a heartbeat (admin)",
+            "operationId": "createHeartbeat",
+            "tags": ["heartbeats"],
+            "requestBody": json_body(_BODY),
+            "responses": {
+                "201": json_response("The definition as stored.", _HEARTBEAT),
+                **errors(400, 401, 403, 409, 413, 415, 503),
+            },
+        },
+    },
+    "/api/v2/heartbeats/status": {
+        "get": {
+            "summary": "Whether each heartbeat is late, and how long it has been silent",
+            "operationId": "getHeartbeatsStatus",
+            "tags": ["heartbeats"],
+            "responses": {
+                "200": json_response("The status of every definition, by _id.", _list_of(_STATUS)),
+                **errors(400, 401, 403, 503),
+            },
+        },
+    },
+    "/api/v2/heartbeats/{heartbeat_id}": {
+        "get": {
+            "summary": "One heartbeat",
+            "operationId": "getHeartbeat",
+            "tags": ["heartbeats"],
+            "parameters": [_HEARTBEAT_ID],
+            "responses": {
+                "200": json_response("The definition.", _HEARTBEAT),
+                **errors(400, 401, 403, 404, 503),
+            },
+        },
+        "put": {
+            "summary": "Replace a heartbeat (admin)",
+            "description": "The body's _id, when given, must be the path's; the stored "
+            "created is kept.",
+            "operationId": "replaceHeartbeat",
+            "tags": ["heartbeats"],
+            "parameters": [_HEARTBEAT_ID],
+            "requestBody": json_body({**_BODY, "required": ["match", "interval"]}),
+            "responses": {
+                "200": json_response("The definition as stored.", _HEARTBEAT),
+                **errors(400, 401, 403, 404, 413, 415, 503),
+            },
+        },
+        "delete": {
+            "summary": "Delete a heartbeat and its tracking state (admin)",
+            "operationId": "deleteHeartbeat",
+            "tags": ["heartbeats"],
+            "parameters": [_HEARTBEAT_ID],
+            "responses": {"204": {"description": "Deleted."}, **errors(401, 403, 404, 503)},
+        },
+    },
+}
