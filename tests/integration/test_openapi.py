@@ -38,6 +38,7 @@ REQUIRED_MODULES = (
     "eventfilter",
     "deadletters",
     "alarms",
+    "heartbeats",
 )
 
 
