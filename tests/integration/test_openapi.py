@@ -1,17 +1,20 @@
 """The OpenAPI document: valid, faithful to the routes served, and checked by schemathesis."""
 
+import importlib
 import re
 import time
 
 import pytest
 import schemathesis
 from canopsis.webserver import openapi
+from canopsis.webserver.api import Api
 from hypothesis import HealthCheck, given, settings
 from openapi_spec_validator import validate
 from schemathesis import checks
 
-from canopsis import alarm, deadletters, event
+from canopsis import alarm, config, deadletters, event
 from canopsis.match import FieldError
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -121,10 +124,21 @@ def test_no_operation_but_the_public_ones_answers_without_credentials(api, doc):
             assert resp.json["error"]["code"] == 401
 
 
+def resource_module(name: str):
+    return importlib.import_module(f"canopsis.webserver.resources.{name}")
+
+
 def test_every_resource_module_is_served_and_described(api):
-    """users, engines and metrics are webservices of their own helpers' modules."""
+    """Each webservice module is loaded: its routes are served."""
+    templates = {template for template, _method in served(api.client.app)}
+    cfg = config.load("webserver", REPO / "etc" / "webserver.conf")
     modules = {
-        type(resource).__module__.rsplit(".", 1)[-1] for resource in served(api.client.app).values()
+        name
+        for name in REQUIRED_MODULES
+        if any(
+            path in templates
+            for path, _resource in resource_module(name).routes(Api(cfg, api.db, None))
+        )
     }
     missing = sorted(set(REQUIRED_MODULES) - modules)
     assert not missing, f"resource modules not served: {missing}"

@@ -9,19 +9,13 @@ replaced rule keeps its stored ``hits``, ``drops``, ``last_hit`` and
 ``updated`` (epoch seconds); those and the engine's counters cannot be sent.
 """
 
-import time
-
-import falcon
 from canopsis.webserver.api import Api
-from canopsis.webserver.errors import ApiError, bad_request
-from canopsis.webserver.http import Query, read_json, require
+from canopsis.webserver.documents import Document, Documents, Kind
 from canopsis.webserver.openapi import OBJECT, errors, json_body, json_response, path_param
-from pymongo.errors import DuplicateKeyError
 
 from canopsis import eventfilter
 
 COLLECTION = "eventfilter_rules"
-KEPT = ("hits", "drops", "last_hit", "created")
 
 
 def _order(doc: dict) -> tuple:
@@ -31,86 +25,20 @@ def _order(doc: dict) -> tuple:
     return priority, str(doc["_id"])
 
 
-def _checked(req: falcon.Request, rule_id: str | None = None) -> dict:
-    """The rule of the body, valid; 400 naming every problem."""
-    body = read_json(req)
-    if not isinstance(body, dict):
-        raise bad_request({"body": "expected a JSON object"})
-    fields = {
-        key: "set by canopsis, not by a client"
-        for key in sorted(eventfilter.METADATA_FIELDS)
-        if key in body
-    }
-    if rule_id is not None:
-        if "_id" in body and body["_id"] != rule_id:
-            fields["_id"] = f"differs from the rule id of the path ({rule_id})"
-        body = {**body, "_id": rule_id}
-    for error in eventfilter.validate_rule(body):
-        fields.setdefault(error.field or "body", error.reason)
-    if fields:
-        raise bad_request(fields, "invalid rule")
-    return body
-
-
-class Rules:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        require(req, "viewer")
-        Query(req, ()).check()
-        rules = sorted(self.api.db[COLLECTION].find(), key=_order)
-        resp.media = {"items": rules, "total": len(rules)}
-
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        who = require(req, "admin")
-        rule = _checked(req)
-        now = time.time()
-        doc = {**rule, "author": who.name, "created": now, "updated": now}
-        try:
-            self.api.db[COLLECTION].insert_one(doc)
-        except DuplicateKeyError:
-            raise ApiError(409, f"a rule {rule['_id']} exists", {"_id": "taken"}) from None
-        resp.status = falcon.HTTP_201
-        resp.media = doc
-
-
-class Rule:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
-    def _get(self, rule_id: str) -> dict:
-        doc = self.api.db[COLLECTION].find_one({"_id": rule_id})
-        if doc is None:
-            raise ApiError(404, f"no rule {rule_id}")
-        return doc
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response, rule_id: str) -> None:
-        require(req, "viewer")
-        Query(req, ()).check()
-        resp.media = self._get(rule_id)
-
-    def on_put(self, req: falcon.Request, resp: falcon.Response, rule_id: str) -> None:
-        who = require(req, "admin")
-        rule = _checked(req, rule_id)
-        stored = self._get(rule_id)
-        kept = {key: stored[key] for key in KEPT if key in stored}
-        doc = {**rule, **kept, "author": who.name, "updated": time.time()}
-        if self.api.db[COLLECTION].replace_one({"_id": rule_id}, doc).matched_count == 0:
-            raise ApiError(404, f"no rule {rule_id}")
-        resp.media = doc
-
-    def on_delete(self, req: falcon.Request, resp: falcon.Response, rule_id: str) -> None:
-        require(req, "admin")
-        if self.api.db[COLLECTION].delete_one({"_id": rule_id}).deleted_count == 0:
-            raise ApiError(404, f"no rule {rule_id}")
-        resp.status = falcon.HTTP_204
+RULES = Kind(
+    noun="rule",
+    collection=COLLECTION,
+    validate=eventfilter.validate_rule,
+    refused=eventfilter.METADATA_FIELDS,
+    kept=("hits", "drops", "last_hit", "created"),
+    order=_order,
+)
 
 
 def routes(api: Api) -> list[tuple[str, object]]:
     return [
-        ("/api/v2/eventfilter/rules", Rules(api)),
-        ("/api/v2/eventfilter/rules/{rule_id}", Rule(api)),
+        ("/api/v2/eventfilter/rules", Documents(api, RULES)),
+        ("/api/v2/eventfilter/rules/{rule_id}", Document(api, RULES)),
     ]
 
 

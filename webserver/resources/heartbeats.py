@@ -15,37 +15,21 @@ import time
 
 import falcon
 from canopsis.webserver.api import Api
-from canopsis.webserver.errors import ApiError, bad_request
-from canopsis.webserver.http import Query, read_json, require
+from canopsis.webserver.documents import Document, Documents, Kind
+from canopsis.webserver.http import Query, require
 from canopsis.webserver.openapi import OBJECT, errors, json_body, json_response, path_param
-from pymongo.errors import DuplicateKeyError
 
 from canopsis import heartbeat
 
 COLLECTION = "heartbeats"
 STATES = "heartbeat_states"
-KEPT = ("created",)
-
-
-def _checked(req: falcon.Request, heartbeat_id: str | None = None) -> dict:
-    """The definition of the body, valid; 400 naming every problem."""
-    body = read_json(req)
-    if not isinstance(body, dict):
-        raise bad_request({"body": "expected a JSON object"})
-    fields = {
-        key: "set by canopsis, not by a client"
-        for key in sorted(heartbeat.METADATA_FIELDS)
-        if key in body
-    }
-    if heartbeat_id is not None:
-        if "_id" in body and body["_id"] != heartbeat_id:
-            fields["_id"] = f"differs from the heartbeat id of the path ({heartbeat_id})"
-        body = {**body, "_id": heartbeat_id}
-    for error in heartbeat.validate(body):
-        fields.setdefault(error.field or "body", error.reason)
-    if fields:
-        raise bad_request(fields, "invalid heartbeat")
-    return body
+HEARTBEATS = Kind(
+    noun="heartbeat",
+    collection=COLLECTION,
+    validate=heartbeat.validate,
+    refused=heartbeat.METADATA_FIELDS,
+    states=(STATES,),
+)
 
 
 def _silent_for(state: dict | None, now: float) -> float | None:
@@ -72,29 +56,6 @@ def _status(defn: dict, state: dict | None, now: float) -> dict:
     }
 
 
-class Heartbeats:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        require(req, "viewer")
-        Query(req, ()).check()
-        items = list(self.api.db[COLLECTION].find().sort("_id", 1))
-        resp.media = {"items": items, "total": len(items)}
-
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        who = require(req, "admin")
-        defn = _checked(req)
-        now = time.time()
-        doc = {**defn, "author": who.name, "created": now, "updated": now}
-        try:
-            self.api.db[COLLECTION].insert_one(doc)
-        except DuplicateKeyError:
-            raise ApiError(409, f"a heartbeat {defn['_id']} exists", {"_id": "taken"}) from None
-        resp.status = falcon.HTTP_201
-        resp.media = doc
-
-
 class Status:
     def __init__(self, api: Api) -> None:
         self.api = api
@@ -111,44 +72,11 @@ class Status:
         resp.media = {"items": items, "total": len(items)}
 
 
-class Heartbeat:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
-    def _get(self, heartbeat_id: str) -> dict:
-        doc = self.api.db[COLLECTION].find_one({"_id": heartbeat_id})
-        if doc is None:
-            raise ApiError(404, f"no heartbeat {heartbeat_id}")
-        return doc
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response, heartbeat_id: str) -> None:
-        require(req, "viewer")
-        Query(req, ()).check()
-        resp.media = self._get(heartbeat_id)
-
-    def on_put(self, req: falcon.Request, resp: falcon.Response, heartbeat_id: str) -> None:
-        who = require(req, "admin")
-        defn = _checked(req, heartbeat_id)
-        stored = self._get(heartbeat_id)
-        kept = {key: stored[key] for key in KEPT if key in stored}
-        doc = {**defn, **kept, "author": who.name, "updated": time.time()}
-        if self.api.db[COLLECTION].replace_one({"_id": heartbeat_id}, doc).matched_count == 0:
-            raise ApiError(404, f"no heartbeat {heartbeat_id}")
-        resp.media = doc
-
-    def on_delete(self, req: falcon.Request, resp: falcon.Response, heartbeat_id: str) -> None:
-        require(req, "admin")
-        if self.api.db[COLLECTION].delete_one({"_id": heartbeat_id}).deleted_count == 0:
-            raise ApiError(404, f"no heartbeat {heartbeat_id}")
-        self.api.db[STATES].delete_one({"_id": heartbeat_id})
-        resp.status = falcon.HTTP_204
-
-
 def routes(api: Api) -> list[tuple[str, object]]:
     return [
-        ("/api/v2/heartbeats", Heartbeats(api)),
+        ("/api/v2/heartbeats", Documents(api, HEARTBEATS)),
         ("/api/v2/heartbeats/status", Status(api)),
-        ("/api/v2/heartbeats/{heartbeat_id}", Heartbeat(api)),
+        ("/api/v2/heartbeats/{heartbeat_id}", Document(api, HEARTBEATS)),
     ]
 
 

@@ -1,0 +1,121 @@
+"""CRUD of configuration documents kept by ``_id`` (event-filter rules, heartbeats).
+
+A :class:`Kind` says what differs between them: the collection, the pure
+validation, the fields canopsis sets (refused in a body), the stored fields a
+replacement keeps, the list order, and the collections holding per-document
+state deleted with it. :class:`Documents` serves the list (viewer) and the
+creation (admin, 409 when the ``_id`` exists); :class:`Document` serves one
+document: read (viewer), replace and delete (admin), 404 when unknown. The API
+stores ``author`` (who wrote it last), ``created`` and ``updated`` (epoch
+seconds).
+"""
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import falcon
+from canopsis.webserver.api import Api
+from canopsis.webserver.errors import ApiError, bad_request
+from canopsis.webserver.http import Query, read_json, require
+from pymongo.errors import DuplicateKeyError
+
+from canopsis.match import FieldError
+
+
+@dataclass(frozen=True)
+class Kind:
+    noun: str
+    collection: str
+    validate: Callable[[dict], list[FieldError]]
+    refused: Iterable[str]
+    kept: tuple[str, ...] = ("created",)
+    order: Callable[[dict], Any] = lambda doc: str(doc["_id"])
+    states: tuple[str, ...] = ()
+
+    def checked(self, req: falcon.Request, doc_id: str | None = None) -> dict:
+        """The document of the body, valid; 400 naming every problem."""
+        body = read_json(req)
+        if not isinstance(body, dict):
+            raise bad_request({"body": "expected a JSON object"})
+        fields = {
+            key: "set by canopsis, not by a client" for key in sorted(self.refused) if key in body
+        }
+        if doc_id is not None:
+            if "_id" in body and body["_id"] != doc_id:
+                fields["_id"] = f"differs from the {self.noun} id of the path ({doc_id})"
+            body = {**body, "_id": doc_id}
+        for error in self.validate(body):
+            fields.setdefault(error.field or "body", error.reason)
+        if fields:
+            raise bad_request(fields, f"invalid {self.noun}")
+        return body
+
+
+class Documents:
+    def __init__(self, api: Api, kind: Kind) -> None:
+        self.api = api
+        self.kind = kind
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        require(req, "viewer")
+        Query(req, ()).check()
+        items = sorted(self.api.db[self.kind.collection].find(), key=self.kind.order)
+        resp.media = {"items": items, "total": len(items)}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        who = require(req, "admin")
+        body = self.kind.checked(req)
+        now = time.time()
+        doc = {**body, "author": who.name, "created": now, "updated": now}
+        try:
+            self.api.db[self.kind.collection].insert_one(doc)
+        except DuplicateKeyError:
+            message = f"a {self.kind.noun} {body['_id']} exists"
+            raise ApiError(409, message, {"_id": "taken"}) from None
+        resp.status = falcon.HTTP_201
+        resp.media = doc
+
+
+class Document:
+    """One document; the route's single path parameter is its ``_id``."""
+
+    def __init__(self, api: Api, kind: Kind) -> None:
+        self.api = api
+        self.kind = kind
+
+    def _missing(self, doc_id: str) -> ApiError:
+        return ApiError(404, f"no {self.kind.noun} {doc_id}")
+
+    def _get(self, doc_id: str) -> dict:
+        doc = self.api.db[self.kind.collection].find_one({"_id": doc_id})
+        if doc is None:
+            raise self._missing(doc_id)
+        return doc
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, **params: str) -> None:
+        require(req, "viewer")
+        Query(req, ()).check()
+        resp.media = self._get(*params.values())
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, **params: str) -> None:
+        [doc_id] = params.values()
+        who = require(req, "admin")
+        body = self.kind.checked(req, doc_id)
+        stored = self._get(doc_id)
+        kept = {key: stored[key] for key in self.kind.kept if key in stored}
+        doc = {**body, **kept, "author": who.name, "updated": time.time()}
+        collection = self.api.db[self.kind.collection]
+        if collection.replace_one({"_id": doc_id}, doc).matched_count == 0:
+            raise self._missing(doc_id)
+        resp.media = doc
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, **params: str) -> None:
+        [doc_id] = params.values()
+        require(req, "admin")
+        if self.api.db[self.kind.collection].delete_one({"_id": doc_id}).deleted_count == 0:
+            raise self._missing(doc_id)
+        for states in self.kind.states:
+            self.api.db[states].delete_one({"_id": doc_id})
+        resp.status = falcon.HTTP_204
