@@ -28,6 +28,7 @@ import falcon
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, Unavailable
 from canopsis.webserver.http import require
+from canopsis.webserver.openapi import errors, json_response
 from pymongo.database import Database
 from supervisor.xmlrpc import SupervisorTransport
 
@@ -228,27 +229,21 @@ _PROCESS = {
 }
 
 
-def _json(schema: dict, description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 OPENAPI = {
     "/api/v2/engines": {
         "get": {
             "summary": "The supervisord programs and the engines' last self-reports (viewer)",
             "operationId": "listEngines",
             "responses": {
-                "200": _json(
+                "200": json_response(
+                    "Every supervisord process",
                     {
                         "type": "object",
                         "properties": {"items": {"type": "array", "items": _PROCESS}},
                         "required": ["items"],
                     },
-                    "Every supervisord process",
                 ),
-                "401": {"$ref": "#/components/responses/Unauthorized"},
-                "403": {"$ref": "#/components/responses/Forbidden"},
-                "503": {"$ref": "#/components/responses/Unavailable"},
+                **errors(401, 403, 503),
             },
         }
     },
@@ -266,7 +261,8 @@ OPENAPI = {
             "summary": "Start, stop or restart a supervisord program (admin)",
             "operationId": "controlEngine",
             "responses": {
-                "200": _json(
+                "200": json_response(
+                    "The processes' new state",
                     {
                         "type": "object",
                         "properties": {
@@ -276,13 +272,8 @@ OPENAPI = {
                         },
                         "additionalProperties": True,
                     },
-                    "The processes' new state",
                 ),
-                "401": {"$ref": "#/components/responses/Unauthorized"},
-                "403": {"$ref": "#/components/responses/Forbidden"},
-                "404": {"$ref": "#/components/responses/NotFound"},
-                "409": {"$ref": "#/components/responses/Conflict"},
-                "503": {"$ref": "#/components/responses/Unavailable"},
+                **errors(401, 403, 404, 409, 503),
             },
         },
     },

@@ -19,6 +19,7 @@ import falcon
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import read_object, require
+from canopsis.webserver.openapi import errors, json_body, json_response
 from pymongo.errors import DuplicateKeyError
 
 from canopsis import auth
@@ -150,11 +151,6 @@ def routes(api: Api) -> list[tuple[str, object]]:
     return [("/api/v2/users", Users(api)), ("/api/v2/users/{name}", User(api))]
 
 
-_ERRORS = {
-    "400": {"$ref": "#/components/responses/BadRequest"},
-    "401": {"$ref": "#/components/responses/Unauthorized"},
-    "403": {"$ref": "#/components/responses/Forbidden"},
-}
 _USER = {
     "type": "object",
     "properties": {
@@ -173,52 +169,41 @@ _NAME_PARAM = {
 }
 
 
-def _json(schema: dict, description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 OPENAPI = {
     "/api/v2/users": {
         "get": {
             "summary": "List the users (admin)",
             "operationId": "listUsers",
             "responses": {
-                "200": _json(
+                "200": json_response(
+                    "The users, without password hashes",
                     {
                         "type": "object",
                         "properties": {"items": {"type": "array", "items": _USER}},
                         "required": ["items"],
                     },
-                    "The users, without password hashes",
                 ),
-                "401": _ERRORS["401"],
-                "403": _ERRORS["403"],
+                **errors(401, 403),
             },
         },
         "post": {
             "summary": "Create a user (admin)",
             "operationId": "createUser",
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "name": _NAME_PARAM["schema"],
-                                "password": {"type": "string", "minLength": MIN_PASSWORD},
-                                "role": {"type": "string", "enum": list(auth.ROLES)},
-                            },
-                            "required": ["name", "password", "role"],
-                            "additionalProperties": False,
-                        }
-                    }
-                },
-            },
+            "requestBody": json_body(
+                {
+                    "type": "object",
+                    "properties": {
+                        "name": _NAME_PARAM["schema"],
+                        "password": {"type": "string", "minLength": MIN_PASSWORD},
+                        "role": {"type": "string", "enum": list(auth.ROLES)},
+                    },
+                    "required": ["name", "password", "role"],
+                    "additionalProperties": False,
+                }
+            ),
             "responses": {
-                "201": _json(_USER, "The new user"),
-                **_ERRORS,
-                "409": {"$ref": "#/components/responses/Conflict"},
+                "201": json_response("The new user", _USER),
+                **errors(400, 401, 403, 409),
             },
         },
     },
@@ -227,27 +212,20 @@ OPENAPI = {
         "put": {
             "summary": "Change a user's role or password (admin), or one's own password",
             "operationId": "updateUser",
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "role": {"type": "string", "enum": list(auth.ROLES)},
-                                "password": {"type": "string", "minLength": MIN_PASSWORD},
-                                "current_password": {"type": "string"},
-                            },
-                            "additionalProperties": False,
-                        }
-                    }
-                },
-            },
+            "requestBody": json_body(
+                {
+                    "type": "object",
+                    "properties": {
+                        "role": {"type": "string", "enum": list(auth.ROLES)},
+                        "password": {"type": "string", "minLength": MIN_PASSWORD},
+                        "current_password": {"type": "string"},
+                    },
+                    "additionalProperties": False,
+                }
+            ),
             "responses": {
-                "200": _json(_USER, "The user as changed"),
-                **_ERRORS,
-                "404": {"$ref": "#/components/responses/NotFound"},
-                "409": {"$ref": "#/components/responses/Conflict"},
+                "200": json_response("The user as changed", _USER),
+                **errors(400, 401, 403, 404, 409),
             },
         },
         "delete": {
@@ -255,10 +233,7 @@ OPENAPI = {
             "operationId": "deleteUser",
             "responses": {
                 "204": {"description": "Deleted"},
-                "401": _ERRORS["401"],
-                "403": _ERRORS["403"],
-                "404": {"$ref": "#/components/responses/NotFound"},
-                "409": {"$ref": "#/components/responses/Conflict"},
+                **errors(401, 403, 404, 409),
             },
         },
     },
