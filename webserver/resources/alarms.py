@@ -23,6 +23,7 @@ import time
 import uuid
 
 import falcon
+from canopsis.engines.alerts import OPEN, RESOLVED
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import Query, dumps, page_body, read_object, require
@@ -39,8 +40,6 @@ from canopsis.webserver.openapi import (
 
 from canopsis import event
 
-OPEN = "alarms"
-RESOLVED = "alarms_resolved"
 STATES = range(4)
 STATUSES = range(5)
 MAX_IDS = 1000

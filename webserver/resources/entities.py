@@ -14,6 +14,8 @@ on each beat.
 import re
 
 import falcon
+from canopsis.engines.alerts import OPEN
+from canopsis.engines.context import COLLECTION
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import Query, page_body, read_object, require
@@ -28,8 +30,6 @@ from canopsis.webserver.openapi import (
     query,
 )
 
-COLLECTION = "entities"
-ALARMS = "alarms"
 TYPES = ("connector", "component", "resource")
 MAX_SEARCH = 200
 ALARM_PROJECTION = {"steps": 0, "event_keys": 0, "rev": 0}
@@ -87,7 +87,7 @@ class Entity:
         require(req, "viewer")
         Query(req, ()).check()
         doc = self._get(entity_id)
-        alarm = self.api.db[ALARMS].find_one(
+        alarm = self.api.db[OPEN].find_one(
             {"entity_id": entity_id, "resolved": None}, ALARM_PROJECTION
         )
         resp.media = {**_with_lists(doc), "alarm": alarm}

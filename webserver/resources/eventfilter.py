@@ -9,13 +9,12 @@ replaced rule keeps its stored ``hits``, ``drops``, ``last_hit`` and
 ``updated`` (epoch seconds); those and the engine's counters cannot be sent.
 """
 
+from canopsis.engines.event_filter import COLLECTION
 from canopsis.webserver.api import Api
 from canopsis.webserver.documents import Document, Documents, Kind
 from canopsis.webserver.openapi import OBJECT, errors, json_body, json_response, path_param
 
 from canopsis import eventfilter
-
-COLLECTION = "eventfilter_rules"
 
 
 def _order(doc: dict) -> tuple:

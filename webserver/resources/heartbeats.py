@@ -14,6 +14,7 @@ has been silent (from the states the heartbeat engine keeps in
 import time
 
 import falcon
+from canopsis.engines.heartbeat import DEFINITIONS, STATES
 from canopsis.webserver.api import Api
 from canopsis.webserver.documents import Document, Documents, Kind
 from canopsis.webserver.http import Query, require
@@ -21,11 +22,9 @@ from canopsis.webserver.openapi import OBJECT, errors, json_body, json_response,
 
 from canopsis import heartbeat
 
-COLLECTION = "heartbeats"
-STATES = "heartbeat_states"
 HEARTBEATS = Kind(
     noun="heartbeat",
-    collection=COLLECTION,
+    collection=DEFINITIONS,
     validate=heartbeat.validate,
     refused=heartbeat.METADATA_FIELDS,
     states=(STATES,),
@@ -67,7 +66,7 @@ class Status:
         states = {doc["_id"]: doc for doc in self.api.db[STATES].find()}
         items = [
             _status(defn, states.get(defn["_id"]), now)
-            for defn in self.api.db[COLLECTION].find().sort("_id", 1)
+            for defn in self.api.db[DEFINITIONS].find().sort("_id", 1)
         ]
         resp.media = {"items": items, "total": len(items)}
 

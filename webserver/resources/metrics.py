@@ -10,6 +10,7 @@
 """
 
 import falcon
+from canopsis.engines.alerts import OPEN
 from canopsis.webserver.api import Api
 from canopsis.webserver.http import require
 from canopsis.webserver.resources.engines import last_reports
@@ -17,7 +18,6 @@ from canopsis.webserver.resources.engines import last_reports
 from canopsis import deadletters
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-ALARMS = "alarms"
 STATES = range(4)
 STATUSES = range(5)
 ENGINE_METRICS = (
@@ -46,7 +46,7 @@ def _family(name: str, help_text: str, samples: list[tuple[dict, object]]) -> li
 
 
 def exposition(db) -> str:
-    alarms = db[ALARMS]
+    alarms = db[OPEN]
     lines = _family(
         "canopsis_alarms",
         "Open alarms by state.",
