@@ -54,10 +54,8 @@ of definitions, along with unknown parents, cycles, duplicate ids and two
 definitions raising on the same entity.
 """
 
-import json
 import math
 from collections.abc import Callable, Iterable
-from functools import lru_cache
 from typing import Any
 
 from canopsis import event as events
@@ -154,14 +152,14 @@ def _target_errors(defn: Definition) -> list[FieldError]:
     ]
 
 
+def pattern(defn: Definition) -> Pattern:
+    """The compiled ``match`` of ``defn`` (a valid definition), to reuse over many events."""
+    return compile_pattern(defn["match"])
+
+
 def matches(defn: Definition, event: Event) -> bool:
     """Whether ``event`` matches the pattern of ``defn`` (a valid definition)."""
-    return _pattern(json.dumps(defn["match"], sort_keys=True)).matches(event)
-
-
-@lru_cache(maxsize=1024)
-def _pattern(spec: str) -> Pattern:
-    return compile_pattern(json.loads(spec))
+    return pattern(defn).matches(event)
 
 
 def announced(event: Event) -> tuple[Definition | None, list[FieldError]]:

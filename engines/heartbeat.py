@@ -32,6 +32,7 @@ from pymongo.database import Database
 
 from canopsis import heartbeat
 from canopsis.engine import Engine
+from canopsis.match import Pattern
 
 log = logging.getLogger("canopsis.engines.heartbeat")
 
@@ -43,6 +44,8 @@ class Heartbeat(Engine):
     def __init__(self, name: str, options: dict[str, Any], db: Database) -> None:
         super().__init__(name, options, db)
         self.definitions: list[dict] = []
+        #: (definition id, compiled match) of the stored definitions
+        self.patterns: list[tuple[str, Pattern]] = []
         self.seen: dict[str, float] = {}
         self.announced: dict[str, dict] = {}
 
@@ -59,6 +62,7 @@ class Heartbeat(Engine):
             else:
                 usable.append(doc)
         self.definitions = usable
+        self.patterns = [(defn["_id"], heartbeat.pattern(defn)) for defn in usable]
 
     def work(self, event: dict) -> dict:
         now = time.time()
@@ -66,9 +70,12 @@ class Heartbeat(Engine):
             defn, _problems = heartbeat.announced(event)
             if defn is not None:
                 self.announced[defn["_id"]] = defn
-        for defn in [*self.definitions, *self.announced.values()]:
+        for key, pattern in self.patterns:
+            if pattern.matches(event):
+                self.seen[key] = now
+        for key, defn in self.announced.items():
             if heartbeat.matches(defn, event):
-                self.seen[defn["_id"]] = now
+                self.seen[key] = now
         return event
 
     def flush(self) -> None:
