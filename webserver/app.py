@@ -37,11 +37,8 @@ WEBSERVICES = {
 }
 
 
-def create_app(
-    cfg: ConfigObj | None = None, db: Database | None = None, sender: EventSender | None = None
-) -> falcon.App:
-    """The application for ``etc/webserver.conf`` (the arguments replace what tests provide)."""
-    cfg = cfg if cfg is not None else config.load("webserver")
+def check_webservices(cfg: ConfigObj) -> dict[str, bool]:
+    """The ``[webservices]`` switches of ``webserver.conf``; ConfigError naming an unknown one."""
     switches = dict(cfg["webservices"])
     unknown = sorted(set(switches) - set(WEBSERVICES))
     if unknown:
@@ -49,6 +46,15 @@ def create_app(
             f"{paths.etc('webserver.conf')}: webservices.{unknown[0]}: unknown webservice; "
             f"known: {', '.join(sorted(WEBSERVICES))}"
         )
+    return switches
+
+
+def create_app(
+    cfg: ConfigObj | None = None, db: Database | None = None, sender: EventSender | None = None
+) -> falcon.App:
+    """The application for ``etc/webserver.conf`` (the arguments replace what tests provide)."""
+    cfg = cfg if cfg is not None else config.load("webserver")
+    switches = check_webservices(cfg)
     db = db if db is not None else storage.database()
     sender = sender if sender is not None else EventSender(config.load("amqp"))
     api = Api(cfg, db, sender)

@@ -176,6 +176,9 @@ def collectd(args: list[str]) -> None:
 
 
 def webserver(args: list[str]) -> None:
+    from canopsis.webserver.app import check_webservices
+
+    check_webservices(config.load("webserver"))
     _gunicorn("webserver", "canopsis.webserver.app:create_app()", args)
 
 

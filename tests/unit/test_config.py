@@ -1,8 +1,14 @@
 """Configuration files: what an administrator sees when a value is wrong."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from canopsis import config
+from tests.conftest import REPO
 
 
 @pytest.fixture
@@ -76,3 +82,23 @@ def test_the_shipped_defaults_are_valid(tmp_path, monkeypatch):
     monkeypatch.setenv("CANOPSIS_PREFIX", str(tmp_path))
     for name in ("amqp", "mongo", "webserver", "hypcontrol"):
         config.load(name, REPO / "etc" / f"{name}.conf")
+
+
+def test_an_unknown_webservice_stops_the_launcher_with_one_line(tmp_path):
+    (tmp_path / "etc").mkdir()
+    conf = (REPO / "etc" / "webserver.conf").read_text() + "nosuch = true\n"
+    (tmp_path / "etc" / "webserver.conf").write_text(conf)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "canopsis-launch"), "webserver"],
+        env={**os.environ, "CANOPSIS_PREFIX": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.endswith(
+        "webserver.conf: webservices.nosuch: unknown webservice; known: "
+        "alarms, apikeys, deadletters, engines, entities, eventfilter, events, "
+        "heartbeats, metrics, perfdata, users"
+    )
