@@ -32,6 +32,8 @@ The alarm document (one open alarm per entity; JSON and BSON friendly)
 ``state_changes``     times of the last ``flapping_freq`` state changes made by check
                       events within ``flapping_interval``, for flapping
 ``event_keys``        the keys of the last ``keys_kept`` events applied, for idempotency
+``pbehavior``         None, or the planned behaviour the entity is in (``id``, ``name``,
+                      ``type``, ``reason``, ``author``, ``since``): see below
 
 A step is ``{"_t": type, "t": now, "a": author, "m": message, "val": value}``.
 ``a`` is the event's ``author``, else ``"<connector>.<connector_name>"``, and
@@ -59,6 +61,14 @@ Rules
   state and status steps are no longer appended: the first one dropped
   appends a single ``hardlimit`` step, then each is counted in
   ``dropped_steps``; ``state`` and ``status`` always hold the current steps.
+- Planned behaviours: an event worked by the pbehavior engine carries
+  ``pbehavior``, the one its entity is in (None when none). Applying it makes
+  the alarm follow: a ``pbhleave`` step when the alarm leaves one, a
+  ``pbhenter`` step (``val`` the pbehavior's id, ``a`` its author) when it
+  enters one. A new alarm opened in maintenance is flagged at once. A
+  ``pbehavior`` event does only that (ignored as ``pbehavior_unchanged`` when
+  the alarm already follows). An alarm in a pbehavior is not a problem
+  (:func:`is_problem`), whatever its state.
 - Idempotency: :func:`apply_event` takes the event's ``key`` (e.g. the AMQP
   message id, the same on redelivery) and keeps the last ``keys_kept`` keys in
   the alarm, so a redelivered event is reported ``already_applied``.
@@ -114,9 +124,18 @@ def is_cancelled(alarm: Alarm) -> bool:
     return alarm["canceled"] is not None
 
 
+def in_pbehavior(alarm: Alarm) -> bool:
+    return alarm.get("pbehavior") is not None
+
+
 def is_problem(alarm: Alarm) -> bool:
-    """An open, not cancelled alarm whose state is not OK."""
-    return alarm["resolved"] is None and not is_cancelled(alarm) and alarm["state"]["val"] > 0
+    """An open alarm, neither cancelled nor in a pbehavior, whose state is not OK."""
+    return (
+        alarm["resolved"] is None
+        and not is_cancelled(alarm)
+        and not in_pbehavior(alarm)
+        and alarm["state"]["val"] > 0
+    )
 
 
 # Events.
@@ -147,6 +166,8 @@ def _applied(
     reason = HANDLERS[event["event_type"]](new, event, now, cfg)
     if reason is not None:
         return Outcome(old, ignored_reason=reason)
+    if event["event_type"] != "pbehavior":
+        _follow_pbehavior(new, event, now)
     _refresh_status(new, now, cfg, _author(event), _message(event))
     new["event_keys"] = [*new["event_keys"], key][-cfg.keys_kept :]
     new["last_update_date"] = now
@@ -183,6 +204,7 @@ def _new_alarm(event: Event, now: float, key: str) -> Alarm:
         "last_problem_date": None,
         "state_changes": [],
         "event_keys": [],
+        "pbehavior": None,
     }
 
 
@@ -269,6 +291,27 @@ def _comment(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> None:
     _operator_step(alarm, "comment", event, now)
 
 
+def _pbehavior(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> str | None:
+    return None if _follow_pbehavior(alarm, event, now) else "pbehavior_unchanged"
+
+
+def _follow_pbehavior(alarm: Alarm, event: Event, now: float) -> bool:
+    """Make the alarm follow the event's ``pbehavior``; True when it changed."""
+    if "pbehavior" not in event:
+        return False
+    current, wanted = alarm.get("pbehavior"), event["pbehavior"]
+    if (current or {}).get("id") == (wanted or {}).get("id"):
+        return False
+    if current is not None:
+        message = f"left {current['type']} {current['name']!r}"
+        alarm["steps"].append(_step("pbhleave", now, SYSTEM_AUTHOR, message, current["id"]))
+    if wanted is not None:
+        message = f"entered {wanted['type']} {wanted['name']!r}: {wanted['reason']}"
+        alarm["steps"].append(_step("pbhenter", now, wanted["author"], message, wanted["id"]))
+    alarm["pbehavior"] = None if wanted is None else {**wanted, "since": now}
+    return True
+
+
 HANDLERS: dict[str, Callable[[Alarm, Event, float, AlarmConfig], str | None]] = {
     "check": _check,
     "ack": _ack,
@@ -280,6 +323,7 @@ HANDLERS: dict[str, Callable[[Alarm, Event, float, AlarmConfig], str | None]] = 
     "assocticket": _assocticket,
     "changestate": _changestate,
     "comment": _comment,
+    "pbehavior": _pbehavior,
 }
 
 

@@ -43,7 +43,11 @@ absent), ``state`` (0 when absent, except for operator actions, which carry no
 state unless they change it), ``perf_data`` kept as sent and its metrics
 appended to ``perf_data_array`` (skipping entries already there, so normalising
 twice changes nothing), and the computed ``routing_key`` and ``entity_id``,
-which replace any value the sender gave.
+which replace any value the sender gave. The fields of
+:data:`INTERNAL_FIELDS` are canopsis' (the pbehavior engine sets
+``pbehavior``): a sender's are dropped. A ``pbehavior`` event asks the alarm
+of its entity to follow the planned behaviour the entity is in (the pbehavior
+engine sends them when a period starts or ends).
 """
 
 import math
@@ -65,7 +69,9 @@ ACTION_TYPES = (
     "changestate",
     "comment",
 )
-EVENT_TYPES = ("check", "perf", "log", *ACTION_TYPES, "heartbeat")
+EVENT_TYPES = ("check", "perf", "log", *ACTION_TYPES, "heartbeat", "pbehavior")
+#: set by canopsis on the way (the planned behaviour of the entity): a sender's is dropped
+INTERNAL_FIELDS = ("pbehavior",)
 SOURCE_TYPES = ("component", "resource")
 
 STATE_INFO, STATE_MINOR, STATE_MAJOR, STATE_CRITICAL = range(4)
@@ -134,7 +140,7 @@ def normalize(raw: object, now: float) -> tuple[dict | None, list[FieldError]]:
     errors = validate(raw, now)
     if errors:
         return None, errors
-    event = dict(raw)
+    event = {k: v for k, v in raw.items() if k not in INTERNAL_FIELDS}
     if event["source_type"] == "component":
         event.pop("resource", None)
     event.setdefault("timestamp", now)

@@ -21,6 +21,17 @@ exist (in the spring gap) is read with the offset before the change, an ambiguou
 autumn overlap) as its first instance, as :mod:`zoneinfo` does. An occurrence whose start is one
 of ``exdates`` is skipped. ``UNTIL`` in a rule must be in UTC (``...Z``), as RFC 5545 asks.
 
+A rule must be able to occur: dateutil looks for the next occurrence up to year 9999, which
+takes seconds for a rule no day of the calendar can fit (``FREQ=MINUTELY;BYMONTH=2;
+BYMONTHDAY=30``), so :func:`validate` refuses those, checking the day-choosing parts of the rule
+a year at a time. A rule whose days exist but that its ``INTERVAL`` never lands on (``FREQ=DAILY;
+INTERVAL=7;BYDAY=MO`` from a Tuesday) is valid: its only occurrence is ``start``.
+
+Several pbehaviors can be active on one entity at once: the one that applies is chosen by type,
+``inactive`` first, then ``maintenance``, then ``pause``, then by ``_id``
+(:func:`applicable`). :class:`Schedule` follows which pbehaviors are active as time passes,
+recomputing a pbehavior only when it changed or when its next change is due.
+
 The module is pure: no database and no clock, ``now`` is always a parameter. Work is bounded:
 at most :data:`MAX_OCCURRENCES` occurrences of a rule are examined, counted from ``start`` (a
 daily rule is thus followed for 27 years, an hourly one for 416 days, a secondly one for under
@@ -38,6 +49,10 @@ from dateutil.rrule import rrule, rrulestr
 from canopsis.match import FieldError, Pattern, PatternError, compile_pattern
 
 TYPES = ("maintenance", "pause", "inactive")
+#: the order in which pbehaviors active on one entity apply
+PRECEDENCE = ("inactive", "maintenance", "pause")
+#: the parts of a rule that choose its days
+_DAY_PARTS = ("BYMONTH", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYDAY", "WKST")
 MAX_OCCURRENCES = 10_000
 HORIZON = 400 * 86400.0
 
@@ -77,7 +92,27 @@ def _parse_rule(text: str, start: float, zone: ZoneInfo) -> rrule:
     except TypeError as exc:  # dateutil's report of some missing or misplaced parts
         raise ValueError(str(exc)) from exc
     assert isinstance(rule, rrule)
+    if not _some_day_fits(body, dtstart):
+        raise ValueError("no day of the calendar fits this rule: it can never occur")
     return rule
+
+
+def _some_day_fits(body: str, dtstart: datetime) -> bool:
+    """Whether some day fits the day-choosing parts of the rule ``body`` (a yearly check).
+
+    dateutil expands a yearly rule a whole year at a time, so the search up to year 9999 for a
+    rule that never occurs takes a fraction of a second, where the rule's own frequency (a
+    minute, an hour) would take seconds.
+    """
+    parts = dict(part.split("=", 1) for part in body.upper().split(";") if "=" in part)
+    kept = {key: value for key, value in parts.items() if key in _DAY_PARTS}
+    if parts.get("FREQ") == "MONTHLY" and "BYMONTH" not in kept:
+        kept["BYMONTH"] = ",".join(str(month) for month in range(1, 13))  # BYDAY=1MO: per month
+    text = ";".join(["FREQ=YEARLY", *(f"{key}={value}" for key, value in kept.items())])
+    try:
+        return next(iter(rrulestr(text, dtstart=dtstart)), None) is not None
+    except ValueError:  # dateutil refuses some impossible combinations outright
+        return False
 
 
 def validate(doc: object) -> list[FieldError]:
@@ -190,6 +225,52 @@ def next_change(doc: dict, now: float) -> float | None:
     if begin > now:
         return begin
     return finish if finish < limit else None
+
+
+def summary(doc: dict) -> dict:
+    """What an alarm in the pbehavior ``doc`` shows of it."""
+    return {key: doc[key] for key in ("name", "type", "reason", "author")} | {"id": doc["_id"]}
+
+
+def applicable(docs: list[dict], entity: dict, patterns: dict[str, Pattern]) -> dict | None:
+    """The pbehavior of ``docs`` (active ones, ordered by :func:`ordered`) that ``entity`` is in.
+
+    ``patterns`` holds each one's compiled filter by ``_id``.
+    """
+    return next((doc for doc in docs if patterns[doc["_id"]].matches(entity)), None)
+
+
+def ordered(docs: list[dict]) -> list[dict]:
+    """``docs`` in the order they apply to one entity (see :data:`PRECEDENCE`)."""
+    return sorted(docs, key=lambda doc: (PRECEDENCE.index(doc["type"]), str(doc["_id"])))
+
+
+class Schedule:
+    """Which pbehaviors are active, followed as time passes.
+
+    :meth:`update` takes every stored pbehavior (valid ones) at each reload; a pbehavior is
+    recomputed when its document changed or its next change is due, else its last answer
+    stands.
+    """
+
+    def __init__(self) -> None:
+        #: _id -> (document, active, next change or None)
+        self._known: dict[str, tuple[dict, bool, float | None]] = {}
+
+    def update(self, docs: list[dict], now: float) -> list[dict]:
+        """The active pbehaviors among ``docs`` at ``now``, in the order they apply."""
+        known = {}
+        for doc in docs:
+            entry = self._known.get(doc["_id"])
+            if entry is None or entry[0] != doc or (entry[2] is not None and now >= entry[2]):
+                entry = (doc, active(doc, now), next_change(doc, now))
+            known[doc["_id"]] = entry
+        self._known = known
+        return ordered([doc for doc, is_active, _change in known.values() if is_active])
+
+    def next_change(self) -> float | None:
+        """The soonest time one of the pbehaviors of the last update changes, if any."""
+        return min((change for _, _, change in self._known.values() if change), default=None)
 
 
 def pattern(doc: dict) -> Pattern:

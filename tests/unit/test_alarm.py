@@ -598,3 +598,70 @@ def test_inputs_are_never_mutated_and_alarm_is_json():
     assert all(alarm == frozen for alarm, frozen in snapshots)
     assert entity.alarm["resolved"] == T0 + 10_000
     assert json.loads(json.dumps(entity.alarm)) == entity.alarm
+
+
+# Planned behaviours.
+
+MAINTENANCE = {
+    "id": "pb1",
+    "name": "backup",
+    "type": "maintenance",
+    "reason": "weekly backup",
+    "author": "root",
+}
+
+
+def test_alarm_opened_in_maintenance_is_flagged_and_not_a_problem():
+    entity = Entity()
+    outcome = entity.send(5, state=2, pbehavior=MAINTENANCE)
+    assert outcome.created
+    assert entity.alarm["pbehavior"] == {**MAINTENANCE, "since": T0 + 5}
+    assert entity.history() == [("stateinc", 2), ("pbhenter", "pb1"), ("statusinc", ONGOING)]
+    enter = entity.alarm["steps"][1]
+    assert (enter["a"], enter["m"]) == ("root", "entered maintenance 'backup': weekly backup")
+    assert entity.state == 2 and not is_problem(entity.alarm)
+
+
+def test_alarm_follows_the_pbehavior_of_later_events():
+    entity = Entity()
+    entity.send(0, state=2, pbehavior=None)
+    assert entity.alarm["pbehavior"] is None and is_problem(entity.alarm)
+    entity.send(10, state=2, pbehavior=MAINTENANCE)
+    entity.send(20, state=2, pbehavior=MAINTENANCE)
+    entity.send(30, state=3, pbehavior=None)
+    assert entity.history() == [
+        ("stateinc", 2),
+        ("statusinc", ONGOING),
+        ("pbhenter", "pb1"),
+        ("stateinc", 3),
+        ("pbhleave", "pb1"),
+    ]
+    assert entity.alarm["pbehavior"] is None and is_problem(entity.alarm)
+
+
+def test_moving_from_one_pbehavior_to_another_leaves_then_enters():
+    entity = Entity()
+    entity.send(0, state=1, pbehavior=MAINTENANCE)
+    pause = {**MAINTENANCE, "id": "pb2", "type": "pause", "name": "night"}
+    outcome = entity.send(10, "pbehavior", pbehavior=pause)
+    assert kinds(outcome) == ["pbhleave", "pbhenter"]
+    assert entity.alarm["pbehavior"]["id"] == "pb2"
+    assert entity.alarm["pbehavior"]["since"] == T0 + 10
+
+
+def test_pbehavior_event_without_change_is_ignored():
+    entity = Entity()
+    entity.send(0, state=1, pbehavior=MAINTENANCE)
+    assert entity.send(5, "pbehavior", pbehavior=MAINTENANCE).ignored_reason == (
+        "pbehavior_unchanged"
+    )
+    assert entity.send(5, "pbehavior").ignored_reason == "pbehavior_unchanged"
+    assert Entity().send(5, "pbehavior", pbehavior=None).ignored_reason == "no_open_alarm"
+
+
+def test_events_without_a_pbehavior_view_leave_the_flag_alone():
+    entity = Entity()
+    entity.send(0, state=1, pbehavior=MAINTENANCE)
+    entity.send(5, state=2)
+    entity.send(6, "ack", author="bob")
+    assert entity.alarm["pbehavior"]["id"] == "pb1"

@@ -65,6 +65,7 @@ def test_constants():
         "changestate",
         "comment",
         "heartbeat",
+        "pbehavior",
     )
     assert set(ACTION_TYPES) < set(EVENT_TYPES)
     assert {"check", "perf", "log", "heartbeat"}.isdisjoint(ACTION_TYPES)
@@ -119,7 +120,7 @@ def test_unknown_event_type_lists_the_allowed_ones():
     assert errors(resource_check(event_type="alert")) == {
         "event_type": "unknown event type 'alert', expected one of: check, perf, log, ack, "
         "ackremove, cancel, uncancel, snooze, declareticket, assocticket, changestate, comment, "
-        "heartbeat"
+        "heartbeat, pbehavior"
     }
 
 
@@ -529,6 +530,12 @@ def test_routing_key_and_entity_id_from_the_sender_are_replaced():
     event, _ = normalize(resource_check(routing_key="a.b.c", entity_id="other"), NOW)
     assert event["routing_key"] == "nagios.nagios-paris.check.resource.web1.example.com.Disk /var"
     assert event["entity_id"] == "Disk /var/web1.example.com"
+
+
+def test_a_senders_pbehavior_is_dropped():
+    forged = {"id": "x", "type": "maintenance"}
+    event, _ = normalize(resource_check(pbehavior=forged), NOW)
+    assert "pbehavior" not in event
 
 
 def test_perf_data_is_parsed_into_perf_data_array():

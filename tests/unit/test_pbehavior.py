@@ -228,3 +228,74 @@ def test_bad_filter():
         "filter.state.$gt: expected a number",
         "filter.$where: unknown operator (expected a field, $and, $or or $nor)",
     ]
+
+
+NEVER = "rrule: no day of the calendar fits this rule: it can never occur"
+
+
+def test_a_rule_no_day_fits_is_refused():
+    assert errors(rrule="FREQ=MINUTELY;BYMONTH=2;BYMONTHDAY=30") == [NEVER]
+    assert errors(rrule="FREQ=MONTHLY;BYMONTH=4,6;BYMONTHDAY=31") == [NEVER]
+    assert errors(rrule="FREQ=YEARLY;BYMONTH=1;BYYEARDAY=60") == [NEVER]
+    assert errors(rrule="FREQ=HOURLY;INTERVAL=24;BYHOUR=3") == [
+        "rrule: Invalid rrule byxxx generates an empty set."
+    ]
+
+
+def test_rare_rules_are_valid():
+    assert errors(rrule="FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO") == []
+    assert errors(rrule="FREQ=MONTHLY;BYDAY=5FR;BYMONTH=2") == []
+    assert errors(rrule="FREQ=YEARLY;BYWEEKNO=53") == []
+
+
+def test_a_rule_its_interval_never_lands_on_occurs_at_start_only():
+    tuesday = utc(2026, 6, 2, 0)
+    doc = make(rrule="FREQ=DAILY;INTERVAL=7;BYDAY=MO", start=tuesday, end=tuesday + HOUR)
+    assert pbehavior.periods(doc, utc(2026, 6, 1), utc(2026, 7, 1)) == [
+        (utc(2026, 6, 2, 0), utc(2026, 6, 2, 1))
+    ]
+
+
+def test_the_pbehavior_that_applies_goes_by_type_then_id():
+    docs = [
+        make(_id="p", type="pause", filter={}),
+        make(_id="m2", filter={}),
+        make(_id="m1", filter={"component": "db1"}),
+        make(_id="i", type="inactive", filter={"component": "db9"}),
+    ]
+    active = pbehavior.ordered(docs)
+    assert [doc["_id"] for doc in active] == ["i", "m1", "m2", "p"]
+    patterns = {doc["_id"]: pbehavior.pattern(doc) for doc in docs}
+    assert pbehavior.applicable(active, {"component": "db1"}, patterns)["_id"] == "m1"
+    assert pbehavior.applicable(active, {"component": "web"}, patterns)["_id"] == "m2"
+    assert pbehavior.applicable(active, {"component": "db9"}, patterns)["_id"] == "i"
+    assert pbehavior.applicable([], {"component": "db9"}, patterns) is None
+    assert pbehavior.summary(docs[0]) == {
+        "id": "p",
+        "name": "backup",
+        "type": "pause",
+        "reason": "weekly backup",
+        "author": "root",
+    }
+
+
+def test_schedule_follows_periods_with_a_controllable_clock():
+    schedule = pbehavior.Schedule()
+    window = make()  # 2026-06-01 00:00 to 02:00 UTC
+    weekly = make(_id="pb2", **WEEKLY)
+    docs = [window, weekly]
+
+    def active_at(when: float) -> list[str]:
+        return [doc["_id"] for doc in schedule.update(docs, when)]
+
+    assert active_at(utc(2026, 5, 31, 23)) == []
+    assert schedule.next_change() == utc(2026, 6, 1, 0)
+    assert active_at(utc(2026, 6, 1, 0)) == ["pb1"]
+    assert schedule.next_change() == utc(2026, 6, 1, 2)
+    assert active_at(utc(2026, 6, 1, 2)) == []
+    assert active_at(utc(2026, 6, 6, 2, 30)) == ["pb2"]  # Saturday 04:30 in Paris (CEST)
+    assert schedule.next_change() == utc(2026, 6, 6, 3)
+    docs[1] = {**weekly, "enabled": False}  # a changed document is recomputed at once
+    assert active_at(utc(2026, 6, 6, 2, 31)) == []
+    docs.pop()
+    assert active_at(utc(2026, 6, 6, 2, 32)) == [] and schedule.next_change() is None
