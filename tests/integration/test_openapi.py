@@ -166,6 +166,7 @@ def test_operations_have_ids_and_error_references(doc):
 
 # -- schemathesis ---------------------------------------------------------------
 
+
 def seed(db) -> list[str]:
     """A few alarms (one resolved), their entities, a rule and a dead letter."""
     now = time.time()
