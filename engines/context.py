@@ -20,6 +20,9 @@ only when the last written value is ``last_seen_every`` seconds old, so a
 flood of events on known entities causes no entity writes. Every write is an
 idempotent upsert: a redelivered batch changes nothing twice.
 
+A ``pbehavior`` event (canopsis' own, see :mod:`canopsis.engines.pbehavior`)
+is not a sign of life of its entity: it changes no ``last_seen``.
+
 Disabled entities: an event whose entity (or, for a resource, whose component)
 has ``enabled: false`` is dropped and counted (``dropped_disabled`` in the
 engine's perf event). The disabled ids are reloaded on each beat
@@ -104,6 +107,8 @@ cache_size = integer(min=100, default=200000)
         if event["entity_id"] in self.disabled or component in self.disabled:
             self.counters["dropped_disabled"] += 1
             return None
+        if event["event_type"] == "pbehavior":  # canopsis' own, not a sign of life
+            return event
         now = time.time()
         self._seen(connector, "connector", event, now)
         self._seen(component, "component", event, now)
@@ -117,7 +122,7 @@ cache_size = integer(min=100, default=200000)
         new = written is None and "insert" not in self.pending.get(eid, {})
         if written is None:
             entry = self._pending(eid)
-            entry.setdefault("insert", _doc(kind, event, now))
+            entry.setdefault("insert", new_entity(kind, event, now))
         elif now - written >= self.options["last_seen_every"]:
             entry = self._pending(eid)
         else:
@@ -151,7 +156,7 @@ cache_size = integer(min=100, default=200000)
         self.pending.clear()
 
 
-def _doc(kind: str, event: dict, now: float) -> dict:
+def new_entity(kind: str, event: dict, now: float) -> dict:
     """The document of a new entity of ``kind`` named by ``event`` (without ``last_seen``)."""
     connector, component, _resource = entity_ids(event)
     doc: dict[str, Any] = {

@@ -4,7 +4,9 @@ Definitions are the documents of ``heartbeats`` (:mod:`canopsis.heartbeat`
 checks them; one that does not validate is logged at each reload and
 skipped). The engine sees every event and passes it on unchanged:
 
-- ``work`` notes, for each definition an event matches, that it was seen now;
+- ``work`` notes, for each definition an event matches, that it was seen now
+  (only events a source sends of itself count: :data:`SIGNS_OF_LIFE`; an
+  operator's ack or canopsis' own ``pbehavior`` event on its entity does not);
   a ``heartbeat`` event carrying ``interval`` also announces a definition for
   its own entity (:func:`canopsis.heartbeat.announced`), stored with
   ``author: "announced"``;
@@ -38,6 +40,7 @@ log = logging.getLogger("canopsis.engines.heartbeat")
 
 DEFINITIONS = "heartbeats"
 STATES = "heartbeat_states"
+SIGNS_OF_LIFE = ("check", "perf", "log", "heartbeat")
 
 
 class Heartbeat(Engine):
@@ -65,6 +68,8 @@ class Heartbeat(Engine):
         self.patterns = [(defn["_id"], heartbeat.pattern(defn)) for defn in usable]
 
     def work(self, event: dict) -> dict:
+        if event["event_type"] not in SIGNS_OF_LIFE:
+            return event
         now = time.time()
         if event["event_type"] == "heartbeat" and "interval" in event:
             defn, _problems = heartbeat.announced(event)

@@ -208,12 +208,16 @@ def test_counts(api, data):
         "total": 12,
         "by_state": {"0": 1, "1": 4, "2": 4, "3": 3},
         "by_status": {"0": 0, "1": 10, "2": 1, "3": 0, "4": 1},
+        "problems": 10,  # 11 not OK, one of them cancelled
+        "in_pbehavior": 0,
     }
     some = api.simulate_get("/api/v2/alarms/counts", params={"acked": "true"}, headers=viewer)
     assert some.json == {
         "total": 2,
         "by_state": {"0": 0, "1": 2, "2": 0, "3": 0},
         "by_status": {"0": 0, "1": 2, "2": 0, "3": 0, "4": 0},
+        "problems": 2,
+        "in_pbehavior": 0,
     }
     paged = api.simulate_get("/api/v2/alarms/counts", params={"page": "1"}, headers=viewer)
     assert paged.status_code == 400 and error(paged)["fields"] == {"page": "unknown parameter"}

@@ -25,7 +25,16 @@ from tests.conftest import EngineProcess, wait_for_broker
 pytestmark = pytest.mark.integration
 
 REPO_ENGINES = Path(__file__).resolve().parents[2] / "etc" / "engines"
-CHAIN = ("cleaner", "event_filter", "context", "perfdata", "alerts", "heartbeat", "eventstore")
+CHAIN = (
+    "cleaner",
+    "event_filter",
+    "context",
+    "perfdata",
+    "pbehavior",
+    "alerts",
+    "heartbeat",
+    "eventstore",
+)
 FAST = "beat_interval = 1\nbatch_ms = 20\n"
 
 
@@ -315,7 +324,7 @@ def test_alerts_as_two_processes_gives_exactly_what_one_process_gives(site, db):
     write_confs(site.prefix, alerts="numprocs = 2\n")
     procs = []
     try:
-        procs.append(start(site, "cleaner", "event_filter", "context", "perfdata"))
+        procs.append(start(site, "cleaner", "event_filter", "context", "perfdata", "pbehavior"))
         procs += [
             start(site, "alerts", "heartbeat", "eventstore", "--worker", str(w)) for w in (0, 1)
         ]

@@ -193,7 +193,7 @@ def test_collectd_publishes_host_metrics_to_the_broker(site):
 def test_engine_pipeline_consumes_and_stays_running(site):
     _, pid = status(site)["engine-pipeline"]
     log = site["prefix"] / "var" / "log" / "engine-pipeline.log"
-    chain = "consuming Engine_cleaner (cleaner -> event_filter -> context -> perfdata -> alerts"
+    chain = "consuming Engine_cleaner (cleaner -> event_filter -> context -> perfdata -> pbehavior"
     wait_for(lambda: chain in log.read_text(), 30, "the engine chain to consume")
     time.sleep(3)
     assert status(site)["engine-pipeline"] == ("RUNNING", pid)

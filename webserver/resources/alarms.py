@@ -4,8 +4,11 @@
   :data:`FILTERS` (open ones by default, ``opened=false`` for resolved ones),
   sorted by ``sort``/``direction`` then ``_id``; items omit ``steps`` unless
   ``with_steps=true``.
-- ``GET /api/v2/alarms/counts`` (viewer): ``total``, ``by_state`` and
-  ``by_status`` of the alarms matching the same filters.
+- ``GET /api/v2/alarms/counts`` (viewer): ``total``, ``by_state``,
+  ``by_status``, ``problems`` (neither OK, cancelled nor in a pbehavior: what
+  needs someone now) and ``in_pbehavior`` of the alarms matching the same
+  filters. ``in_maintenance=true`` selects the alarms whose entity is in a
+  pbehavior (maintenance, pause or inactive), ``false`` the others.
 - ``GET /api/v2/alarms/{alarm_id}`` (viewer): one open or resolved alarm with its steps.
 - ``POST /api/v2/alarms/{alarm_id}/{action}`` (operator): publishes the action
   event of :data:`ACTIONS` for an open alarm; ``202``.
@@ -51,6 +54,7 @@ FILTERS = (
     "status",
     "acked",
     "snoozed",
+    "in_maintenance",
     "component",
     "resource",
     "connector",
@@ -109,6 +113,9 @@ def read_filters(q: Query) -> tuple[str, dict]:
             conditions.append({"snooze": {"$ne": None}, "snooze.val": {"$gt": now}})
         else:
             conditions.append({"$or": [{"snooze": None}, {"snooze.val": {"$lte": now}}]})
+    in_maintenance = q.boolean("in_maintenance")
+    if in_maintenance is not None:
+        conditions.append({"pbehavior": {"$ne": None} if in_maintenance else None})
     for name in ("component", "resource", "connector", "connector_name"):
         value = q.text(name)
         if value is not None:
@@ -180,13 +187,16 @@ class AlarmPath:
         q.check()
         coll = self.api.db[collection]
 
-        def count(path: str, value: int) -> int:
+        def count(path: str, value: object) -> int:
             return coll.count_documents({"$and": [query, {path: value}]})
 
+        problems = {"state.val": {"$gt": 0}, "canceled": None, "pbehavior": None}
         return {
             "total": coll.count_documents(query),
             "by_state": {str(v): count("state.val", v) for v in STATES},
             "by_status": {str(v): count("status.val", v) for v in STATUSES},
+            "problems": coll.count_documents({"$and": [query, problems]}),
+            "in_pbehavior": count("pbehavior", {"$ne": None}),
         }
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, rest: str) -> None:
@@ -324,6 +334,7 @@ _FILTER_PARAMETERS = [
     ),
     query("acked", {"type": "boolean"}),
     query("snoozed", {"type": "boolean"}, "snoozed now"),
+    query("in_maintenance", {"type": "boolean"}, "the entity is in a pbehavior now"),
     *(query(name, {"type": "string"}) for name in ("component", "resource")),
     *(query(name, {"type": "string"}) for name in ("connector", "connector_name")),
     query("tags", {"type": "string"}, "a comma separated list; alarms with all of them"),
@@ -425,13 +436,16 @@ OPENAPI = {
             "parameters": _FILTER_PARAMETERS,
             "responses": {
                 "200": json_response(
-                    "The counts, by state and by status.",
+                    "The counts, by state and by status; problems: neither OK, cancelled "
+                    "nor in a pbehavior.",
                     {
                         "type": "object",
-                        "required": ["total", "by_state", "by_status"],
+                        "required": ["total", "by_state", "by_status", "problems", "in_pbehavior"],
                         "additionalProperties": False,
                         "properties": {
                             "total": {"type": "integer", "minimum": 0},
+                            "problems": {"type": "integer", "minimum": 0},
+                            "in_pbehavior": {"type": "integer", "minimum": 0},
                             "by_state": {
                                 "type": "object",
                                 "required": [str(v) for v in STATES],
