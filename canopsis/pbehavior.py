@@ -4,13 +4,16 @@ or inactive.
 A pbehavior is a document::
 
     {"_id": "pb1", "name": "Saturday backup", "type": "maintenance",
-     "reason": "weekly backup", "author": "root",
+     "reason": "weekly backup",
      "filter": {"component": "db1"},        # an entity pattern (canopsis.match)
      "start": 1774062000, "end": 1774065600, # epoch seconds; end may be null
      "rrule": "FREQ=WEEKLY;BYDAY=SA",       # optional iCalendar RRULE value
      "exdates": [1774666800],               # occurrence starts to skip
      "tz": "Europe/Paris",                  # IANA time zone, default UTC
      "enabled": true}                       # default true
+
+``author``, ``created`` and ``updated`` (:data:`METADATA_FIELDS`) are set by the REST API
+(``author`` is shown on the alarms that enter it); any other key is an error.
 
 Without ``rrule`` the single period is ``[start, end)``, open-ended when ``end`` is null. With
 ``rrule`` (``end`` is then required) the first occurrence starts at ``start`` and every
@@ -56,8 +59,9 @@ _DAY_PARTS = ("BYMONTH", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYDAY", "WKST")
 MAX_OCCURRENCES = 10_000
 HORIZON = 400 * 86400.0
 
-_REQUIRED = ("name", "type", "reason", "author", "filter", "start")
-_OPTIONAL = ("_id", "end", "rrule", "exdates", "tz", "enabled")
+METADATA_FIELDS = frozenset({"author", "created", "updated"})
+_REQUIRED = ("name", "type", "reason", "filter", "start")
+_OPTIONAL = ("_id", "end", "rrule", "exdates", "tz", "enabled", *sorted(METADATA_FIELDS))
 _RRULE_PREFIX = "RRULE:"
 
 Period = tuple[float, float]
@@ -124,6 +128,12 @@ def validate(doc: object) -> list[FieldError]:
     for key in ("_id", "name", "reason", "author"):
         if key in doc and not isinstance(doc[key], str):
             errors.append(FieldError(key, "expected a string"))
+    for key in ("_id", "name"):
+        if isinstance(doc.get(key), str) and not doc[key].strip():
+            errors.append(FieldError(key, "must not be blank"))
+    for key in ("created", "updated"):
+        if key in doc and not _is_number(doc[key]):
+            errors.append(FieldError(key, "expected a number"))
     if "type" in doc and doc["type"] not in TYPES:
         errors.append(FieldError("type", f"expected one of {', '.join(TYPES)}"))
     if "enabled" in doc and not isinstance(doc["enabled"], bool):
@@ -229,7 +239,8 @@ def next_change(doc: dict, now: float) -> float | None:
 
 def summary(doc: dict) -> dict:
     """What an alarm in the pbehavior ``doc`` shows of it."""
-    return {key: doc[key] for key in ("name", "type", "reason", "author")} | {"id": doc["_id"]}
+    shown = {key: doc[key] for key in ("name", "type", "reason")}
+    return {"id": doc["_id"], **shown, "author": doc.get("author") or "canopsis"}
 
 
 def applicable(docs: list[dict], entity: dict, patterns: dict[str, Pattern]) -> dict | None:

@@ -34,6 +34,7 @@ WEBSERVICES = {
     "engines": "engines",
     "metrics": "metrics",
     "heartbeats": "heartbeats",
+    "pbehaviors": "pbehaviors",
 }
 
 

@@ -2,8 +2,9 @@
 
 A :class:`Kind` says what differs between them: the collection, the pure
 validation, the fields canopsis sets (refused in a body), the stored fields a
-replacement keeps, the list order, and the collections holding per-document
-state deleted with it. :class:`Documents` serves the list (viewer) and the
+replacement keeps, the list order, the collections holding per-document
+state deleted with it, and whether canopsis names a new document sent without
+``_id``. :class:`Documents` serves the list (viewer) and the
 creation (admin, 409 when the ``_id`` exists); :class:`Document` serves one
 document: read (viewer), replace and delete (admin), 404 when unknown. The API
 stores ``author`` (who wrote it last), ``created`` and ``updated`` (epoch
@@ -11,6 +12,7 @@ seconds).
 """
 
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +35,8 @@ class Kind:
     kept: tuple[str, ...] = ("created",)
     order: Callable[[dict], Any] = lambda doc: str(doc["_id"])
     states: tuple[str, ...] = ()
+    #: a new document without ``_id`` gets a random one (else ``_id`` is the client's to give)
+    names_new: bool = False
 
     def checked(self, req: falcon.Request, doc_id: str | None = None) -> dict:
         """The document of the body, valid; 400 naming every problem."""
@@ -46,6 +50,8 @@ class Kind:
             if "_id" in body and body["_id"] != doc_id:
                 fields["_id"] = f"differs from the {self.noun} id of the path ({doc_id})"
             body = {**body, "_id": doc_id}
+        elif self.names_new and "_id" not in body:
+            body = {**body, "_id": uuid.uuid4().hex}
         for error in self.validate(body):
             fields.setdefault(error.field or "body", error.reason)
         if fields:

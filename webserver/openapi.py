@@ -28,6 +28,7 @@ ERRORS = {
     409: "Conflict",
     413: "PayloadTooLarge",
     415: "UnsupportedMediaType",
+    422: "Unprocessable",
     429: "TooManyRequests",
     503: "Unavailable",
 }
@@ -39,6 +40,7 @@ DESCRIPTIONS = {
     409: "The resource exists already.",
     413: "The body is larger than the configured limit.",
     415: "The body is not sent as application/json.",
+    422: "The request is well formed but what it names cannot be used (`fields` says why).",
     429: "Too many requests; the Retry-After header says when to retry.",
     503: "A service the request needs (MongoDB, the broker) is unreachable; retry later.",
 }
@@ -86,6 +88,19 @@ def json_body(schema: dict, description: str = "", required: bool = True) -> dic
     if description:
         body["description"] = description
     return body
+
+
+def list_of(item: dict) -> dict:
+    """The schema of an unpaged list: ``items`` and their ``total``."""
+    return {
+        "type": "object",
+        "required": ["items", "total"],
+        "additionalProperties": False,
+        "properties": {
+            "items": {"type": "array", "items": item},
+            "total": {"type": "integer", "minimum": 0},
+        },
+    }
 
 
 def query(name: str, schema: dict, description: str = "", required: bool = False) -> dict:

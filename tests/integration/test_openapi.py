@@ -45,6 +45,7 @@ REQUIRED_MODULES = (
     "deadletters",
     "alarms",
     "heartbeats",
+    "pbehaviors",
 )
 
 

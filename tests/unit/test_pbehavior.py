@@ -193,6 +193,12 @@ def test_field_types():
         "enabled: expected true or false",
         "start: expected a number",
     ]
+    assert errors(name=" ", _id="", created="today") == [
+        "_id: must not be blank",
+        "name: must not be blank",
+        "created: expected a number",
+    ]
+    assert errors(author=..., created=1.5, updated=2) == []
     assert errors(exdates=[1.5, "x"]) == ["exdates.1: expected a number"]
     assert errors(exdates=3) == ["exdates: expected a list of numbers"]
 

@@ -12,7 +12,14 @@ replaced rule keeps its stored ``hits``, ``drops``, ``last_hit`` and
 from canopsis.engines.event_filter import COLLECTION
 from canopsis.webserver.api import Api
 from canopsis.webserver.documents import Document, Documents, Kind
-from canopsis.webserver.openapi import OBJECT, errors, json_body, json_response, path_param
+from canopsis.webserver.openapi import (
+    OBJECT,
+    errors,
+    json_body,
+    json_response,
+    list_of,
+    path_param,
+)
 
 from canopsis import eventfilter
 
@@ -91,18 +98,7 @@ OPENAPI = {
             "operationId": "listEventfilterRules",
             "tags": ["eventfilter"],
             "responses": {
-                "200": json_response(
-                    "Every rule.",
-                    {
-                        "type": "object",
-                        "required": ["items", "total"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "items": {"type": "array", "items": _RULE},
-                            "total": {"type": "integer", "minimum": 0},
-                        },
-                    },
-                ),
+                "200": json_response("Every rule.", list_of(_RULE)),
                 **errors(400, 401, 403, 503),
             },
         },

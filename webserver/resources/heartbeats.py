@@ -18,7 +18,14 @@ from canopsis.engines.heartbeat import DEFINITIONS, STATES
 from canopsis.webserver.api import Api
 from canopsis.webserver.documents import Document, Documents, Kind
 from canopsis.webserver.http import Query, require
-from canopsis.webserver.openapi import OBJECT, errors, json_body, json_response, path_param
+from canopsis.webserver.openapi import (
+    OBJECT,
+    errors,
+    json_body,
+    json_response,
+    list_of,
+    path_param,
+)
 
 from canopsis import heartbeat
 
@@ -139,18 +146,6 @@ _STATUS = {
 }
 
 
-def _list_of(item: dict) -> dict:
-    return {
-        "type": "object",
-        "required": ["items", "total"],
-        "additionalProperties": False,
-        "properties": {
-            "items": {"type": "array", "items": item},
-            "total": {"type": "integer", "minimum": 0},
-        },
-    }
-
-
 _HEARTBEAT_ID = path_param("heartbeat_id", "the heartbeat _id")
 OPENAPI = {
     "/api/v2/heartbeats": {
@@ -159,7 +154,7 @@ OPENAPI = {
             "operationId": "listHeartbeats",
             "tags": ["heartbeats"],
             "responses": {
-                "200": json_response("Every definition.", _list_of(_HEARTBEAT)),
+                "200": json_response("Every definition.", list_of(_HEARTBEAT)),
                 **errors(400, 401, 403, 503),
             },
         },
@@ -180,7 +175,7 @@ OPENAPI = {
             "operationId": "getHeartbeatsStatus",
             "tags": ["heartbeats"],
             "responses": {
-                "200": json_response("The status of every definition, by _id.", _list_of(_STATUS)),
+                "200": json_response("The status of every definition, by _id.", list_of(_STATUS)),
                 **errors(400, 401, 403, 503),
             },
         },

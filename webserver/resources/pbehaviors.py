@@ -1,0 +1,224 @@
+"""``/api/v2/pbehaviors``: planned behaviours (viewer reads, admin writes).
+
+``GET`` lists the pbehaviors by ``_id``; ``POST`` creates one (the body is the
+pbehavior, see :mod:`canopsis.pbehavior`; without ``_id`` canopsis names it;
+409 when its ``_id`` exists). ``GET``, ``PUT`` and ``DELETE`` of
+``/api/v2/pbehaviors/{pbehavior_id}`` read, replace and delete one. A bad
+RRULE, an end before the start, an unknown time zone or filter is a 400
+naming the field. ``GET /api/v2/pbehaviors/{pbehavior_id}/periods?from&to``
+gives the periods it is active within ``[from, to)`` (epoch seconds; from now
+and for a week by default, at most :data:`MAX_SPAN` seconds). The API stores
+``author`` (who wrote it last, shown on the alarms that enter it), ``created``
+and ``updated``; those cannot be sent. The pbehavior engine reads changes
+within its ``reload_interval``.
+"""
+
+import math
+import time
+
+import falcon
+from canopsis.engines.pbehavior import COLLECTION
+from canopsis.webserver.api import Api
+from canopsis.webserver.documents import Document, Documents, Kind
+from canopsis.webserver.errors import ApiError
+from canopsis.webserver.http import Query, require
+from canopsis.webserver.openapi import (
+    OBJECT,
+    errors,
+    json_body,
+    json_response,
+    list_of,
+    path_param,
+    query,
+)
+
+from canopsis import pbehavior
+
+DEFAULT_SPAN = 7 * 86400
+MAX_SPAN = 400 * 86400
+
+PBEHAVIORS = Kind(
+    noun="pbehavior",
+    collection=COLLECTION,
+    validate=pbehavior.validate,
+    refused=pbehavior.METADATA_FIELDS,
+    names_new=True,
+)
+
+
+class Periods:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, pbehavior_id: str) -> None:
+        require(req, "viewer")
+        q = Query(req, ("from", "to"))
+        now = time.time()
+        start = q.number("from", now)
+        end = q.number("to")
+        q.check()
+        end = start + DEFAULT_SPAN if end is None else end
+        fields = {
+            name: "expected a finite number"
+            for name, value in (("from", start), ("to", end))
+            if not math.isfinite(value)
+        }
+        if not fields and end <= start:
+            fields["to"] = "must be after from"
+        elif not fields and end - start > MAX_SPAN:
+            fields["to"] = f"at most {MAX_SPAN} seconds ({MAX_SPAN // 86400} days) after from"
+        if fields:
+            q.fields |= fields
+            q.check()
+        doc = self.api.db[COLLECTION].find_one({"_id": pbehavior_id})
+        if doc is None:
+            raise ApiError(404, f"no pbehavior {pbehavior_id}")
+        problems = pbehavior.validate(doc)
+        if problems:
+            raise ApiError(
+                422,
+                f"the stored pbehavior {pbehavior_id} is not valid",
+                {p.field or "body": p.reason for p in problems},
+            )
+        found = pbehavior.periods(doc, start, end)
+        items = [{"start": begin, "end": finish} for begin, finish in found]
+        resp.media = {"items": items, "total": len(items)}
+
+
+def routes(api: Api) -> list[tuple[str, object]]:
+    return [
+        ("/api/v2/pbehaviors", Documents(api, PBEHAVIORS)),
+        ("/api/v2/pbehaviors/{pbehavior_id}", Document(api, PBEHAVIORS)),
+        ("/api/v2/pbehaviors/{pbehavior_id}/periods", Periods(api)),
+    ]
+
+
+_TEXT = {"type": "string", "minLength": 1, "pattern": r"\S"}
+_EPOCH = {"type": "number", "description": "epoch seconds"}
+_FIELDS = {
+    "_id": _TEXT,
+    "name": _TEXT,
+    "type": {"type": "string", "enum": list(pbehavior.TYPES)},
+    "reason": {"type": "string"},
+    "filter": {**OBJECT, "description": "an entity pattern of canopsis.match"},
+    "start": _EPOCH,
+    "end": {
+        "type": ["number", "null"],
+        "description": "epoch seconds, after start; null: open-ended (not with rrule)",
+    },
+    "rrule": {
+        "type": ["string", "null"],
+        "description": "an iCalendar RRULE value (FREQ=WEEKLY;BYDAY=SA); each occurrence "
+        "lasts end - start",
+    },
+    "exdates": {"type": "array", "items": _EPOCH, "description": "occurrence starts to skip"},
+    "tz": {"type": "string", "description": "IANA time zone of the rule, default UTC"},
+    "enabled": {"type": "boolean"},
+}
+_BODY = {
+    "type": "object",
+    "description": "A pbehavior (see canopsis.pbehavior); author, created and updated are set "
+    "by canopsis and refused here.",
+    "required": ["name", "type", "reason", "filter", "start"],
+    "properties": _FIELDS,
+    "additionalProperties": False,
+}
+_PBEHAVIOR = {
+    "type": "object",
+    "description": "A stored pbehavior with what canopsis adds (author, created, updated).",
+    "required": ["_id"],
+    "properties": {
+        **_FIELDS,
+        "author": {"type": "string"},
+        "created": {"type": "number"},
+        "updated": {"type": "number"},
+    },
+    "additionalProperties": True,
+}
+_PERIOD = {
+    "type": "object",
+    "required": ["start", "end"],
+    "additionalProperties": False,
+    "properties": {"start": _EPOCH, "end": _EPOCH},
+}
+_PBEHAVIOR_ID = path_param("pbehavior_id", "the pbehavior _id")
+OPENAPI = {
+    "/api/v2/pbehaviors": {
+        "get": {
+            "summary": "The pbehaviors, by _id",
+            "operationId": "listPbehaviors",
+            "tags": ["pbehaviors"],
+            "responses": {
+                "200": json_response("Every pbehavior.", list_of(_PBEHAVIOR)),
+                **errors(400, 401, 403, 503),
+            },
+        },
+        "post": {
+            "summary": "Create a pbehavior (admin)",
+            "description": "Without _id, canopsis names it.",
+            "operationId": "createPbehavior",
+            "tags": ["pbehaviors"],
+            "requestBody": json_body(_BODY),
+            "responses": {
+                "201": json_response("The pbehavior as stored.", _PBEHAVIOR),
+                **errors(400, 401, 403, 409, 413, 415, 503),
+            },
+        },
+    },
+    "/api/v2/pbehaviors/{pbehavior_id}": {
+        "get": {
+            "summary": "One pbehavior",
+            "operationId": "getPbehavior",
+            "tags": ["pbehaviors"],
+            "parameters": [_PBEHAVIOR_ID],
+            "responses": {
+                "200": json_response("The pbehavior.", _PBEHAVIOR),
+                **errors(400, 401, 403, 404, 503),
+            },
+        },
+        "put": {
+            "summary": "Replace a pbehavior (admin)",
+            "description": "The body's _id, when given, must be the path's; the stored "
+            "created is kept.",
+            "operationId": "replacePbehavior",
+            "tags": ["pbehaviors"],
+            "parameters": [_PBEHAVIOR_ID],
+            "requestBody": json_body(_BODY),
+            "responses": {
+                "200": json_response("The pbehavior as stored.", _PBEHAVIOR),
+                **errors(400, 401, 403, 404, 413, 415, 503),
+            },
+        },
+        "delete": {
+            "summary": "Delete a pbehavior (admin)",
+            "description": "The alarms in it leave it within the pbehavior engine's beat.",
+            "operationId": "deletePbehavior",
+            "tags": ["pbehaviors"],
+            "parameters": [_PBEHAVIOR_ID],
+            "responses": {"204": {"description": "Deleted."}, **errors(401, 403, 404, 503)},
+        },
+    },
+    "/api/v2/pbehaviors/{pbehavior_id}/periods": {
+        "get": {
+            "summary": "The periods a pbehavior is active within [from, to)",
+            "description": "Sorted, clipped to the window, overlapping ones merged; none "
+            "when it is disabled.",
+            "operationId": "getPbehaviorPeriods",
+            "tags": ["pbehaviors"],
+            "parameters": [
+                _PBEHAVIOR_ID,
+                query("from", {"type": "number"}, "epoch seconds; default now"),
+                query(
+                    "to",
+                    {"type": "number"},
+                    f"epoch seconds, after from, at most {MAX_SPAN // 86400} days after it; "
+                    "default a week after from",
+                ),
+            ],
+            "responses": {
+                "200": json_response("The periods.", list_of(_PERIOD)),
+                **errors(400, 401, 403, 404, 422, 503),
+            },
+        },
+    },
+}
