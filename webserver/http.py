@@ -2,6 +2,8 @@
 
 import functools
 import json
+import math
+import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +18,8 @@ DEFAULT_LIMIT = 50
 #: the last epoch second a date can hold (9999-12-31T23:59:59Z)
 LATEST = 253_402_300_799
 MAX_LIMIT = 1000
+#: a JSON escape of a UTF-16 surrogate: alone, it decodes to a string no UTF-8 can hold
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def new_app(middleware: list) -> falcon.App:
@@ -64,11 +68,18 @@ def read_json(req: falcon.Request) -> Any:
     if not raw:
         raise bad_request({"body": "missing"}, "the request has no body")
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+        body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     except UnicodeDecodeError:
         raise bad_request({"body": "not UTF-8 text"}, "the body is not UTF-8") from None
     except ValueError as exc:
         raise bad_request({"body": f"not JSON: {exc}"}, "the body is not JSON") from None
+    if _SURROGATE_ESCAPE.search(raw):
+        try:
+            dumps(body).encode("utf-8")
+        except UnicodeEncodeError:
+            reason = "a \\u escape of a lone UTF-16 surrogate, which is no character"
+            raise bad_request({"body": reason}, "the body is not text") from None
+    return body
 
 
 def read_object(req: falcon.Request, allowed: Iterable[str], required: Iterable[str] = ()) -> dict:
@@ -172,5 +183,8 @@ class Query:
 
 
 def page_body(items: list, total: int, page: int, limit: int) -> dict:
-    """The body of a paged list."""
+    """The body of a paged list; 400 for a page after the last one (page 1 may be empty)."""
+    last = max(1, math.ceil(total / limit))
+    if page > last:
+        raise bad_request({"page": f"beyond the last page, {last}"}, "no such page")
     return {"items": items, "total": total, "page": page, "limit": limit}

@@ -125,7 +125,7 @@ PAGING = [
     query(
         "page",
         {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1},
-        "the page, from 1",
+        "the page, from 1; one after the last page is a 400",
     ),
     query(
         "limit",

@@ -174,7 +174,7 @@ def test_filters(api, data, params, expected):
     assert body["total"] == len(expected)
 
 
-def test_pages_cover_the_list_once_and_a_page_beyond_the_end_is_empty(api, data):
+def test_pages_cover_the_list_once_and_a_page_beyond_the_end_is_400(api, data):
     ids, _docs, viewer = data
     seen = []
     for page in (1, 2, 3):
@@ -182,8 +182,10 @@ def test_pages_cover_the_list_once_and_a_page_beyond_the_end_is_empty(api, data)
         assert body["total"] == 12 and body["page"] == page and body["limit"] == 5
         seen += names(ids, body["items"])
     assert seen == NEWEST_FIRST
-    beyond = listed(api, viewer, page=4, limit=5)
-    assert beyond["items"] == [] and beyond["total"] == 12
+    beyond = api.simulate_get("/api/v2/alarms", params={"page": 4, "limit": 5}, headers=viewer)
+    assert beyond.status_code == 400
+    assert error(beyond)["fields"] == {"page": "beyond the last page, 3"}
+    assert listed(api, viewer, state="0,1", acked="true", search="nothing")["items"] == []
 
 
 def test_one_alarm_has_its_steps_open_or_resolved(api, data):

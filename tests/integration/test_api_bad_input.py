@@ -1,0 +1,203 @@
+"""Bad input in every operation that reads a body or query parameters (from the OpenAPI
+document): a 4xx in the one error shape naming the field, and the server keeps serving."""
+
+import importlib
+import re
+from urllib.parse import quote
+
+import pytest
+from canopsis.engines.heartbeat import DEFINITIONS
+from canopsis.engines.pbehavior import COLLECTION as PBEHAVIORS
+from canopsis.webserver import openapi
+from canopsis.webserver.app import ALWAYS, WEBSERVICES
+
+from canopsis import auth
+from tests.conftest import ApiClient
+from tests.integration.test_openapi import seed
+
+pytestmark = pytest.mark.integration
+
+DOC = openapi.document(
+    importlib.import_module(f"canopsis.webserver.resources.{name}")
+    for name in (*ALWAYS, *WEBSERVICES.values())
+)
+OPERATIONS = [
+    (method, path, {**item, **op}, item.get("parameters", []) + op.get("parameters", []))
+    for path, item in DOC["paths"].items()
+    for method, op in item.items()
+    if method in ("get", "post", "put", "delete")
+]
+WITH_BODY = [(method, path) for method, path, op, _params in OPERATIONS if "requestBody" in op]
+QUERIES = [
+    (method, path, [p for p in params if p["in"] == "query"])
+    for method, path, _op, params in OPERATIONS
+    if any(p["in"] == "query" for p in params)
+]
+#: query parameters whose schema refuses some text, with such a text
+TYPED = [
+    (method, path, param["name"])
+    for method, path, params in QUERIES
+    for param in params
+    if param["schema"].get("type") in ("integer", "number", "boolean")
+    or {"enum", "pattern"} & set(param["schema"])
+]
+REQUIRED = {
+    (method, path): {p["name"]: "x" for p in params if p.get("required")}
+    for method, path, params in QUERIES
+}
+PAGED = [path for method, path, params in QUERIES if "page" in {p["name"] for p in params}]
+PBEHAVIOR = {
+    "_id": "p1",
+    "name": "backup",
+    "type": "maintenance",
+    "filter": {"component": "db-1"},
+    "start": 1_774_062_000,
+    "end": 1_774_065_600,
+    "rrule": "FREQ=WEEKLY;BYDAY=SA",
+    "tz": "Europe/Paris",
+}
+#: one wrong-typed field in an otherwise valid body, for every operation taking a body
+WRONG_TYPES = {
+    ("post", "/api/v2/event"): ({"state": "2"}, "0.state"),
+    ("post", "/api/v2/auth/login"): ({"name": 1, "password": "x"}, "name"),
+    ("post", "/api/v2/apikeys"): ({"role": "viewer", "description": 5}, "description"),
+    ("post", "/api/v2/users"): ({"name": "u2", "password": ["x"], "role": "viewer"}, "password"),
+    ("put", "/api/v2/users/{name}"): ({"role": True}, "role"),
+    ("put", "/api/v2/entities/{entity_id}"): ({"enabled": "no"}, "enabled"),
+    ("post", "/api/v2/eventfilter/rules"): ({"_id": "r2", "priority": "1"}, "priority"),
+    ("put", "/api/v2/eventfilter/rules/{rule_id}"): ({"priority": "1"}, "priority"),
+    ("post", "/api/v2/heartbeats"): ({"_id": "h2", "interval": "60"}, "interval"),
+    ("put", "/api/v2/heartbeats/{heartbeat_id}"): ({"interval": [60]}, "interval"),
+    ("post", "/api/v2/pbehaviors"): ({**PBEHAVIOR, "_id": "p2", "start": "soon"}, "start"),
+    ("put", "/api/v2/pbehaviors/{pbehavior_id}"): ({**PBEHAVIOR, "start": "soon"}, "start"),
+    ("post", "/api/v2/alarms/{alarm_id}/{action}"): ({"duration": "600"}, "duration"),
+    **{
+        ("post", f"/api/v2/alarms/{action}"): ({"ids": "a"}, "ids")
+        for action in ("ack", "ackremove", "cancel", "uncancel", "comment", "declareticket")
+    },
+    ("post", "/api/v2/alarms/snooze"): ({"ids": ["a"], "duration": "1"}, "duration"),
+    ("post", "/api/v2/alarms/assocticket"): ({"ids": ["a"], "ticket": 7}, "ticket"),
+    ("post", "/api/v2/alarms/changestate"): ({"ids": ["a"], "state": "3"}, "state"),
+}
+RULE = {"_id": "r1", "match": {}, "actions": [], "priority": 1}
+HEARTBEAT = {"_id": "h1", "match": {"connector_name": "h1"}, "interval": 60}
+
+
+def error(resp) -> dict:
+    body = resp.json
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}
+    assert body["error"]["code"] == resp.status_code
+    return body["error"]
+
+
+@pytest.fixture(scope="module")
+def site(mongo_client):
+    """The application on a database of this module, something at every path parameter so
+    that bad input is what each answer is about (bad input changes nothing: one database)."""
+    mongo_client.drop_database("t_bad_input")
+    api = ApiClient(mongo_client["t_bad_input"])
+    alarm_ids = seed(api.db)
+    api.db[DEFINITIONS].insert_one(dict(HEARTBEAT))
+    api.db[PBEHAVIORS].insert_one(dict(PBEHAVIOR))
+    auth.create_user(api.db, "someone", "a long password", "viewer")
+    values = {
+        "alarm_id": quote(alarm_ids[0], safe=""),
+        "action": "snooze",
+        "rule_id": RULE["_id"],
+        "heartbeat_id": HEARTBEAT["_id"],
+        "pbehavior_id": PBEHAVIOR["_id"],
+        "entity_id": quote("cpu/web-1", safe=""),
+        "name": "someone",
+    }
+    yield api, api.as_role("admin"), values
+    mongo_client.drop_database("t_bad_input")
+
+
+def call(site, method: str, path: str, params: dict | None = None, **kwargs):
+    """The operation on the seeded documents, its required query parameters given."""
+    api, admin, values = site
+    url = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+    params = {**REQUIRED.get((method, path), {}), **(params or {})}
+    resp = api.simulate_request(method.upper(), url, headers=admin, params=params, **kwargs)
+    assert resp.status_code < 500, (method, path, resp.text)
+    return resp
+
+
+def still_serving(site) -> None:
+    api, admin, _values = site
+    assert api.simulate_get("/api/v2/auth/me", headers=admin).status_code == 200
+
+
+def test_every_operation_with_a_body_has_a_wrong_type_case():
+    assert sorted(WRONG_TYPES) == sorted(WITH_BODY)
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"name": ', b"{'a': 1}", b"[1, 2", b'{"a": NaN}', b'"\\ud800"', b"\xff\xfe"]
+)
+@pytest.mark.parametrize(("method", "path"), WITH_BODY)
+def test_a_body_that_is_not_json_is_400_naming_the_body(site, method, path, body):
+    resp = call(site, method, path, body=body, content_type="application/json")
+    assert resp.status_code == 400 and "body" in error(resp)["fields"], resp.text
+    still_serving(site)
+
+
+@pytest.mark.parametrize(("method", "path"), WITH_BODY)
+def test_a_body_that_is_not_an_object_is_400(site, method, path):
+    resp = call(site, method, path, json=42)
+    assert resp.status_code == 400, resp.text
+    assert error(resp)["fields"], "the answer names what is wrong"
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(WRONG_TYPES))
+def test_a_field_of_the_wrong_type_is_400_naming_it(site, method, path):
+    body, field = WRONG_TYPES[(method, path)]
+    if path == "/api/v2/event":
+        body = {**seed_event(), **body}
+    resp = call(site, method, path, json=body)
+    assert resp.status_code == 400, resp.text
+    assert field in error(resp)["fields"], resp.text
+
+
+def seed_event() -> dict:
+    return {
+        "connector": "nagios",
+        "connector_name": "n1",
+        "event_type": "check",
+        "source_type": "component",
+        "component": "web-1",
+    }
+
+
+@pytest.mark.parametrize(("method", "path", "name"), TYPED)
+def test_a_query_parameter_of_the_wrong_type_is_400_naming_it(site, method, path, name):
+    resp = call(site, method, path, params={name: "x~"})
+    assert resp.status_code == 400, resp.text
+    assert name in error(resp)["fields"]
+
+
+@pytest.mark.parametrize(("method", "path"), [(m, p) for m, p, _params in QUERIES])
+def test_an_unknown_filter_is_400_naming_it(site, method, path):
+    resp = call(site, method, path, params={"colour": "red"})
+    assert resp.status_code == 400
+    assert error(resp)["fields"]["colour"] == "unknown parameter"
+
+
+@pytest.mark.parametrize("path", PAGED)
+def test_a_page_beyond_the_end_is_400_naming_the_page(site, path):
+    first = call(site, "get", path, params={"limit": 1})
+    assert first.status_code == 200, first.text
+    last = max(first.json["total"], 1)
+    assert call(site, "get", path, params={"limit": 1, "page": last}).status_code == 200
+    resp = call(site, "get", path, params={"limit": 1, "page": last + 1})
+    assert resp.status_code == 400
+    assert error(resp)["fields"] == {"page": f"beyond the last page, {last}"}
+
+
+@pytest.mark.parametrize(("method", "path"), WITH_BODY)
+def test_a_10_mb_body_is_413_and_the_server_keeps_serving(site, method, path):
+    body = b'{"output": "' + b"x" * (10 * 1024 * 1024) + b'"}'
+    resp = call(site, method, path, body=body, content_type="application/json")
+    assert resp.status_code == 413
+    assert "larger than" in error(resp)["message"]
+    still_serving(site)
