@@ -8,7 +8,9 @@ edit through the API takes effect within it) and at the very time a period start
 
 - ``prepare`` loads the stored entities of the batch, in one query, while a pbehavior is
   active; an entity not stored yet (its first event: the context engine writes it when the
-  batch is flushed) is matched as the context engine will store it.
+  batch is flushed) is matched as the context engine will store it. A batch
+  holding a ``pbehavior`` event reloads the pbehaviors first, so the instance
+  that works it sees what the beat that sent it saw.
 - ``work`` sets ``pbehavior`` on ``check`` and ``pbehavior`` events: the
   :func:`~canopsis.pbehavior.summary` of the pbehavior the entity is in, or null. The alerts
   engine makes the alarm follow it (see :mod:`canopsis.alarm`), so an alarm opened during a
@@ -94,7 +96,8 @@ resend_after = float(min=1, default=60)
 
     def prepare(self, events: list[dict]) -> None:
         now = time.time()
-        if now >= self.reload_at:
+        asked = any(e["event_type"] == "pbehavior" for e in events)
+        if asked or now >= self.reload_at:
             self.reload(now)
         self.entities = {}
         if not self.active:

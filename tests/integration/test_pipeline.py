@@ -20,7 +20,7 @@ import pymongo
 import pytest
 
 from canopsis import alarm, metrics
-from tests.conftest import EngineProcess, wait_for_broker
+from tests.conftest import ApiClient, EngineProcess, wait_for_broker
 
 pytestmark = pytest.mark.integration
 
@@ -403,3 +403,104 @@ def test_a_silent_source_raises_a_heartbeat_alarm_that_resolves_when_it_sends_ag
         assert ("statedec", 0) in [(s["_t"], s["val"]) for s in back["steps"]]
     finally:
         stop(proc)
+
+
+# Planned maintenance.
+
+
+def window(pb_id: str, components: list[str], start: float, end: float) -> dict:
+    return {
+        "_id": pb_id,
+        "name": "upgrade",
+        "type": "maintenance",
+        "reason": "kernel update",
+        "author": "alice",
+        "filter": {"component": {"$in": components}},
+        "start": start,
+        "end": end,
+    }
+
+
+def steps_of(db, component: str, kind: str) -> list[dict]:
+    doc = db.alarms.find_one({"component": component}) or {"steps": []}
+    return [s for s in doc["steps"] if s["_t"] == kind]
+
+
+def test_a_maintenance_window_flags_alarms_keeps_them_out_of_problems_and_ends_on_time(site, db):
+    opens = time.time() + 6
+    db.pbehaviors.insert_one(window("mw", ["mw-old", "mw-new"], opens, opens + 6))
+    api = ApiClient(db)
+    viewer = api.as_role("viewer")
+
+    def counts() -> dict:
+        params = {"search": "mw-"}
+        return api.simulate_get("/api/v2/alarms/counts", params=params, headers=viewer).json
+
+    proc = start(site, *CHAIN)
+    try:
+        send(site.amqp_url, event("mw-old", state=2))
+        old = wait_for(lambda: db.alarms.find_one({"component": "mw-old"}), what="alarm")
+        assert old["pbehavior"] is None and alarm.is_problem(old)
+        # the period starts: the beat (1 s here) makes the open alarm enter it
+        [enter] = wait_for(lambda: steps_of(db, "mw-old", "pbhenter"), 15, "pbhenter")
+        assert opens <= enter["t"] <= opens + 3
+        assert (enter["a"], enter["val"]) == ("alice", "mw")
+        # a new alarm in the period is flagged from its first write
+        send(site.amqp_url, event("mw-new", state=3))
+        new = wait_for(lambda: db.alarms.find_one({"component": "mw-new"}), what="alarm")
+        assert time.time() < opens + 6, "the window ended before the test could look"
+        assert new["pbehavior"]["id"] == "mw" and not alarm.is_problem(new)
+        assert ("pbhenter", "mw") in kinds(new)
+        flagged = counts()
+        assert (flagged["total"], flagged["problems"], flagged["in_pbehavior"]) == (2, 0, 2)
+        in_maintenance = api.simulate_get(
+            "/api/v2/alarms", params={"in_maintenance": "true"}, headers=viewer
+        ).json
+        assert {a["component"] for a in in_maintenance["items"]} == {"mw-old", "mw-new"}
+        # the period ends: both leave it, and count as problems again
+        for component in ("mw-old", "mw-new"):
+            [leave] = wait_for(lambda c=component: steps_of(db, c, "pbhleave"), 15, "pbhleave")
+            assert opens + 6 <= leave["t"] <= opens + 6 + 3
+        assert counts()["problems"] == 2
+    finally:
+        stop(proc)
+
+
+def test_two_pbehavior_engine_instances_do_each_beat_once(site, db):
+    components = [f"pb2-{n}" for n in range(8)]
+    write_confs(site.prefix, pbehavior="numprocs = 2\n")
+    procs = []
+    try:
+        procs.append(start(site, "cleaner", "event_filter", "context", "perfdata"))
+        procs += [
+            start(site, "pbehavior", "alerts", "heartbeat", "eventstore", "--worker", str(w))
+            for w in (0, 1)
+        ]
+        send(site.amqp_url, *(event(c, state=2) for c in components))
+        wait_for(
+            lambda: db.alarms.count_documents({"component": {"$in": components}}) == 8,
+            what="8 alarms",
+        )
+        start_at = time.time() + 1
+        db.pbehaviors.insert_one(window("twice", components, start_at, start_at + 3600))
+        for component in components:
+            wait_for(lambda c=component: steps_of(db, c, "pbhenter"), 20, f"{component} enters")
+        time.sleep(4)  # a few more beats of both instances
+        for component in components:
+            assert len(steps_of(db, component, "pbhenter")) == 1
+            sent = db.events_log.count_documents(
+                {"component": component, "event_type": "pbehavior"}
+            )
+            assert sent == 1, f"{sent} pbehavior events for {component}"
+    finally:
+        for proc in procs:
+            stop(proc)
+        write_confs(site.prefix)
+        db.pbehaviors.delete_one({"_id": "twice"})
+        for proc in procs[1:]:
+            assert acknowledged(proc) > 0, proc.text()
+        with kombu.Connection(site.amqp_url) as conn:
+            channel = conn.default_channel
+            for queue in ("Engine_pbehavior.0", "Engine_pbehavior.1"):
+                channel.queue_delete(queue)
+            channel.exchange_delete("canopsis.engine.pbehavior")
