@@ -4,12 +4,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import xmlrpc.client
 from pathlib import Path
 
 import pytest
 from configobj import ConfigObj
+from pymongo.collection import Collection
 from supervisor.xmlrpc import SupervisorTransport
 
 from canopsis import auth, metrics
@@ -245,6 +247,58 @@ def test_deleting_a_user_ends_their_sessions_but_never_the_last_admin(api):
     assert api.simulate_delete("/api/v2/users/root", headers=admin).status_code == 204
     names = [u["name"] for u in api.simulate_get("/api/v2/users", headers=admin).json["items"]]
     assert names == ["boss"]
+
+
+REMOVALS = {
+    "delete": lambda api, name, admin: api.simulate_delete(f"/api/v2/users/{name}", headers=admin),
+    "demote": lambda api, name, admin: api.simulate_put(
+        f"/api/v2/users/{name}", json={"role": "operator"}, headers=admin
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("first", "second"), [("delete", "delete"), ("demote", "demote"), ("delete", "demote")]
+)
+def test_two_simultaneous_removals_never_remove_the_last_two_admins(
+    api, monkeypatch, first, second
+):
+    """Both requests reach their admin count together (a barrier in count_documents), the
+    interleaving where a count-then-remove would remove both admins."""
+    admin = api.as_role("admin")
+    for name in ("ann", "bob"):
+        auth.create_user(api.db, name, f"{name}-password", "admin")
+    barrier = threading.Barrier(2, timeout=10)
+    count_documents = Collection.count_documents
+
+    def counted_together(self, *args, **kwargs):
+        if self.name == auth.USERS:
+            barrier.wait()
+        return count_documents(self, *args, **kwargs)
+
+    monkeypatch.setattr(Collection, "count_documents", counted_together)
+    answers = {}
+
+    def remove(name: str, how: str) -> None:
+        answers[name] = REMOVALS[how](api, name, admin)
+
+    threads = [
+        threading.Thread(target=remove, args=pair) for pair in (("ann", first), ("bob", second))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    monkeypatch.undo()
+    assert {answers["ann"].status_code, answers["bob"].status_code} <= {200, 204, 409}
+    kept = [name for name, resp in answers.items() if resp.status_code == 409]
+    assert kept, "one of them at least is refused"
+    assert all("last admin" in error(answers[name])["message"] for name in kept)
+    users = api.simulate_get("/api/v2/users", headers=admin).json["items"]
+    admins = sorted(u["name"] for u in users if u["role"] == "admin")
+    assert admins == sorted(kept)
+    for name in kept:
+        login(api, name, f"{name}-password")
 
 
 # Engines.

@@ -11,6 +11,9 @@
   someone else ends that user's sessions; demoting the last admin is 409.
 - ``DELETE /api/v2/users/{name}`` (admin): removes the user and their
   sessions; deleting the last admin is 409.
+
+Two simultaneous requests never remove the last two admins: each removal is
+made first, then undone (409) when no admin is left (:func:`_no_admin_left`).
 """
 
 import re
@@ -49,8 +52,18 @@ def _role_problem(value) -> str | None:
     return None
 
 
-def _other_admins(api: Api, name: str) -> int:
-    return api.db[auth.USERS].count_documents({"role": "admin", "_id": {"$ne": name}})
+def _no_admin_left(api: Api) -> bool:
+    """True when no admin remains; asked after a change that can remove the last one.
+
+    Removing first and counting after is what makes two simultaneous removals safe:
+    each is undone when its count finds no admin, so at least one of them stays. The
+    request whose count comes last sees every removal that is kept.
+    """
+    return api.db[auth.USERS].count_documents({"role": "admin"}, limit=1) == 0
+
+
+def _last_admin(name: str) -> ApiError:
+    return ApiError(409, f"{name} is the last admin; make another admin first")
 
 
 class Users:
@@ -123,13 +136,18 @@ class User:
             raise ApiError(403, "the current password is wrong", {"current_password": "wrong"})
         update = {}
         if "role" in body and body["role"] != user["role"]:
-            if user["role"] == "admin" and _other_admins(self.api, name) == 0:
-                raise ApiError(409, f"{name} is the last admin; make another admin first")
             update["role"] = body["role"]
         if "password" in body:
             update["password"] = auth.hash_password(body["password"])
         if update:
-            users.update_one({"_id": name}, {"$set": update})
+            before = users.find_one_and_update({"_id": name}, {"$set": update})
+            if before is None:
+                raise ApiError(404, f"no user {name}")
+            demoted = before["role"] == "admin" and update.get("role", "admin") != "admin"
+            if demoted and _no_admin_left(self.api):
+                users.update_one({"_id": name}, {"$set": {key: before[key] for key in update}})
+                raise _last_admin(name)
+            user = before
         if "password" in body and who.name != name:
             self.api.db[auth.SESSIONS].delete_many({"user": name})
         resp.media = public(user | update)
@@ -137,12 +155,12 @@ class User:
     def on_delete(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         require(req, "admin")
         users = self.api.db[auth.USERS]
-        user = users.find_one({"_id": name}, {"password": 0})
+        user = users.find_one_and_delete({"_id": name})
         if user is None:
             raise ApiError(404, f"no user {name}")
-        if user["role"] == "admin" and _other_admins(self.api, name) == 0:
-            raise ApiError(409, f"{name} is the last admin; make another admin first")
-        users.delete_one({"_id": name})
+        if user["role"] == "admin" and _no_admin_left(self.api):
+            users.insert_one(user)
+            raise _last_admin(name)
         self.api.db[auth.SESSIONS].delete_many({"user": name})
         resp.status = falcon.HTTP_204
 
