@@ -36,14 +36,17 @@ Several pbehaviors can be active on one entity at once: the one that applies is 
 recomputing a pbehavior only when it changed or when its next change is due.
 
 The module is pure: no database and no clock, ``now`` is always a parameter. Work is bounded:
-at most :data:`MAX_OCCURRENCES` occurrences of a rule are examined, counted from ``start`` (a
-daily rule is thus followed for 27 years, an hourly one for 416 days, a secondly one for under
-three hours), and :func:`next_change` looks :data:`HORIZON` seconds ahead.
+at most :data:`MAX_OCCURRENCES` occurrences of a rule are examined for one window, and
+:func:`next_change` looks :data:`HORIZON` seconds ahead. A weekly, daily, hourly, minutely or
+secondly rule without ``COUNT`` is expanded from a whole number of its steps (wall clock)
+before the window rather than from ``start``, which gives the same occurrences without walking
+through the years between; a monthly or yearly rule, or one with ``COUNT``, is expanded from
+``start`` (10,000 monthly occurrences are 833 years).
 """
 
 import math
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import chain, islice
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -63,6 +66,10 @@ METADATA_FIELDS = frozenset({"author", "created", "updated"})
 _REQUIRED = ("name", "type", "reason", "filter", "start")
 _OPTIONAL = ("_id", "end", "rrule", "exdates", "tz", "enabled", *sorted(METADATA_FIELDS))
 _RRULE_PREFIX = "RRULE:"
+#: seconds in one step of the frequencies whose rules can be expanded from later on
+_STEPS = {"WEEKLY": 7 * 86400, "DAILY": 86400, "HOURLY": 3600, "MINUTELY": 60, "SECONDLY": 1}
+#: a rule expanded from later on starts this long before the window (daylight saving shifts)
+_LEAD = 2 * 86400
 
 Period = tuple[float, float]
 
@@ -81,9 +88,18 @@ def _zone(name: object) -> ZoneInfo | None:
         return None
 
 
+def _body(text: str) -> str:
+    return text[len(_RRULE_PREFIX) :] if text.upper().startswith(_RRULE_PREFIX) else text
+
+
+def _parts(body: str) -> dict[str, str]:
+    """The ``KEY=VALUE`` parts of a rule, keys in upper case."""
+    return dict(part.upper().split("=", 1) for part in body.split(";") if "=" in part)
+
+
 def _parse_rule(text: str, start: float, zone: ZoneInfo) -> rrule:
     """The rule of ``text`` from ``start`` in ``zone``; ValueError with a reason when invalid."""
-    body = text[len(_RRULE_PREFIX) :] if text.upper().startswith(_RRULE_PREFIX) else text
+    body = _body(text)
     if ":" in body or "\n" in body:
         raise ValueError(
             "expected one RRULE value (start, exdates and tz give DTSTART, EXDATE and TZID)"
@@ -108,7 +124,7 @@ def _some_day_fits(body: str, dtstart: datetime) -> bool:
     rule that never occurs takes a fraction of a second, where the rule's own frequency (a
     minute, an hour) would take seconds.
     """
-    parts = dict(part.split("=", 1) for part in body.upper().split(";") if "=" in part)
+    parts = _parts(body)
     kept = {key: value for key, value in parts.items() if key in _DAY_PARTS}
     if parts.get("FREQ") == "MONTHLY" and "BYMONTH" not in kept:
         kept["BYMONTH"] = ",".join(str(month) for month in range(1, 13))  # BYDAY=1MO: per month
@@ -178,8 +194,30 @@ def validate(doc: object) -> list[FieldError]:
     return errors
 
 
-def _occurrences(doc: dict) -> Iterator[float]:
-    """The starts of the occurrences of a valid ``doc``, in order, exdates included."""
+def _later_start(body: str, start: float, since: float, zone: ZoneInfo) -> datetime | None:
+    """A DTSTART a whole number of the rule's steps after ``start``, well before ``since``.
+
+    From it, the rule gives the same occurrences as from ``start``. None when the rule cannot
+    be moved (``COUNT`` counts from the first occurrence, months and years vary in length) or
+    ``since`` is near ``start``.
+    """
+    parts = _parts(body)
+    step = _STEPS.get(parts["FREQ"])
+    if step is None or "COUNT" in parts:
+        return None
+    step *= int(parts.get("INTERVAL", "1"))
+    steps = math.floor((since - start - _LEAD) / step)
+    if steps <= 0:
+        return None
+    local = datetime.fromtimestamp(math.floor(start), zone).replace(tzinfo=None)
+    return (local + timedelta(seconds=steps * step)).replace(tzinfo=zone)
+
+
+def _occurrences(doc: dict, since: float) -> Iterator[float]:
+    """The starts of the occurrences of a valid ``doc``, in order, exdates included.
+
+    The first ones may be skipped up to ``since``, never one at or after it.
+    """
     start = doc["start"]
     if doc.get("rrule") is None:
         yield start
@@ -187,6 +225,11 @@ def _occurrences(doc: dict) -> Iterator[float]:
     zone = _zone(doc.get("tz", "UTC"))
     assert zone is not None
     fraction = start - math.floor(start)  # dateutil works in whole seconds
+    later = _later_start(_body(doc["rrule"]), start, since, zone)
+    if later is not None:
+        rule = rrulestr(_body(doc["rrule"]), dtstart=later)
+        yield from islice((o.timestamp() + fraction for o in rule), MAX_OCCURRENCES)
+        return
     starts = (
         occurrence.timestamp() + fraction for occurrence in _parse_rule(doc["rrule"], start, zone)
     )
@@ -207,7 +250,7 @@ def periods(doc: dict, start: float, end: float) -> list[Period]:
     duration = math.inf if doc.get("end") is None else doc["end"] - doc["start"]
     excluded = set(doc.get("exdates", ()))
     found: list[Period] = []
-    for begin in _occurrences(doc):
+    for begin in _occurrences(doc, start - duration):
         if begin >= end:
             break
         if begin in excluded or begin + duration <= start:

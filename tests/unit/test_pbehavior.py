@@ -1,5 +1,7 @@
 from datetime import UTC, datetime
 
+import pytest
+
 from canopsis import pbehavior
 from canopsis.match import FieldError
 
@@ -305,3 +307,33 @@ def test_schedule_follows_periods_with_a_controllable_clock():
     assert active_at(utc(2026, 6, 6, 2, 31)) == []
     docs.pop()
     assert active_at(utc(2026, 6, 6, 2, 32)) == [] and schedule.next_change() is None
+
+
+def reference(doc: dict, start: float, end: float) -> list[float]:
+    """The occurrence starts within [start, end), dateutil walking from the first one."""
+    zone = pbehavior._zone(doc.get("tz", "UTC"))
+    rule = pbehavior._parse_rule(doc["rrule"], doc["start"], zone)
+    begin, finish = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
+    return [o.timestamp() for o in rule.between(begin, finish, inc=True) if o.timestamp() < end]
+
+
+@pytest.mark.parametrize(
+    ("rule", "tz", "years"),
+    [
+        ("FREQ=HOURLY", "UTC", 3),
+        ("FREQ=HOURLY;INTERVAL=5;BYDAY=MO,TU", "Europe/Paris", 2),
+        ("FREQ=DAILY;BYHOUR=4,16;BYMINUTE=30", "Europe/Paris", 30),
+        ("FREQ=WEEKLY;INTERVAL=2;BYDAY=SA,SU", "America/New_York", 40),
+        ("FREQ=MINUTELY;INTERVAL=7;BYHOUR=2", "Europe/Paris", 0.2),
+    ],
+)
+def test_a_rule_started_long_ago_gives_the_occurrences_of_a_walk_from_its_start(rule, tz, years):
+    start = utc(2026, 3, 20, 1, 17)
+    doc = make(rrule=rule, tz=tz, start=start, end=start + 60)
+    since = start + years * 365 * DAY
+    windows = [(since, since + 15 * DAY), (utc(2026, 10, 20), utc(2026, 11, 10))]  # DST changes
+    for begin, end in windows:
+        expected = reference(doc, begin - 60, end)
+        found = pbehavior.periods(doc, begin, end)
+        assert found, (rule, begin)
+        assert [p[0] for p in found if p[0] > begin] == [t for t in expected if t > begin]
