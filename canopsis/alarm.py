@@ -128,6 +128,10 @@ def in_pbehavior(alarm: Alarm) -> bool:
     return alarm.get("pbehavior") is not None
 
 
+#: :func:`is_problem` as a MongoDB query on the open alarms
+PROBLEMS_QUERY = {"state.val": {"$gt": 0}, "canceled": None, "pbehavior": None}
+
+
 def is_problem(alarm: Alarm) -> bool:
     """An open alarm, neither cancelled nor in a pbehavior, whose state is not OK."""
     return (

@@ -429,6 +429,8 @@ def test_metrics_in_the_prometheus_text_format(api):
             {"_id": "a3", "entity_id": "e3", "state": {"val": 3}, "status": {"val": 4}},
         ]
     )
+    api.db.alarms.update_one({"_id": "a1"}, {"$set": {"pbehavior": {"id": "pb"}}})
+    api.db.alarms.update_one({"_id": "a3"}, {"$set": {"canceled": {"val": 1}}})
     api.db.dead_letters.insert_one({"_id": "d1", "body": "{}", "reasons": []})
     report(api.db, "alerts", "h1", {"events_per_second": 2.5, "errors": 1, "queue_depth": 7})
     resp = api.simulate_get("/metrics", headers=api.as_role("viewer"))
@@ -440,6 +442,8 @@ def test_metrics_in_the_prometheus_text_format(api):
     assert 'canopsis_alarms{state="3"} 1' in lines
     assert 'canopsis_alarms_by_status{status="1"} 2' in lines
     assert 'canopsis_alarms_by_status{status="4"} 1' in lines
+    assert "canopsis_alarm_problems 1" in lines  # a2: a1 is in a pbehavior, a3 cancelled
+    assert "canopsis_alarms_in_pbehavior 1" in lines
     assert "canopsis_dead_letters 1" in lines
     assert 'canopsis_engine_events_per_second{engine="alerts",host="h1"} 2.5' in lines
     assert 'canopsis_engine_errors{engine="alerts",host="h1"} 1' in lines
@@ -447,6 +451,8 @@ def test_metrics_in_the_prometheus_text_format(api):
     for family in (
         "canopsis_alarms",
         "canopsis_alarms_by_status",
+        "canopsis_alarm_problems",
+        "canopsis_alarms_in_pbehavior",
         "canopsis_dead_letters",
         "canopsis_engine_events_per_second",
         "canopsis_engine_errors",

@@ -42,6 +42,7 @@ from canopsis.webserver.openapi import (
 )
 
 from canopsis import event
+from canopsis.alarm import PROBLEMS_QUERY
 
 STATES = range(4)
 STATUSES = range(5)
@@ -190,12 +191,11 @@ class AlarmPath:
         def count(path: str, value: object) -> int:
             return coll.count_documents({"$and": [query, {path: value}]})
 
-        problems = {"state.val": {"$gt": 0}, "canceled": None, "pbehavior": None}
         return {
             "total": coll.count_documents(query),
             "by_state": {str(v): count("state.val", v) for v in STATES},
             "by_status": {str(v): count("status.val", v) for v in STATUSES},
-            "problems": coll.count_documents({"$and": [query, problems]}),
+            "problems": coll.count_documents({"$and": [query, PROBLEMS_QUERY]}),
             "in_pbehavior": count("pbehavior", {"$ne": None}),
         }
 

@@ -2,6 +2,8 @@
 
 - ``canopsis_alarms{state}`` and ``canopsis_alarms_by_status{status}``: the
   open alarms by state (0..3) and status (0..4);
+- ``canopsis_alarm_problems``: the open alarms neither OK, cancelled nor in a
+  pbehavior (what needs someone), and ``canopsis_alarms_in_pbehavior``;
 - ``canopsis_dead_letters``: the refused events waiting in the dead-letter store;
 - ``canopsis_engine_events_per_second``, ``canopsis_engine_errors`` and
   ``canopsis_queue_depth`` with labels ``engine`` and ``host``: the engines'
@@ -15,7 +17,7 @@ from canopsis.webserver.api import Api
 from canopsis.webserver.http import require
 from canopsis.webserver.resources.engines import last_reports
 
-from canopsis import deadletters
+from canopsis import alarm, deadletters
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STATES = range(4)
@@ -56,6 +58,16 @@ def exposition(db) -> str:
         "canopsis_alarms_by_status",
         "Open alarms by status.",
         [({"status": s}, alarms.count_documents({"status.val": s})) for s in STATUSES],
+    )
+    lines += _family(
+        "canopsis_alarm_problems",
+        "Open alarms neither OK, cancelled nor in a pbehavior.",
+        [({}, alarms.count_documents(alarm.PROBLEMS_QUERY))],
+    )
+    lines += _family(
+        "canopsis_alarms_in_pbehavior",
+        "Open alarms whose entity is in a pbehavior (maintenance, pause, inactive).",
+        [({}, alarms.count_documents({"pbehavior": {"$ne": None}}))],
     )
     lines += _family(
         "canopsis_dead_letters",
