@@ -23,14 +23,24 @@ def credentials(req: falcon.Request) -> tuple[str, str] | None:
     return ("session", token) if token else None
 
 
+#: a body over the limit but at most this size is read and dropped before the 413, so that a
+#: client writing all its body before it reads gets the answer rather than a broken pipe
+DRAINED = 64 * 1024 * 1024
+CHUNK = 1024 * 1024
+
+
 class BodyLimit:
-    """413 for a request announcing a body over ``max_body`` bytes, before anything reads it."""
+    """413 for a request announcing a body over ``max_body`` bytes, never parsed."""
 
     def __init__(self, max_body: int) -> None:
         self.max_body = max_body
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if req.content_length is not None and req.content_length > self.max_body:
+        length = req.content_length
+        if length is not None and length > self.max_body:
+            if length <= DRAINED:
+                while req.bounded_stream.read(CHUNK):
+                    pass
             raise ApiError(413, f"the body is larger than {self.max_body} bytes")
 
 
