@@ -26,6 +26,22 @@ from pymongo.errors import DuplicateKeyError
 from canopsis.match import FieldError
 
 
+def stored_schema(fields: dict, description: str) -> dict:
+    """The OpenAPI schema of a stored document: the client's ``fields`` and what the API adds."""
+    added = {
+        "author": {"type": "string"},
+        "created": {"type": "number"},
+        "updated": {"type": "number"},
+    }
+    return {
+        "type": "object",
+        "description": description,
+        "required": ["_id"],
+        "properties": {**fields, **added},
+        "additionalProperties": True,
+    }
+
+
 @dataclass(frozen=True)
 class Kind:
     noun: str

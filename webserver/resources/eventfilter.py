@@ -11,7 +11,7 @@ replaced rule keeps its stored ``hits``, ``drops``, ``last_hit`` and
 
 from canopsis.engines.event_filter import COLLECTION
 from canopsis.webserver.api import Api
-from canopsis.webserver.documents import Document, Documents, Kind
+from canopsis.webserver.documents import Document, Documents, Kind, stored_schema
 from canopsis.webserver.openapi import (
     OBJECT,
     errors,
@@ -77,19 +77,11 @@ _RULE_BODY = {
     "properties": _RULE_FIELDS,
     "additionalProperties": False,
 }
-_RULE = {
-    "type": "object",
-    "description": "A stored rule with what canopsis adds (author, created, updated, "
+_RULE = stored_schema(
+    _RULE_FIELDS,
+    "A stored rule with what canopsis adds (author, created, updated, "
     "and the engine's hits, drops, last_hit).",
-    "required": ["_id"],
-    "properties": {
-        **_RULE_FIELDS,
-        "author": {"type": "string"},
-        "created": {"type": "number"},
-        "updated": {"type": "number"},
-    },
-    "additionalProperties": True,
-}
+)
 _RULE_ID = path_param("rule_id", "the rule _id")
 OPENAPI = {
     "/api/v2/eventfilter/rules": {

@@ -16,7 +16,7 @@ import time
 import falcon
 from canopsis.engines.heartbeat import DEFINITIONS, STATES
 from canopsis.webserver.api import Api
-from canopsis.webserver.documents import Document, Documents, Kind
+from canopsis.webserver.documents import Document, Documents, Kind, stored_schema
 from canopsis.webserver.http import Query, require
 from canopsis.webserver.openapi import (
     OBJECT,
@@ -112,18 +112,10 @@ _BODY = {
     "properties": _FIELDS,
     "additionalProperties": False,
 }
-_HEARTBEAT = {
-    "type": "object",
-    "description": "A stored definition with what canopsis adds (author, created, updated).",
-    "required": ["_id"],
-    "properties": {
-        **_FIELDS,
-        "author": {"type": "string"},
-        "created": {"type": "number"},
-        "updated": {"type": "number"},
-    },
-    "additionalProperties": True,
-}
+_HEARTBEAT = stored_schema(
+    _FIELDS,
+    "A stored definition with what canopsis adds (author, created, updated).",
+)
 _STATUS = {
     "type": "object",
     "required": ["_id", "name", "interval", "last_seen", "late", "silent_for"],

@@ -19,7 +19,7 @@ import time
 import falcon
 from canopsis.engines.pbehavior import COLLECTION
 from canopsis.webserver.api import Api
-from canopsis.webserver.documents import Document, Documents, Kind
+from canopsis.webserver.documents import Document, Documents, Kind, stored_schema
 from canopsis.webserver.errors import ApiError
 from canopsis.webserver.http import Query, require
 from canopsis.webserver.openapi import (
@@ -123,18 +123,10 @@ _BODY = {
     "properties": _FIELDS,
     "additionalProperties": False,
 }
-_PBEHAVIOR = {
-    "type": "object",
-    "description": "A stored pbehavior with what canopsis adds (author, created, updated).",
-    "required": ["_id"],
-    "properties": {
-        **_FIELDS,
-        "author": {"type": "string"},
-        "created": {"type": "number"},
-        "updated": {"type": "number"},
-    },
-    "additionalProperties": True,
-}
+_PBEHAVIOR = stored_schema(
+    _FIELDS,
+    "A stored pbehavior with what canopsis adds (author, created, updated).",
+)
 _PERIOD = {
     "type": "object",
     "required": ["start", "end"],
