@@ -13,7 +13,6 @@ from canopsis.webserver.app import ALWAYS, WEBSERVICES
 
 from canopsis import auth
 from tests.conftest import ApiClient
-from tests.integration.test_openapi import seed
 
 pytestmark = pytest.mark.integration
 
@@ -80,6 +79,15 @@ WRONG_TYPES = {
     ("post", "/api/v2/alarms/changestate"): ({"ids": ["a"], "state": "3"}, "state"),
 }
 RULE = {"_id": "r1", "match": {}, "actions": [], "priority": 1}
+ALARM = {
+    "_id": "cpu/web-1:k0",
+    "entity_id": "cpu/web-1",
+    "connector": "nagios",
+    "connector_name": "n1",
+    "component": "web-1",
+    "resource": "cpu",
+    "resolved": None,
+}
 HEARTBEAT = {"_id": "h1", "match": {"connector_name": "h1"}, "interval": 60}
 
 
@@ -96,12 +104,14 @@ def site(mongo_client):
     that bad input is what each answer is about (bad input changes nothing: one database)."""
     mongo_client.drop_database("t_bad_input")
     api = ApiClient(mongo_client["t_bad_input"])
-    alarm_ids = seed(api.db)
+    api.db.alarms.insert_one(dict(ALARM))
+    api.db.entities.insert_one({"_id": "cpu/web-1", "type": "resource", "enabled": True})
+    api.db.eventfilter_rules.insert_one(dict(RULE))
     api.db[DEFINITIONS].insert_one(dict(HEARTBEAT))
     api.db[PBEHAVIORS].insert_one(dict(PBEHAVIOR))
     auth.create_user(api.db, "someone", "a long password", "viewer")
     values = {
-        "alarm_id": quote(alarm_ids[0], safe=""),
+        "alarm_id": quote(ALARM["_id"], safe=""),
         "action": "snooze",
         "rule_id": RULE["_id"],
         "heartbeat_id": HEARTBEAT["_id"],
