@@ -85,6 +85,8 @@ STATE_TYPE_SOFT, STATE_TYPE_HARD = range(2)
 STATE_TYPE_NAMES = {STATE_TYPE_SOFT: "soft", STATE_TYPE_HARD: "hard"}
 
 MAX_FUTURE = 86400
+#: the last epoch second a date can hold (9999-12-31T23:59:59Z)
+LATEST = 253_402_300_799
 MAX_ROUTING_KEY_BYTES = 255
 
 _NO_DOT = ("connector", "connector_name")

@@ -52,6 +52,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrule, rrulestr
 
+from canopsis.event import LATEST
 from canopsis.match import FieldError, Pattern, PatternError, compile_pattern
 
 TYPES = ("maintenance", "pause", "inactive")
@@ -76,6 +77,11 @@ Period = tuple[float, float]
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_time(value: object) -> bool:
+    """Epoch seconds a date can hold."""
+    return _is_number(value) and 0 <= value <= LATEST
 
 
 def _zone(name: object) -> ZoneInfo | None:
@@ -160,21 +166,22 @@ def validate(doc: object) -> list[FieldError]:
         except PatternError as exc:
             errors += exc.errors
     start, end = doc.get("start"), doc.get("end")
-    if "start" in doc and not _is_number(start):
-        errors.append(FieldError("start", "expected a number"))
+    when = f"expected epoch seconds from 0 to {LATEST}"
+    if "start" in doc and not _is_time(start):
+        errors.append(FieldError("start", when))
     if end is not None:
-        if not _is_number(end):
-            errors.append(FieldError("end", "expected a number or null"))
-        elif _is_number(start) and end <= start:
+        if not _is_time(end):
+            errors.append(FieldError("end", f"{when}, or null"))
+        elif _is_time(start) and end <= start:
             errors.append(FieldError("end", "must be after start"))
     exdates = doc.get("exdates", [])
     if not isinstance(exdates, list):
-        errors.append(FieldError("exdates", "expected a list of numbers"))
+        errors.append(FieldError("exdates", "expected a list of epoch seconds"))
     else:
         errors += [
-            FieldError(f"exdates.{i}", "expected a number")
+            FieldError(f"exdates.{i}", when)
             for i, value in enumerate(exdates)
-            if not _is_number(value)
+            if not _is_time(value)
         ]
     tz = doc.get("tz", "UTC")
     zone = _zone(tz)
@@ -186,7 +193,7 @@ def validate(doc: object) -> list[FieldError]:
             errors.append(FieldError("rrule", "expected a string or null"))
         else:
             try:
-                _parse_rule(rule, start if _is_number(start) else 0, zone or UTC)
+                _parse_rule(rule, start if _is_time(start) else 0, zone or UTC)
             except ValueError as exc:
                 errors.append(FieldError("rrule", str(exc)))
         if end is None:

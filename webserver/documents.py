@@ -13,7 +13,7 @@ seconds).
 
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,21 @@ def stored_schema(fields: dict, description: str) -> dict:
     }
 
 
+def _nul_keys(value: object, path: str = "") -> Iterator[str]:
+    """The paths of the keys holding a NUL, which MongoDB cannot store, at any depth."""
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return
+    for key, item in items:
+        where = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and "\0" in key:
+            yield where
+        yield from _nul_keys(item, where)
+
+
 @dataclass(frozen=True)
 class Kind:
     noun: str
@@ -68,6 +83,7 @@ class Kind:
             body = {**body, "_id": doc_id}
         elif self.names_new and "_id" not in body:
             body = {**body, "_id": uuid.uuid4().hex}
+        fields |= {path: "a field name cannot hold a NUL character" for path in _nul_keys(body)}
         for error in self.validate(body):
             fields.setdefault(error.field or "body", error.reason)
         if fields:

@@ -15,8 +15,6 @@ from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.auth import Principal
 
 DEFAULT_LIMIT = 50
-#: the last epoch second a date can hold (9999-12-31T23:59:59Z)
-LATEST = 253_402_300_799
 MAX_LIMIT = 1000
 #: a JSON escape of a UTF-16 surrogate: alone, it decodes to a string no UTF-8 can hold
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")

@@ -76,7 +76,7 @@ def test_pbehaviors_are_created_read_replaced_and_deleted(api):
         ({"type": "holiday"}, {"type": "expected one of maintenance, pause, inactive"}),
         ({"filter": {"$where": "1"}}, {"filter.$where": "unknown operator"}),
         ({"author": "mallory"}, {"author": "set by canopsis, not by a client"}),
-        ({"start": "tomorrow"}, {"start": "expected a number"}),
+        ({"start": "tomorrow"}, {"start": "expected epoch seconds"}),
     ],
 )
 def test_a_bad_pbehavior_is_a_400_naming_the_field(api, change, fields):
@@ -189,3 +189,17 @@ def test_in_maintenance_filter_and_problem_counts(api):
     assert bad.status_code == 400 and error(bad)["fields"] == {
         "in_maintenance": "expected true or false"
     }
+
+
+def test_a_field_name_holding_a_nul_is_400_for_every_configuration_document(api):
+    admin = api.as_role("admin")
+    bodies = {
+        PBEHAVIORS: weekly(filter={"infos": {"a\0b": 1}}),
+        "/api/v2/heartbeats": {"_id": "h", "match": {"x\0": 1}, "interval": 5},
+        "/api/v2/eventfilter/rules": {"_id": "r", "match": {"ok": [{"n\0": 1}]}, "actions": []},
+    }
+    for path, body in bodies.items():
+        resp = api.simulate_post(path, json=body, headers=admin)
+        assert resp.status_code == 400, (path, resp.text)
+        assert "a field name cannot hold a NUL character" in error(resp)["fields"].values()
+    assert api.simulate_get(PBEHAVIORS, headers=admin).status_code == 200

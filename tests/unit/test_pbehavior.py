@@ -193,7 +193,7 @@ def test_field_types():
         "reason: expected a string",
         "type: expected one of maintenance, pause, inactive",
         "enabled: expected true or false",
-        "start: expected a number",
+        "start: expected epoch seconds from 0 to 253402300799",
     ]
     assert errors(name=" ", _id="", created="today") == [
         "_id: must not be blank",
@@ -201,8 +201,14 @@ def test_field_types():
         "created: expected a number",
     ]
     assert errors(author=..., created=1.5, updated=2) == []
-    assert errors(exdates=[1.5, "x"]) == ["exdates.1: expected a number"]
-    assert errors(exdates=3) == ["exdates: expected a list of numbers"]
+    when = "expected epoch seconds from 0 to 253402300799"
+    assert errors(exdates=[1.5, "x"]) == [f"exdates.1: {when}"]
+    assert errors(exdates=3) == ["exdates: expected a list of epoch seconds"]
+    assert errors(start=-1.8e308, end=1e300, exdates=[-1]) == [
+        f"start: {when}",
+        f"end: {when}, or null",
+        f"exdates.0: {when}",
+    ]
 
 
 def test_end_before_start():

@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 import falcon
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
-from canopsis.webserver.http import LATEST, read_object, require
+from canopsis.webserver.http import read_object, require
 from canopsis.webserver.openapi import errors, json_body, json_response, path_param
 
 from canopsis import auth
+from canopsis.event import LATEST
 
 
 class Keys:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import falcon
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, Unavailable
-from canopsis.webserver.http import LATEST, Query, page_body, require
+from canopsis.webserver.http import Query, page_body, require
 from canopsis.webserver.openapi import (
     OBJECT,
     PAGING,
@@ -29,6 +29,7 @@ from canopsis.webserver.openapi import (
 from pymongo import DESCENDING
 
 from canopsis import deadletters
+from canopsis.event import LATEST
 
 #: the latest ``before`` accepted: the end of year 9999
 

@@ -33,6 +33,7 @@ from canopsis.webserver.openapi import (
 )
 
 from canopsis import pbehavior
+from canopsis.event import LATEST
 
 DEFAULT_SPAN = 7 * 86400
 MAX_SPAN = 400 * 86400
@@ -94,7 +95,7 @@ def routes(api: Api) -> list[tuple[str, object]]:
 
 
 _TEXT = {"type": "string", "minLength": 1, "pattern": r"\S"}
-_EPOCH = {"type": "number", "description": "epoch seconds"}
+_EPOCH = {"type": "number", "minimum": 0, "maximum": LATEST, "description": "epoch seconds"}
 _FIELDS = {
     "_id": _TEXT,
     "name": _TEXT,
@@ -104,6 +105,8 @@ _FIELDS = {
     "start": _EPOCH,
     "end": {
         "type": ["number", "null"],
+        "minimum": 0,
+        "maximum": LATEST,
         "description": "epoch seconds, after start; null: open-ended (not with rrule)",
     },
     "rrule": {

@@ -13,10 +13,11 @@ import time
 import falcon
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import bad_request
-from canopsis.webserver.http import LATEST, Query, require
+from canopsis.webserver.http import Query, require
 from canopsis.webserver.openapi import OBJECT, errors, json_response, query
 
 from canopsis import metrics
+from canopsis.event import LATEST
 
 DEFAULT_WINDOW = 3600
 MAX_POINTS = 10_000
