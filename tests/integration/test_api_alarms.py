@@ -274,6 +274,10 @@ def test_actions_need_the_operator_role_a_valid_body_and_an_open_alarm(api, data
     assert unknown.status_code == 404
     bulk = api.simulate_post("/api/v2/alarms/ack", json={"ids": []}, headers=operator)
     assert bulk.status_code == 400 and "ids" in error(bulk)["fields"]
+    both = api.simulate_post(
+        "/api/v2/alarms/snooze", json={"ids": "a", "duration": 0}, headers=operator
+    )
+    assert both.status_code == 400 and set(error(both)["fields"]) == {"ids", "duration"}
 
 
 def test_a_viewer_gets_403_on_a_bulk_action(api, data):

@@ -91,7 +91,7 @@ def engine(mongo_db) -> Engine:
 def test_the_shipped_configuration_is_accepted():
     path = REPO / "etc" / "engines" / "perfdata.conf"
     conf = config.load("engine", path)
-    assert conf["next"] == "alerts"
+    assert conf["next"] == "pbehavior"
     options = check_options(str(path), dict(conf["options"]), engine_class("perfdata").options_spec)
     assert options == {"retention_days": 90}
 

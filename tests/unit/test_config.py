@@ -100,5 +100,5 @@ def test_an_unknown_webservice_stops_the_launcher_with_one_line(tmp_path):
     assert line.endswith(
         "webserver.conf: webservices.nosuch: unknown webservice; known: "
         "alarms, apikeys, deadletters, engines, entities, eventfilter, events, "
-        "heartbeats, metrics, perfdata, users"
+        "heartbeats, metrics, pbehaviors, perfdata, users"
     )

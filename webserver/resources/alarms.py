@@ -220,14 +220,7 @@ class AlarmPath:
 
     def bulk(self, req: falcon.Request, resp: falcon.Response, action: str, author: str) -> None:
         fields = _read_action(req, action, ("ids",))
-        ids = fields.pop("ids")
-        if (
-            not isinstance(ids, list)
-            or not 1 <= len(ids) <= MAX_IDS
-            or not all(isinstance(i, str) and i for i in ids)
-        ):
-            raise bad_request({"ids": f"expected a list of 1 to {MAX_IDS} alarm ids"})
-        ids = list(dict.fromkeys(ids))
+        ids = list(dict.fromkeys(fields.pop("ids")))
         found = {
             doc["_id"]: doc
             for doc in self.api.db[OPEN].find({"_id": {"$in": ids}, "resolved": None}, HIDDEN)
@@ -273,6 +266,13 @@ def _read_action(req: falcon.Request, action: str, extra: tuple[str, ...] = ()) 
     state = body.get("state")
     if "state" in body and (type(state) is not int or state not in STATES):
         problems["state"] = "expected an integer from 0 to 3"
+    ids = body.get("ids")
+    if "ids" in extra and (
+        not isinstance(ids, list)
+        or not 1 <= len(ids) <= MAX_IDS
+        or not all(isinstance(i, str) and i for i in ids)
+    ):
+        problems["ids"] = f"expected a list of 1 to {MAX_IDS} alarm ids"
     if problems:
         raise bad_request(problems)
     return body
