@@ -1,0 +1,314 @@
+"""``python -m bench [--quick] [--profile]``: run every benchmark, write the JSON, print a table.
+
+Sections, in order: the start of RabbitMQ and MongoDB, the broker baseline
+(:mod:`bench.broker`), the default engine chain's sustained throughput and
+its latency at 50 % and 90 % of it (:mod:`bench.pipeline`), the fused and
+split chains with 1, 2 and 4 workers (full mode), the REST API
+(:mod:`bench.rest`) and the memory of every program idle and under load.
+``--profile`` adds a throughput run sampled by py-spy (the engine and the
+database) and keeps the functions that hold the most samples.
+"""
+
+import argparse
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import broker, pipeline, profile, rest
+from bench.stack import Stack
+from bench.stats import rounded
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True)
+class Plan:
+    baseline_messages: int
+    throughput_s: float
+    latency_s: float
+    seeded: float
+    layouts: tuple[tuple[str, int], ...]
+    layout_s: float
+    levels: tuple[int, ...]
+    repeat: int
+    budget_s: float
+    intake_s: float
+    profile_s: int
+
+
+QUICK = Plan(10_000, 12, 6, 0.05, (), 0, (1_000, 10_000), 20, 2, 3, 10)
+FULL = Plan(
+    50_000,
+    60,
+    45,
+    0.2,
+    (("fused", 2), ("fused", 4), ("split", 1), ("split", 2), ("split", 4)),
+    45,
+    (1_000, 10_000, 100_000),
+    100,
+    30,
+    15,
+    20,
+)
+
+
+def machine() -> dict:
+    cpu = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    memory = int(Path("/proc/meminfo").read_text().split()[1]) * 1024
+    rabbitmq = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Version}", "rabbitmq-server"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return {
+        "host": socket.gethostname(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(memory / 2**30, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "rabbitmq_server": rabbitmq,
+        "versions": {
+            name: importlib.metadata.version(name)
+            for name in ("kombu", "amqp", "pymongo", "SecantusDB", "falcon", "gunicorn")
+        },
+    }
+
+
+def say(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+def memory(stack: Stack) -> dict:
+    """Resident MB of every running program now."""
+    return {name: program.sample()[1] / 2**20 for name, program in stack.programs.items()}
+
+
+def run(plan: Plan, with_profile: bool) -> dict:
+    result: dict = {"machine": machine(), "started": datetime.datetime.now().isoformat()}
+    stack = Stack()
+    try:
+        say("starting RabbitMQ and MongoDB")
+        stack.start()
+        footprint: dict = {"idle_mb": memory(stack)}
+        say("broker baseline")
+        base = broker.run(stack.amqp_url, plan.baseline_messages)
+        result["baseline"] = base
+        say(f"  {base['end_to_end_per_s']:.0f} messages/s published and consumed")
+        result["pipeline"] = _pipeline(stack, plan, base["end_to_end_per_s"], footprint)
+        if with_profile:
+            say("profile of a throughput run (py-spy)")
+            result["profile"] = _profile(stack, plan)
+        say("REST API")
+        result["rest"] = _rest(stack, plan, footprint)
+        footprint["start_s"] = {
+            name: program.ready_seconds for name, program in stack.programs.items()
+        }
+        footprint["peak_mb"] = {
+            name: cost["peak_rss_mb"]
+            for name, cost in result["pipeline"]["throughput"]["programs"].items()
+        }
+        footprint["peak_mb"].update(
+            {name: program.peak_rss / 2**20 for name, program in stack.programs.items()}
+        )
+        result["footprint"] = footprint
+    finally:
+        stack.close()
+    return result
+
+
+def _pipeline(stack: Stack, plan: Plan, baseline: float, footprint: dict) -> dict:
+    default = pipeline.Layout("fused", 1)
+    say(f"pipeline throughput ({default.name}, {plan.throughput_s:.0f} s)")
+    best = pipeline.run(
+        stack, default, "closed", pipeline.BACKLOG, plan.throughput_s, "tput", plan.seeded
+    )
+    footprint["idle_mb"].update(
+        {k: v for k, v in memory(stack).items() if k not in footprint["idle_mb"]}
+    )
+    best["ratio_to_baseline"] = best["events_per_s"] / baseline
+    _said(best)
+    out = {"throughput": best, "latency": {}, "layouts": {default.name: _brief(best, baseline)}}
+    for share in (50, 90):
+        offered = best["events_per_s"] * share / 100
+        say(f"pipeline latency at {share} % ({offered:.0f} events/s, {plan.latency_s:.0f} s)")
+        run = pipeline.run(
+            stack, default, "rate", offered, plan.latency_s, f"lat{share}", plan.seeded
+        )
+        _said(run)
+        out["latency"][f"{share}%"] = run
+    for kind, workers in plan.layouts:
+        layout = pipeline.Layout(kind, workers)
+        say(f"layout {layout.name} ({plan.layout_s:.0f} s)")
+        run = pipeline.run(
+            stack, layout, "closed", pipeline.BACKLOG, plan.layout_s, layout.name, plan.seeded
+        )
+        _said(run)
+        out["layouts"][layout.name] = _brief(run, baseline)
+        pipeline.reset(stack, layout)
+    return out
+
+
+def _brief(run: dict, baseline: float) -> dict:
+    return {
+        "events_per_s": run["events_per_s"],
+        "ratio_to_baseline": run["events_per_s"] / baseline,
+        "counts_match": run["counts_match"],
+        "cpu_s_per_1000_events": {
+            name: cost["cpu_s_per_1000_events"] for name, cost in run["programs"].items()
+        },
+    }
+
+
+def _said(run: dict) -> None:
+    lat = run["latency_s"]
+    counts = (
+        "counts match" if run["counts_match"] else "COUNTS DIFFER: " + "; ".join(run["mismatches"])
+    )
+    say(
+        f"  {run['published']} events, {run['events_per_s']:.0f}/s end to end, "
+        f"latency p50 {lat['p50']:.3f} s p99 {lat['p99']:.3f} s, {counts}"
+    )
+
+
+def _profile(stack: Stack, plan: Plan) -> dict:
+    folder = stack.prefix / "var" / "profile"
+    folder.mkdir()
+    layout = pipeline.Layout("fused", 1)
+    pipeline.reset(stack, layout)
+    layout.start(stack)
+    targets = {"engine": stack.programs["engine-pipeline-0"], "mongodb": stack.programs["mongodb"]}
+    recorders = {}
+    for name, program in targets.items():
+        recorders[name] = profile.record(program.proc.pid, plan.profile_s, folder / f"{name}.txt")
+    if None in recorders.values():
+        return {"error": "py-spy is not installed (pip install -e '.[bench]')"}
+    pipeline.run(stack, layout, "closed", pipeline.BACKLOG, plan.profile_s, "profile", 0.0)
+    for proc in recorders.values():
+        proc.wait(60)
+    return {name: profile.top(folder / f"{name}.txt") for name in targets}
+
+
+def _rest(stack: Stack, plan: Plan, footprint: dict) -> dict:
+    pipeline.reset(stack, None)
+    for name in pipeline.CHAIN:
+        stack.engine_conf(name, numprocs=1)
+    stack.start_webserver()
+    client = stack.mongo()
+    db = stack.db(client)
+    key = rest.api_key(db)
+    time.sleep(1)
+    footprint["idle_mb"]["webserver"] = memory(stack)["webserver"]
+    say(f"  alarm queries with {', '.join(map(str, plan.levels))} open alarms")
+    out = {"queries": rest.queries(stack, db, key, list(plan.levels), plan.repeat, plan.budget_s)}
+    out["intake"] = {}
+    for batch in (1, 100):
+        say(f"  POST /api/v2/event, batches of {batch}")
+        out["intake"][str(batch)] = rest.intake(stack, key, batch, plan.intake_s)
+    with stack.broker() as conn:
+        conn.default_channel.queue_purge("Engine_cleaner")
+    client.close()
+    return out
+
+
+def table(result: dict) -> str:
+    """The short table of the headline numbers (Markdown)."""
+    rows = [("measure", "value")]
+    base = result["baseline"]
+    rows.append(("broker baseline, publish + consume (msg/s)", f"{base['end_to_end_per_s']:.0f}"))
+    rows.append(
+        (
+            "broker, publish waiting each confirm (msg/s)",
+            f"{base['publish_each_confirmed_per_s']:.0f}",
+        )
+    )
+    pipe = result["pipeline"]
+    best = pipe["throughput"]
+    rows.append(("pipeline, default chain (events/s)", f"{best['events_per_s']:.0f}"))
+    rows.append(("pipeline / baseline", f"{best['ratio_to_baseline']:.0%}"))
+    rows.append(("events in = written out", "yes" if best["counts_match"] else "NO"))
+    for share, run in pipe["latency"].items():
+        lat = run["latency_s"]
+        rows.append(
+            (
+                f"latency at {share} ({run['offered_per_s']:.0f}/s): p50 / p95 / p99 / max (s)",
+                f"{lat['p50']:.3f} / {lat['p95']:.3f} / {lat['p99']:.3f} / {lat['max']:.3f}",
+            )
+        )
+    for name, layout in pipe["layouts"].items():
+        rows.append((f"layout {name} (events/s)", f"{layout['events_per_s']:.0f}"))
+    for name, cost in best["programs"].items():
+        rows.append((f"CPU s per 1,000 events: {name}", f"{cost['cpu_s_per_1000_events']:.2f}"))
+    for level, queries in result["rest"]["queries"].items():
+        for query in ("default_list", "filtered_list", "counts", "single"):
+            q = queries[query]
+            if "error" in q:
+                rows.append((f"{query}, {level} open alarms", q["error"][:60]))
+                continue
+            rows.append(
+                (
+                    f"{query}, {level} open alarms: p50 / p95 (ms)",
+                    f"{q['p50'] * 1000:.0f} / {q['p95'] * 1000:.0f}",
+                )
+            )
+    for batch, intake in result["rest"]["intake"].items():
+        rows.append(
+            (
+                f"POST /event, batches of {batch}, {intake['clients']} clients (events/s)",
+                f"{intake['events_per_s']:.0f}",
+            )
+        )
+    foot = result["footprint"]
+    for name, idle in foot["idle_mb"].items():
+        peak = foot["peak_mb"].get(name)
+        rows.append(
+            (
+                f"memory {name}: idle / peak (MB)",
+                f"{idle:.0f} / {peak:.0f}" if peak else f"{idle:.0f}",
+            )
+        )
+    for name, seconds in foot["start_s"].items():
+        if seconds is not None:
+            rows.append((f"start to ready: {name} (s)", f"{seconds:.1f}"))
+    return "\n".join(
+        f"| {a} | {b} |" if i else f"| {a} | {b} |\n| --- | ---: |" for i, (a, b) in enumerate(rows)
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short runs, under 2 minutes")
+    parser.add_argument("--profile", action="store_true", help="add a run sampled by py-spy")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="folder of the JSON result")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    started = time.monotonic()
+    result = run(plan, args.profile)
+    result["mode"] = "quick" if args.quick else "full"
+    result["duration_s"] = time.monotonic() - started
+    result = rounded(result)
+    args.output.mkdir(parents=True, exist_ok=True)
+    day = datetime.date.today().isoformat()
+    path = args.output / f"{day}-{socket.gethostname()}{'-quick' if args.quick else ''}.json"
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    print(table(result))
+    print(f"\n{result['mode']} run in {result['duration_s']:.0f} s; results in {path}")
+    failed = not result["pipeline"]["throughput"]["counts_match"]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
