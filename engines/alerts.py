@@ -61,6 +61,7 @@ def ensure_indexes(db: Database) -> None:
         opened.create_index([(key, DESCENDING)])
     opened.create_index([("component", ASCENDING), ("resource", ASCENDING)])
     opened.create_index("connector_name")
+    opened.create_index("pbehavior.id", sparse=True)  # the few alarms in a pbehavior
     resolved = db[RESOLVED]
     resolved.create_index([("entity_id", ASCENDING), ("resolved", DESCENDING)])
     resolved.create_index([("resolved", DESCENDING)])

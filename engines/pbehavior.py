@@ -37,6 +37,7 @@ from canopsis.engines.context import new_entity
 from pymongo.database import Database
 
 from canopsis import pbehavior
+from canopsis.alarm import IN_PBEHAVIOR_QUERY
 from canopsis.engine import Engine
 from canopsis.match import Pattern
 
@@ -128,7 +129,7 @@ resend_after = float(min=1, default=60)
             shown = pbehavior.summary(doc)
             for entity in self.db[ENTITIES].find(doc["filter"], {"_id": 1}):
                 wanted.setdefault(entity["_id"], shown)
-        query = {"$or": [{"pbehavior": {"$ne": None}}, {"entity_id": {"$in": sorted(wanted)}}]}
+        query = {"$or": [IN_PBEHAVIOR_QUERY, {"entity_id": {"$in": sorted(wanted)}}]}
         self.sent = {
             eid: sent
             for eid, sent in self.sent.items()

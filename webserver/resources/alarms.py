@@ -42,7 +42,7 @@ from canopsis.webserver.openapi import (
 )
 
 from canopsis import event
-from canopsis.alarm import PROBLEMS_QUERY
+from canopsis.alarm import IN_PBEHAVIOR_QUERY, PROBLEMS_QUERY
 
 STATES = range(4)
 STATUSES = range(5)
@@ -116,7 +116,7 @@ def read_filters(q: Query) -> tuple[str, dict]:
             conditions.append({"$or": [{"snooze": None}, {"snooze.val": {"$lte": now}}]})
     in_maintenance = q.boolean("in_maintenance")
     if in_maintenance is not None:
-        conditions.append({"pbehavior": {"$ne": None} if in_maintenance else None})
+        conditions.append({"pbehavior.id": {"$exists": in_maintenance}})
     for name in ("component", "resource", "connector", "connector_name"):
         value = q.text(name)
         if value is not None:
@@ -188,7 +188,7 @@ class AlarmPath:
         q.check()
         coll = self.api.db[collection]
 
-        def count(path: str, value: object) -> int:
+        def count(path: str, value: int) -> int:
             return coll.count_documents({"$and": [query, {path: value}]})
 
         return {
@@ -196,7 +196,7 @@ class AlarmPath:
             "by_state": {str(v): count("state.val", v) for v in STATES},
             "by_status": {str(v): count("status.val", v) for v in STATUSES},
             "problems": coll.count_documents({"$and": [query, PROBLEMS_QUERY]}),
-            "in_pbehavior": count("pbehavior", {"$ne": None}),
+            "in_pbehavior": coll.count_documents({"$and": [query, IN_PBEHAVIOR_QUERY]}),
         }
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, rest: str) -> None:

@@ -67,7 +67,7 @@ def exposition(db) -> str:
     lines += _family(
         "canopsis_alarms_in_pbehavior",
         "Open alarms whose entity is in a pbehavior (maintenance, pause, inactive).",
-        [({}, alarms.count_documents({"pbehavior": {"$ne": None}}))],
+        [({}, alarms.count_documents(alarm.IN_PBEHAVIOR_QUERY))],
     )
     lines += _family(
         "canopsis_dead_letters",
