@@ -187,19 +187,21 @@ def _said(run: dict) -> None:
 def _profile(stack: Stack, plan: Plan) -> dict:
     folder = stack.prefix / "var" / "profile"
     folder.mkdir()
+    names = {"engine": "engine-pipeline-0", "mongodb": "mongodb"}
+    recorders: dict = {}
+
+    def record(stack: Stack) -> None:
+        for name, program in names.items():
+            pid = stack.programs[program].proc.pid
+            recorders[name] = profile.record(pid, plan.profile_s, folder / f"{name}.txt")
+
     layout = pipeline.Layout("fused", 1)
-    pipeline.reset(stack, layout)
-    layout.start(stack)
-    targets = {"engine": stack.programs["engine-pipeline-0"], "mongodb": stack.programs["mongodb"]}
-    recorders = {}
-    for name, program in targets.items():
-        recorders[name] = profile.record(program.proc.pid, plan.profile_s, folder / f"{name}.txt")
+    pipeline.run(stack, layout, "closed", pipeline.BACKLOG, plan.profile_s, "profile", 0.0, record)
     if None in recorders.values():
         return {"error": "py-spy is not installed (pip install -e '.[bench]')"}
-    pipeline.run(stack, layout, "closed", pipeline.BACKLOG, plan.profile_s, "profile", 0.0)
     for proc in recorders.values():
         proc.wait(60)
-    return {name: profile.top(folder / f"{name}.txt") for name in targets}
+    return {name: profile.top(folder / f"{name}.txt") for name in names}
 
 
 def _rest(stack: Stack, plan: Plan, footprint: dict) -> dict:

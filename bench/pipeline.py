@@ -29,6 +29,7 @@ import socket
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.broker import WindowPublisher
@@ -74,10 +75,13 @@ class Layout:
             for worker in ([None] if self.workers == 1 else range(self.workers))
         ]
 
-    def start(self, stack: Stack) -> None:
+    def configure(self, stack: Stack) -> None:
+        """``numprocs`` of each engine (read by the broker at boot for the cleaner's queues)."""
         engines = CHAIN if self.kind == "split" else CHAIN[:1]
         for name in CHAIN:
             stack.engine_conf(name, numprocs=self.workers if name in engines else 1)
+
+    def start(self, stack: Stack) -> None:
         for worker in range(self.workers):
             arg = None if self.workers == 1 else worker
             if self.kind == "fused":
@@ -143,9 +147,11 @@ class _Poller(threading.Thread):
         self.outstanding: dict[str, list[tuple[int, float]]] = {}
         self.latencies: list[float] = []
         self.stopping = False
+        #: once stopping, the probes still outstanding then are given up
+        self.until = 0.0
 
     def run(self) -> None:
-        while not self.stopping or self.outstanding:
+        while not self.stopping or (self.outstanding and time.time() < self.until):
             self._take()
             if self.outstanding:
                 self._poll()
@@ -225,6 +231,7 @@ def reset(stack: Stack, layout: Layout | None) -> None:
         client.drop_database(stack.database)
     if layout is None:
         return
+    layout.configure(stack)
     if stack.layout not in (None, layout.name):
         stack.restart_broker()
     stack.layout = layout.name
@@ -315,8 +322,12 @@ def run(
     seconds: float,
     tag: str,
     seeded: float = Shape.seeded,
+    on_start: Callable[[Stack], None] | None = None,
 ) -> dict:
-    """One run (``mode`` closed: ``value`` is the backlog limit; rate: events per second)."""
+    """One run (``mode`` closed: ``value`` is the backlog limit; rate: events per second).
+
+    ``on_start`` is called once the engines run and the seeded alarms are open.
+    """
     reset(stack, layout)
     layout.start(stack)
     engines = [stack.programs[name] for name in stack.engines()]
@@ -325,6 +336,8 @@ def run(
     mix = Mix(Shape(seeded=seeded), seed=zlib.crc32(tag.encode()), tag=tag)
     seed_time = time.time()
     seed_stream = [(ev, seed_time) for ev in _seed(stack, mix, db)]
+    if on_start is not None:
+        on_start(stack)
     ctx = multiprocessing.get_context("fork")
     published, probes, out = ctx.Value("q", 0), ctx.Queue(), ctx.Queue()
     queues = layout.queues()
@@ -347,9 +360,10 @@ def run(
     with stack.broker() as conn:
         after = monitor.sample(conn.channel())
     monitor.stopping = True
+    poller.until = time.time() + 10
     poller.stopping = True
     monitor.join()
-    poller.join(timeout=60)
+    poller.join()
     step = (stop - start) / max(1, count)
     stream = seed_stream + [(mix.next(), start + i * step) for i in range(count)]
     want = expected(stream, alarm.AlarmConfig()).as_dict()
@@ -368,6 +382,7 @@ def run(
         "drain_s": empty - stop,
         "events_per_s": rate(count, empty - start),
         "latency_s": summary(poller.latencies),
+        "probes_unseen": sum(map(len, poller.outstanding.values())),
         "expected": want,
         "found": got,
         "counts_match": not wrong,
