@@ -45,7 +45,7 @@ through the years between; a monthly or yearly rule, or one with ``COUNT``, is e
 """
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import chain, islice
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -299,6 +299,16 @@ def applicable(docs: list[dict], entity: dict, patterns: dict[str, Pattern]) -> 
     ``patterns`` holds each one's compiled filter by ``_id``.
     """
     return next((doc for doc in docs if patterns[doc["_id"]].matches(entity)), None)
+
+
+def in_effect(docs: Iterable[dict], entity: dict, now: float) -> dict | None:
+    """The summary of the pbehavior of ``docs`` that ``entity`` is in at ``now``, or None.
+
+    Documents that do not validate are skipped, as the pbehavior engine skips them.
+    """
+    running = ordered([doc for doc in docs if not validate(doc) and active(doc, now)])
+    found = applicable(running, entity, {doc["_id"]: pattern(doc) for doc in running})
+    return None if found is None else summary(found)
 
 
 def ordered(docs: list[dict]) -> list[dict]:

@@ -1,5 +1,7 @@
 """The entities and perfdata webservices (in process, on the embedded MongoDB)."""
 
+import time
+
 import pytest
 
 from canopsis.metrics import write_points
@@ -161,6 +163,29 @@ def test_one_entity_has_its_open_alarm_and_its_links(context):
     assert comp["depends"] == []
     conn = context.simulate_get("/api/v2/entities/collectd/collectd", headers=viewer)
     assert conn.json["type"] == "connector"
+
+
+def test_one_entity_shows_the_pbehavior_it_is_in_now(context):
+    viewer = context.as_role("viewer")
+    now = time.time()
+    planned = {"type": "maintenance", "reason": "r", "author": "alice", "end": now + 600}
+    context.db.pbehaviors.insert_many(
+        [
+            {**planned, "_id": "now", "name": "n", "filter": {"component": "srv1"}, "start": now},
+            {**planned, "_id": "later", "name": "l", "filter": {}, "start": now + 300},
+            {**planned, "_id": "bad", "name": "b", "filter": {}, "start": now, "tz": "Nowhere"},
+        ]
+    )
+    inside = context.simulate_get("/api/v2/entities/cpu/srv1", headers=viewer).json
+    assert inside["pbehavior"] == {
+        "id": "now",
+        "name": "n",
+        "type": "maintenance",
+        "reason": "r",
+        "author": "alice",
+    }
+    outside = context.simulate_get("/api/v2/entities/collectd/collectd", headers=viewer).json
+    assert outside["pbehavior"] is None
 
 
 def test_an_unknown_entity_is_404(context):

@@ -4,18 +4,21 @@
 ``type``, ``enabled``, ``component``, ``connector`` and ``search`` (a
 case-insensitive substring of the ``_id`` or the ``name``), paged by
 ``page``/``limit``. ``GET /api/v2/entities/{entity_id}`` answers one entity
-with its open ``alarm`` (null when none) and its ``depends``/``impact``
-lists; entity ids hold ``/`` and are taken as the rest of the path.
+with its open ``alarm`` (null when none), the ``pbehavior`` it is in now
+(null when none) and its ``depends``/``impact`` lists; entity ids hold ``/``
+and are taken as the rest of the path.
 ``PUT /api/v2/entities/{entity_id}`` (admin) with ``{"enabled": bool}``
 enables or disables an entity; the context engine reloads the disabled ids
 on each beat.
 """
 
 import re
+import time
 
 import falcon
 from canopsis.engines.alerts import OPEN
 from canopsis.engines.context import COLLECTION
+from canopsis.engines.pbehavior import COLLECTION as PBEHAVIORS
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import Query, page_body, read_object, require
@@ -29,6 +32,8 @@ from canopsis.webserver.openapi import (
     path_param,
     query,
 )
+
+from canopsis import pbehavior
 
 TYPES = ("connector", "component", "resource")
 MAX_SEARCH = 200
@@ -90,7 +95,8 @@ class Entity:
         alarm = self.api.db[OPEN].find_one(
             {"entity_id": entity_id, "resolved": None}, ALARM_PROJECTION
         )
-        resp.media = {**_with_lists(doc), "alarm": alarm}
+        planned = pbehavior.in_effect(self.api.db[PBEHAVIORS].find(), doc, time.time())
+        resp.media = {**_with_lists(doc), "alarm": alarm, "pbehavior": planned}
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, entity_id: str) -> None:
         require(req, "admin")
@@ -156,13 +162,15 @@ OPENAPI = {
             "parameters": [_ENTITY_ID],
             "responses": {
                 "200": json_response(
-                    "The entity; alarm is its open alarm (without steps) or null.",
+                    "The entity; alarm is its open alarm (without steps) or null, pbehavior "
+                    "the one it is in now (id, name, type, reason, author) or null.",
                     {
                         **_ENTITY,
-                        "required": [*_ENTITY["required"], "alarm"],
+                        "required": [*_ENTITY["required"], "alarm", "pbehavior"],
                         "properties": {
                             **_ENTITY["properties"],
                             "alarm": {"oneOf": [{"type": "null"}, OBJECT]},
+                            "pbehavior": {"oneOf": [{"type": "null"}, OBJECT]},
                         },
                     },
                 ),
