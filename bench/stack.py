@@ -202,7 +202,9 @@ class Stack:
         self.stop("rabbitmq-server")
         shutil.rmtree(self.prefix / "var" / "lib" / "rabbitmq" / "mnesia", ignore_errors=True)
         launch = self.command("canopsis-launch")
-        self._wait_for_broker(self._start("rabbitmq-server", [launch, "rabbitmq-server"]))
+        program = self._start("rabbitmq-server", [launch, "rabbitmq-server"])
+        self._wait_for_broker(program)
+        program.ready_seconds = time.monotonic() - program.started
 
     def _wait_for_broker(self, program: Program, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
