@@ -128,10 +128,9 @@ def in_pbehavior(alarm: Alarm) -> bool:
     return alarm.get("pbehavior") is not None
 
 
-#: :func:`in_pbehavior` and :func:`is_problem` as MongoDB queries on the open alarms (the
-#: alerts engine indexes ``pbehavior.id``, held by the few alarms in a pbehavior)
+#: :func:`in_pbehavior` as a MongoDB query on the open alarms (the alerts engine indexes
+#: ``pbehavior.id``, held by the few alarms in a pbehavior)
 IN_PBEHAVIOR_QUERY = {"pbehavior.id": {"$exists": True}}
-PROBLEMS_QUERY = {"state.val": {"$gt": 0}, "canceled": None, "pbehavior": None}
 
 
 def is_problem(alarm: Alarm) -> bool:

@@ -7,8 +7,9 @@
 - ``GET /api/v2/alarms/counts`` (viewer): ``total``, ``by_state``,
   ``by_status``, ``problems`` (neither OK, cancelled nor in a pbehavior: what
   needs someone now) and ``in_pbehavior`` of the alarms matching the same
-  filters. ``in_maintenance=true`` selects the alarms whose entity is in a
-  pbehavior (maintenance, pause or inactive), ``false`` the others.
+  filters, from one aggregation. ``in_maintenance=true`` selects the alarms
+  whose entity is in a pbehavior (maintenance, pause or inactive), ``false``
+  the others.
 - ``GET /api/v2/alarms/{alarm_id}`` (viewer): one open or resolved alarm with its steps.
 - ``POST /api/v2/alarms/{alarm_id}/{action}`` (operator): publishes the action
   event of :data:`ACTIONS` for an open alarm; ``202``.
@@ -40,9 +41,9 @@ from canopsis.webserver.openapi import (
     path_param,
     query,
 )
+from pymongo.collection import Collection
 
 from canopsis import event
-from canopsis.alarm import IN_PBEHAVIOR_QUERY, PROBLEMS_QUERY
 
 STATES = range(4)
 STATUSES = range(5)
@@ -141,6 +142,38 @@ def read_filters(q: Query) -> tuple[str, dict]:
     return collection, query
 
 
+def count_alarms(coll: Collection, query: dict) -> dict:
+    """``total``, ``by_state``, ``by_status``, ``problems`` and ``in_pbehavior`` of the alarms
+    of ``coll`` matching ``query``, from one aggregation."""
+    kinds = {
+        "state": "$state.val",
+        "status": "$status.val",
+        "cancelled": {"$ne": [{"$ifNull": ["$canceled", None]}, None]},
+        "planned": {"$ne": [{"$ifNull": ["$pbehavior.id", None]}, None]},
+    }
+    groups = coll.aggregate([{"$match": query}, {"$group": {"_id": kinds, "n": {"$sum": 1}}}])
+    counts = {
+        "total": 0,
+        "by_state": dict.fromkeys(map(str, STATES), 0),
+        "by_status": dict.fromkeys(map(str, STATUSES), 0),
+        "problems": 0,
+        "in_pbehavior": 0,
+    }
+    for group in groups:
+        kind, n = group["_id"], group["n"]
+        counts["total"] += n
+        for name in ("state", "status"):
+            key = str(kind.get(name))
+            if key in counts[f"by_{name}"]:
+                counts[f"by_{name}"][key] += n
+        if kind["planned"]:
+            counts["in_pbehavior"] += n
+        # canopsis.alarm.is_problem
+        elif not kind["cancelled"] and isinstance(kind.get("state"), int) and kind["state"] > 0:
+            counts["problems"] += n
+    return counts
+
+
 class Alarms:
     def __init__(self, api: Api) -> None:
         self.api = api
@@ -186,18 +219,7 @@ class AlarmPath:
         q = Query(req, FILTERS)
         collection, query = read_filters(q)
         q.check()
-        coll = self.api.db[collection]
-
-        def count(path: str, value: int) -> int:
-            return coll.count_documents({"$and": [query, {path: value}]})
-
-        return {
-            "total": coll.count_documents(query),
-            "by_state": {str(v): count("state.val", v) for v in STATES},
-            "by_status": {str(v): count("status.val", v) for v in STATUSES},
-            "problems": coll.count_documents({"$and": [query, PROBLEMS_QUERY]}),
-            "in_pbehavior": coll.count_documents({"$and": [query, IN_PBEHAVIOR_QUERY]}),
-        }
+        return count_alarms(self.api.db[collection], query)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, rest: str) -> None:
         who = require(req, "operator")

@@ -15,13 +15,12 @@ import falcon
 from canopsis.engines.alerts import OPEN
 from canopsis.webserver.api import Api
 from canopsis.webserver.http import require
+from canopsis.webserver.resources.alarms import count_alarms
 from canopsis.webserver.resources.engines import last_reports
 
-from canopsis import alarm, deadletters
+from canopsis import deadletters
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-STATES = range(4)
-STATUSES = range(5)
 ENGINE_METRICS = (
     ("canopsis_engine_events_per_second", "events_per_second", "Events handled per second."),
     ("canopsis_engine_errors", "errors", "Errors since the engine's previous report."),
@@ -48,26 +47,26 @@ def _family(name: str, help_text: str, samples: list[tuple[dict, object]]) -> li
 
 
 def exposition(db) -> str:
-    alarms = db[OPEN]
+    counts = count_alarms(db[OPEN], {})
     lines = _family(
         "canopsis_alarms",
         "Open alarms by state.",
-        [({"state": s}, alarms.count_documents({"state.val": s})) for s in STATES],
+        [({"state": s}, n) for s, n in counts["by_state"].items()],
     )
     lines += _family(
         "canopsis_alarms_by_status",
         "Open alarms by status.",
-        [({"status": s}, alarms.count_documents({"status.val": s})) for s in STATUSES],
+        [({"status": s}, n) for s, n in counts["by_status"].items()],
     )
     lines += _family(
         "canopsis_alarm_problems",
         "Open alarms neither OK, cancelled nor in a pbehavior.",
-        [({}, alarms.count_documents(alarm.PROBLEMS_QUERY))],
+        [({}, counts["problems"])],
     )
     lines += _family(
         "canopsis_alarms_in_pbehavior",
         "Open alarms whose entity is in a pbehavior (maintenance, pause, inactive).",
-        [({}, alarms.count_documents(alarm.IN_PBEHAVIOR_QUERY))],
+        [({}, counts["in_pbehavior"])],
     )
     lines += _family(
         "canopsis_dead_letters",
