@@ -339,3 +339,35 @@ def test_actions_publish_the_operators_events(services, mongo_db):
             assert sent["author"] == "operator-user"
         assert "resource" not in got[0][1]
         assert received(queue, 1, timeout=0.5) == []
+
+
+def test_newest_first_pages_are_the_same_whether_recent_alarms_fill_them_or_not(api):
+    """Pages looked for among the recently updated alarms first (RECENT_SPANS) must be the
+    pages of the whole set: 60 alarms of the last hour, 50 of the last day, 30 older."""
+    now = time.time()
+    ages = [60.0 * i for i in range(60)] + [4000.0 + 1500 * i for i in range(50)]
+    ages += [90000.0 + 3600 * i for i in range(30)]
+    api.db.alarms.insert_many(
+        [
+            {"_id": f"n{i:03d}", "entity_id": f"n{i}", "last_update_date": now - age}
+            for i, age in enumerate(ages)
+        ]
+        + [{"_id": "tie", "entity_id": "tie", "last_update_date": now - 60.0}]
+    )
+    viewer = api.as_role("viewer")
+    expected = [
+        doc["_id"] for doc in api.db.alarms.find().sort([("last_update_date", -1), ("_id", -1)])
+    ]
+    got = []
+    for page in (1, 2, 3):
+        resp = api.simulate_get(
+            "/api/v2/alarms", params={"page": page, "limit": 50}, headers=viewer
+        )
+        assert resp.status_code == 200, resp.text
+        assert resp.json["total"] == 141
+        got += [a["_id"] for a in resp.json["items"]]
+    assert got == expected
+    ascending = api.simulate_get(
+        "/api/v2/alarms", params={"direction": "asc", "limit": 3}, headers=viewer
+    )
+    assert [a["_id"] for a in ascending.json["items"]] == expected[::-1][:3]
