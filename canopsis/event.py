@@ -34,8 +34,9 @@ complete event or those errors. Choices made where the design leaves room:
   the same way when present, and other keys are kept.
 - ``output`` and ``long_output`` are strings and may be empty; ``author`` and
   ``ticket`` are non-blank strings.
-- Top-level keys cannot start with ``$`` or hold a NUL character, which MongoDB
-  refuses; any other unknown key is kept as extra information.
+- Top-level keys cannot start with ``$`` or hold a NUL character, and no
+  nested key can hold a NUL (MongoDB refuses them, and the event is stored);
+  any other unknown key is kept as extra information.
 
 A normalised event is a new dict (the input is never changed; nested values
 are shared) with ``timestamp`` (``now`` when absent), ``state_type`` (1 when
@@ -163,6 +164,8 @@ def normalize(raw: object, now: float) -> tuple[dict | None, list[FieldError]]:
 
 def _problems(event: dict, now: float) -> Iterator[_Problem]:
     yield from _key_problems(event)
+    for key, value in event.items():  # a top-level key is checked by _key_problems
+        yield from ((path, NUL_KEY) for path in nul_keys(value, str(key)))
     identity = list(_identity_problems(event))
     yield from identity
     if not identity:
@@ -183,6 +186,24 @@ def _problems(event: dict, now: float) -> Iterator[_Problem]:
         yield from _located("perf_data", _perf_data_problem(event["perf_data"]))
     if "perf_data_array" in event:
         yield from _perf_data_array_problems(event["perf_data_array"])
+
+
+NUL_KEY = "a field name cannot hold a NUL character"
+
+
+def nul_keys(value: object, path: str = "") -> Iterator[str]:
+    """The paths of the keys holding a NUL, which MongoDB cannot store, at any depth."""
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return
+    for key, item in items:
+        where = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and "\0" in key:
+            yield where
+        yield from nul_keys(item, where)
 
 
 def _located(field: str, reason: str | None) -> Iterator[_Problem]:

@@ -13,7 +13,7 @@ seconds).
 
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import Query, read_json, require
 from pymongo.errors import DuplicateKeyError
 
+from canopsis import event
 from canopsis.match import FieldError
 
 
@@ -40,21 +41,6 @@ def stored_schema(fields: dict, description: str) -> dict:
         "properties": {**fields, **added},
         "additionalProperties": True,
     }
-
-
-def _nul_keys(value: object, path: str = "") -> Iterator[str]:
-    """The paths of the keys holding a NUL, which MongoDB cannot store, at any depth."""
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return
-    for key, item in items:
-        where = f"{path}.{key}" if path else str(key)
-        if isinstance(key, str) and "\0" in key:
-            yield where
-        yield from _nul_keys(item, where)
 
 
 @dataclass(frozen=True)
@@ -83,7 +69,7 @@ class Kind:
             body = {**body, "_id": doc_id}
         elif self.names_new and "_id" not in body:
             body = {**body, "_id": uuid.uuid4().hex}
-        fields |= {path: "a field name cannot hold a NUL character" for path in _nul_keys(body)}
+        fields |= {path: event.NUL_KEY for path in event.nul_keys(body)}
         for error in self.validate(body):
             fields.setdefault(error.field or "body", error.reason)
         if fields:

@@ -532,6 +532,11 @@ def test_routing_key_and_entity_id_from_the_sender_are_replaced():
     assert event["entity_id"] == "Disk /var/web1.example.com"
 
 
+def test_a_nested_key_holding_a_nul_is_refused_with_its_path():
+    event = resource_check(infos={"ok": [{"a\0b": 1}]}, perf_data_array=[])
+    assert errors(event) == {"infos.ok.0.a\0b": "a field name cannot hold a NUL character"}
+
+
 def test_a_senders_pbehavior_is_dropped():
     forged = {"id": "x", "type": "maintenance"}
     event, _ = normalize(resource_check(pbehavior=forged), NOW)
