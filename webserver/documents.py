@@ -27,6 +27,17 @@ from canopsis import event
 from canopsis.match import FieldError
 
 
+def body_schema(fields: dict, required: list[str], description: str) -> dict:
+    """The OpenAPI schema of a document a client sends: only ``fields``."""
+    return {
+        "type": "object",
+        "description": description,
+        "required": required,
+        "properties": fields,
+        "additionalProperties": False,
+    }
+
+
 def stored_schema(fields: dict, description: str) -> dict:
     """The OpenAPI schema of a stored document: the client's ``fields`` and what the API adds."""
     added = {

@@ -11,7 +11,7 @@ replaced rule keeps its stored ``hits``, ``drops``, ``last_hit`` and
 
 from canopsis.engines.event_filter import COLLECTION
 from canopsis.webserver.api import Api
-from canopsis.webserver.documents import Document, Documents, Kind, stored_schema
+from canopsis.webserver.documents import Document, Documents, Kind, body_schema, stored_schema
 from canopsis.webserver.openapi import (
     OBJECT,
     errors,
@@ -69,14 +69,12 @@ _RULE_FIELDS = {
     "actions": {"type": "array", "items": _ACTION},
     "break": {"type": "boolean"},
 }
-_RULE_BODY = {
-    "type": "object",
-    "description": "A rule (see canopsis.eventfilter); author, created, updated, hits, "
+_RULE_BODY = body_schema(
+    _RULE_FIELDS,
+    ["_id", "match", "actions"],
+    "A rule (see canopsis.eventfilter); author, created, updated, hits, "
     "drops and last_hit are set by canopsis and refused here.",
-    "required": ["_id", "match", "actions"],
-    "properties": _RULE_FIELDS,
-    "additionalProperties": False,
-}
+)
 _RULE = stored_schema(
     _RULE_FIELDS,
     "A stored rule with what canopsis adds (author, created, updated, "

@@ -16,7 +16,7 @@ import time
 import falcon
 from canopsis.engines.heartbeat import DEFINITIONS, STATES
 from canopsis.webserver.api import Api
-from canopsis.webserver.documents import Document, Documents, Kind, stored_schema
+from canopsis.webserver.documents import Document, Documents, Kind, body_schema, stored_schema
 from canopsis.webserver.http import Query, require
 from canopsis.webserver.openapi import (
     OBJECT,
@@ -104,14 +104,12 @@ _FIELDS = {
     "output_ok": {"type": "string"},
     "parent": {**_NAME, "description": "the _id of a parent heartbeat"},
 }
-_BODY = {
-    "type": "object",
-    "description": "A heartbeat definition (see canopsis.heartbeat); author, created and "
+_BODY = body_schema(
+    _FIELDS,
+    ["_id", "match", "interval"],
+    "A heartbeat definition (see canopsis.heartbeat); author, created and "
     "updated are set by canopsis and refused here.",
-    "required": ["_id", "match", "interval"],
-    "properties": _FIELDS,
-    "additionalProperties": False,
-}
+)
 _HEARTBEAT = stored_schema(
     _FIELDS,
     "A stored definition with what canopsis adds (author, created, updated).",

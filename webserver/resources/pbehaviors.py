@@ -19,7 +19,7 @@ import time
 import falcon
 from canopsis.engines.pbehavior import COLLECTION
 from canopsis.webserver.api import Api
-from canopsis.webserver.documents import Document, Documents, Kind, stored_schema
+from canopsis.webserver.documents import Document, Documents, Kind, body_schema, stored_schema
 from canopsis.webserver.errors import ApiError
 from canopsis.webserver.http import Query, require
 from canopsis.webserver.openapi import (
@@ -118,14 +118,12 @@ _FIELDS = {
     "tz": {"type": "string", "description": "IANA time zone of the rule, default UTC"},
     "enabled": {"type": "boolean"},
 }
-_BODY = {
-    "type": "object",
-    "description": "A pbehavior (see canopsis.pbehavior); author, created and updated are set "
+_BODY = body_schema(
+    _FIELDS,
+    ["name", "type", "reason", "filter", "start"],
+    "A pbehavior (see canopsis.pbehavior); author, created and updated are set "
     "by canopsis and refused here.",
-    "required": ["name", "type", "reason", "filter", "start"],
-    "properties": _FIELDS,
-    "additionalProperties": False,
-}
+)
 _PBEHAVIOR = stored_schema(
     _FIELDS,
     "A stored pbehavior with what canopsis adds (author, created, updated).",

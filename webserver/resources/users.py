@@ -22,7 +22,7 @@ import falcon
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import read_object, require
-from canopsis.webserver.openapi import errors, json_body, json_response
+from canopsis.webserver.openapi import errors, json_body, json_response, path_param
 from pymongo.errors import DuplicateKeyError
 
 from canopsis import auth
@@ -179,12 +179,9 @@ _USER = {
     "required": ["name", "role"],
     "additionalProperties": True,
 }
-_NAME_PARAM = {
-    "name": "name",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "pattern": "^[A-Za-z0-9._@-]{1,64}$"},
-}
+_NAME_PARAM = path_param(
+    "name", "the user's name", {"type": "string", "pattern": "^[A-Za-z0-9._@-]{1,64}$"}
+)
 
 
 OPENAPI = {
