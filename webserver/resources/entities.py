@@ -32,12 +32,13 @@ from canopsis.webserver.openapi import (
     path_param,
     query,
 )
+from canopsis.webserver.resources.alarms import HIDDEN
 
 from canopsis import pbehavior
 
 TYPES = ("connector", "component", "resource")
 MAX_SEARCH = 200
-ALARM_PROJECTION = {"steps": 0, "event_keys": 0, "rev": 0}
+ALARM_PROJECTION = {**HIDDEN, "steps": 0}
 
 
 def _with_lists(doc: dict) -> dict:
