@@ -103,6 +103,11 @@ def _parts(body: str) -> dict[str, str]:
     return dict(part.upper().split("=", 1) for part in body.split(";") if "=" in part)
 
 
+def _dtstart(start: float, zone: ZoneInfo) -> datetime:
+    """``start`` as dateutil's DTSTART: whole seconds, local to ``zone``."""
+    return datetime.fromtimestamp(math.floor(start), zone)
+
+
 def _parse_rule(text: str, start: float, zone: ZoneInfo) -> rrule:
     """The rule of ``text`` from ``start`` in ``zone``; ValueError with a reason when invalid."""
     body = _body(text)
@@ -112,14 +117,11 @@ def _parse_rule(text: str, start: float, zone: ZoneInfo) -> rrule:
         )
     if "FREQ=" not in body.upper():
         raise ValueError("FREQ is required")
-    dtstart = datetime.fromtimestamp(math.floor(start), zone)
     try:
-        rule = rrulestr(body, dtstart=dtstart)
+        rule = rrulestr(body, dtstart=_dtstart(start, zone))
     except TypeError as exc:  # dateutil's report of some missing or misplaced parts
         raise ValueError(str(exc)) from exc
     assert isinstance(rule, rrule)
-    if not _some_day_fits(body, dtstart):
-        raise ValueError("no day of the calendar fits this rule: it can never occur")
     return rule
 
 
@@ -192,8 +194,11 @@ def validate(doc: object) -> list[FieldError]:
         if not isinstance(rule, str):
             errors.append(FieldError("rrule", "expected a string or null"))
         else:
+            first, rule_zone = (start if _is_time(start) else 0), zone or UTC
             try:
-                _parse_rule(rule, start if _is_time(start) else 0, zone or UTC)
+                _parse_rule(rule, first, rule_zone)
+                if not _some_day_fits(_body(rule), _dtstart(first, rule_zone)):
+                    raise ValueError("no day of the calendar fits this rule: it can never occur")
             except ValueError as exc:
                 errors.append(FieldError("rrule", str(exc)))
         if end is None:
@@ -216,7 +221,7 @@ def _later_start(body: str, start: float, since: float, zone: ZoneInfo) -> datet
     steps = math.floor((since - start - _LEAD) / step)
     if steps <= 0:
         return None
-    local = datetime.fromtimestamp(math.floor(start), zone).replace(tzinfo=None)
+    local = _dtstart(start, zone).replace(tzinfo=None)
     return (local + timedelta(seconds=steps * step)).replace(tzinfo=zone)
 
 
