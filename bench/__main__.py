@@ -226,6 +226,10 @@ def _rest(stack: Stack, plan: Plan, footprint: dict) -> dict:
     return out
 
 
+#: the statements that took the database longest, in the table
+DB_ROWS = 6
+
+
 def table(result: dict) -> str:
     """The short table of the headline numbers (Markdown)."""
     rows = [("measure", "value")]
@@ -254,6 +258,8 @@ def table(result: dict) -> str:
         rows.append((f"layout {name} (events/s)", f"{layout['events_per_s']:.0f}"))
     for name, cost in best["programs"].items():
         rows.append((f"CPU s per 1,000 events: {name}", f"{cost['cpu_s_per_1000_events']:.2f}"))
+    for statement, ms in list(best["db_ms_per_1000_events"].items())[:DB_ROWS]:
+        rows.append((f"MongoDB ms per 1,000 events: {statement}", f"{ms:.0f}"))
     for level, queries in result["rest"]["queries"].items():
         for query in ("default_list", "filtered_list", "counts", "single"):
             q = queries[query]

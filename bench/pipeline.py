@@ -15,7 +15,9 @@ published over the time from the first publish to that end. Every
 probes' alarms every :data:`POLL_S` seconds and the latency of a probe is the
 time from its publish to the first answer showing an alarm whose output
 carries its sequence number or a later one (so it includes up to one poll
-period). Then MongoDB must hold exactly what :func:`bench.mix.expected`
+period). The database's own time per collection and operation (its ``top`` command,
+which SecantusDB and MongoDB both keep) is read before and after, so a run says
+which statements its time went to. Then MongoDB must hold exactly what :func:`bench.mix.expected`
 computes for the published stream (entities, alarms, steps, checks counted on
 alarms, history entries, metric points, no dead letter), or the run failed.
 """
@@ -350,6 +352,7 @@ def run(
     monitor = _Monitor(stack, programs, queues, published)
     with stack.broker() as conn:
         before = monitor.sample(conn.channel())
+    top_before = client.admin.command("top")["totals"]
     generator.start()
     monitor.programs.append(Program("generator", generator, None))
     poller.start()
@@ -359,6 +362,7 @@ def run(
     empty = _wait_empty(stack, queues, timeout=600)
     with stack.broker() as conn:
         after = monitor.sample(conn.channel())
+    db_time = statement_time(top_before, client.admin.command("top")["totals"], stack.database)
     monitor.stopping = True
     poller.until = time.time() + 10
     poller.stopping = True
@@ -388,6 +392,7 @@ def run(
         "counts_match": not wrong,
         "mismatches": wrong,
         "programs": _costs(before, after, count, monitor.programs, generator_cpu),
+        "db_ms_per_1000_events": {key: ms * 1000 / count for key, ms in db_time.items()},
         "queue_depth": _depths(monitor.samples, start - monitor.start_at),
     }
     return result
@@ -408,6 +413,27 @@ def _costs(
             "peak_rss_mb": program.peak_rss / 2**20,
         }
     return costs
+
+
+#: the operations of ``top``, which also has totals by lock kind
+TOP_OPERATIONS = ("queries", "getmore", "insert", "update", "remove", "commands")
+
+
+def statement_time(before: dict, after: dict, database: str) -> dict[str, float]:
+    """Milliseconds spent between two ``top`` readings, by ``collection.operation``, most first.
+
+    Only the namespaces of ``database`` count (the poller's reads included).
+    """
+    spent = {}
+    for namespace, ops in after.items():
+        db, _, collection = namespace.partition(".")
+        if db != database or not isinstance(ops, dict):
+            continue
+        for op in TOP_OPERATIONS:
+            was = before.get(namespace, {}).get(op, {}).get("time", 0)
+            if ops[op]["time"] > was:
+                spent[f"{collection}.{op}"] = (ops[op]["time"] - was) / 1000
+    return dict(sorted(spent.items(), key=lambda item: -item[1]))
 
 
 def _depths(samples: list[dict], offset: float) -> list[list[float]]:

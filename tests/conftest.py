@@ -51,8 +51,9 @@ def mongo_client(tmp_path_factory):
     server = shutil.which("secantusd-py", path=str(Path(sys.executable).parent))
     port = free_port()
     data = tmp_path_factory.mktemp("mongodb")
+    command = [server, "--standalone", "--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen(
-        [server, "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(data)],
+        [*command, "--storage-path", str(data)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

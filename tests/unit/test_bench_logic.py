@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from bench import pipeline
 from bench.mix import Mix, Shape, expected, output_seq
 from bench.stats import percentile, summary
 from canopsis import alarm, event
@@ -93,3 +94,22 @@ def test_expected_counts_of_a_small_stream():
     assert want.points == 3
     assert (want.connectors, want.components, want.resources) == (1, 1, 2)
     assert want.steps >= 3  # state, status, ack
+
+
+def test_statement_time_is_the_growth_of_top_in_the_database_most_first():
+    def ns(**times):
+        zero = {op: {"time": 0, "count": 0} for op in pipeline.TOP_OPERATIONS}
+        return zero | {op: {"time": t, "count": 1} for op, t in times.items()}
+
+    before = {"note": "all times in microseconds", "cps.alarms": ns(update=1000)}
+    after = {
+        "note": "all times in microseconds",
+        "cps.alarms": ns(update=5000, queries=2000),
+        "cps.entities": ns(update=9000),
+        "other.alarms": ns(update=99000),
+    }
+    assert pipeline.statement_time(before, after, "cps") == {
+        "entities.update": 9.0,
+        "alarms.update": 4.0,
+        "alarms.queries": 2.0,
+    }
