@@ -30,9 +30,11 @@ Choices:
 - A null value (unknown, perfdata's ``U``) stores no point but still describes
   the metric.
 - The description is the newest point's ``unit``, ``min``, ``max``, ``warn``
-  and ``crit`` within a batch (a missing key is null), so one write per metric
-  per batch; ``last_seen`` only moves forward (``$max``). A batch replayed
-  after newer ones may bring back an older description until the next point.
+  and ``crit`` within a batch (a missing key is null), so at most one write
+  per metric per batch; ``last_seen`` only moves forward (``$max``). A batch
+  replayed after newer ones may bring back an older description until the next
+  point. The perfdata engine's :class:`Writer` skips a description whose fields
+  did not change until its ``last_seen`` is ``describe_every`` seconds old.
 - Retention (default :data:`DEFAULT_RETENTION_DAYS`) is two TTL indexes: a
   bucket goes once its newest possible point is older than the retention, a
   description once the metric has not been seen for the retention.
@@ -76,38 +78,90 @@ Point = tuple[str, Mapping, float]
 
 
 @dataclass(frozen=True)
-class Writes:
-    """The operations storing a batch of points, for ``bulk_write(ordered=False)``."""
+class Batch:
+    """A batch of points grouped as they are stored."""
 
-    perfdata: list[UpdateOne]
-    metrics: list[UpdateOne]
+    #: (entity_id, metric, bucket start) -> {offset in the bucket as text: value}
+    buckets: dict[tuple[str, str, int], dict[str, float]]
+    #: (entity_id, metric) -> (timestamp, entry) of its newest point
+    newest: dict[tuple[str, str], tuple[float, Mapping]]
 
 
-def build_writes(points: Iterable[Point]) -> Writes:
-    """One upsert per bucket touched and one per metric described."""
-    buckets: dict[tuple[str, str, int], dict[str, float]] = {}
-    newest: dict[tuple[str, str], tuple[float, Mapping]] = {}
+def gather(points: Iterable[Point]) -> Batch:
+    """One entry per bucket touched and one per metric described."""
+    batch = Batch({}, {})
     for entity_id, metric, timestamp in points:
         key = (entity_id, metric["metric"])
-        if key not in newest or timestamp >= newest[key][0]:
-            newest[key] = (timestamp, metric)
+        if key not in batch.newest or timestamp >= batch.newest[key][0]:
+            batch.newest[key] = (timestamp, metric)
         if metric.get("value") is not None:
             second = math.floor(timestamp)
             start = _bucket_start(second)
-            buckets.setdefault((*key, start), {})[f"points.{second - start}"] = metric["value"]
-    return Writes(
-        perfdata=[_bucket_write(*key, values) for key, values in buckets.items()],
-        metrics=[_meta_write(*key, *described) for key, described in newest.items()],
-    )
+            batch.buckets.setdefault((*key, start), {})[str(second - start)] = metric["value"]
+    return batch
+
+
+class Writer:
+    """Stores batches of points, remembering what it stored to write less.
+
+    A bucket or a description this writer has not stored yet is inserted (an
+    insert costs the embedded database a quarter of an update); one found stored
+    by then, or already stored by this writer, is upserted. A description whose
+    fields did not change is written again only once its ``last_seen`` is
+    ``describe_every`` seconds behind the newest point, so ``last_seen`` lags the
+    newest point by less than that.
+    """
+
+    def __init__(self, db: Database, describe_every: float = 0.0, cache_size: int = 200_000):
+        self.db = db
+        self.describe_every = describe_every
+        self.cache_size = cache_size
+        #: the buckets stored
+        self.stored: set[tuple[str, str, int]] = set()
+        #: (entity_id, metric) -> (description, last_seen) as stored
+        self.described: dict[tuple[str, str], tuple[tuple, float]] = {}
+
+    def write(self, points: Iterable[Point]) -> None:
+        batch = gather(points)
+        self._buckets(batch.buckets)
+        self._descriptions(batch.newest)
+        if len(self.stored) + len(self.described) > self.cache_size:
+            self.stored.clear()
+            self.described.clear()
+
+    def _buckets(self, buckets: dict[tuple[str, str, int], dict[str, float]]) -> None:
+        new = [key for key in buckets if key not in self.stored]
+        docs = [_bucket_doc(*key, buckets[key]) for key in new]
+        found = [new[i] for i in storage.insert_new(self.db.perfdata, docs)]
+        again = [key for key in buckets if key in self.stored] + found
+        if again:
+            writes = [_bucket_write(*key, buckets[key]) for key in again]
+            self.db.perfdata.bulk_write(writes, ordered=False)
+        self.stored.update(buckets)
+
+    def _descriptions(self, newest: dict[tuple[str, str], tuple[float, Mapping]]) -> None:
+        described = {
+            key: (_description(entry), timestamp) for key, (timestamp, entry) in newest.items()
+        }
+        new = [key for key in described if key not in self.described]
+        docs = [_meta_doc(*key, *described[key]) for key in new]
+        found = [new[i] for i in storage.insert_new(self.db.metrics, docs)]
+        again = [key for key in described if key in self.described and self._due(key, described)]
+        if again + found:
+            writes = [_meta_write(*key, *described[key]) for key in again + found]
+            self.db.metrics.bulk_write(writes, ordered=False)
+        for key in new + again:
+            self.described[key] = described[key]
+
+    def _due(self, key: tuple[str, str], described: dict) -> bool:
+        """Whether the description of ``key`` in ``described`` is to be written again."""
+        (stored, last_seen), (description, at) = self.described[key], described[key]
+        return description != stored or at - last_seen >= self.describe_every
 
 
 def write_points(db: Database, points: Iterable[Point]) -> None:
-    """Store a batch of points."""
-    writes = build_writes(points)
-    if writes.perfdata:
-        db.perfdata.bulk_write(writes.perfdata, ordered=False)
-    if writes.metrics:
-        db.metrics.bulk_write(writes.metrics, ordered=False)
+    """Store a batch of points, every description written."""
+    Writer(db).write(points)
 
 
 def ensure_indexes(db: Database, retention_days: int = DEFAULT_RETENTION_DAYS) -> None:
@@ -164,14 +218,29 @@ def list_metrics(db: Database, entity_id: str) -> list[dict]:
     ]
 
 
+def _bucket_doc(entity_id: str, metric: str, start: int, values: dict) -> dict:
+    return {"entity_id": entity_id, "metric": metric, "bucket": _date(start), "points": values}
+
+
 def _bucket_write(entity_id: str, metric: str, start: int, values: dict) -> UpdateOne:
     where = {"entity_id": entity_id, "metric": metric, "bucket": _date(start)}
-    return UpdateOne(where, {"$set": values}, upsert=True)
+    points = {f"points.{offset}": value for offset, value in values.items()}
+    return UpdateOne(where, {"$set": points}, upsert=True)
 
 
-def _meta_write(entity_id: str, metric: str, timestamp: float, entry: Mapping) -> UpdateOne:
+def _description(entry: Mapping) -> tuple:
+    """The fields of :data:`META_FIELDS` of a point, in order."""
+    return tuple(entry.get(field) for field in META_FIELDS)
+
+
+def _meta_doc(entity_id: str, metric: str, description: tuple, timestamp: float) -> dict:
+    fields = dict(zip(META_FIELDS, description, strict=True))
+    return {"entity_id": entity_id, "metric": metric, **fields, "last_seen": _date(timestamp)}
+
+
+def _meta_write(entity_id: str, metric: str, description: tuple, timestamp: float) -> UpdateOne:
     update = {
-        "$set": {field: entry.get(field) for field in META_FIELDS},
+        "$set": dict(zip(META_FIELDS, description, strict=True)),
         "$max": {"last_seen": _date(timestamp)},
     }
     return UpdateOne({"entity_id": entity_id, "metric": metric}, update, upsert=True)

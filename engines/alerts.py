@@ -50,7 +50,6 @@ log = logging.getLogger("canopsis.engines.alerts")
 
 OPEN = "alarms"
 RESOLVED = "alarms_resolved"
-DUPLICATE_KEY = 11000
 
 
 def ensure_indexes(db: Database) -> None:
@@ -153,7 +152,7 @@ resolved_retention_days = integer(min=1, max=36500, default=365)
                         "process during the batch"
                     )
         except BulkWriteError as exc:
-            if any(e.get("code") != DUPLICATE_KEY for e in exc.details["writeErrors"]):
+            if any(e.get("code") != storage.DUPLICATE_KEY for e in exc.details["writeErrors"]):
                 raise
             raise Retry("an alarm was opened by another process during the batch") from None
         finally:

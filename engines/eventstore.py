@@ -36,16 +36,14 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, InsertOne
+from pymongo import ASCENDING
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError
 
 from canopsis import storage
 from canopsis.engine import Engine
 
 COLLECTION = "events_log"
 NOT_STORED_FIELDS = ("perf_data", "perf_data_array")
-DUPLICATE_KEY = 11000
 
 
 class EventStore(Engine):
@@ -56,7 +54,7 @@ class EventStore(Engine):
         #: entity id -> state of its last stored check
         self.last_state: dict[str, int] = {}
         self._batch_state: dict[str, int] = {}
-        self._writes: list[InsertOne] = []
+        self._docs: list[dict] = []
 
     def setup(self) -> None:
         collection = self.db[COLLECTION]
@@ -90,25 +88,17 @@ class EventStore(Engine):
             if state == self._batch_state.get(entity, self.last_state.get(entity)):
                 return None
             self._batch_state[entity] = state
-        self._writes.append(InsertOne(self._document(event, time.time())))
+        self._docs.append(self._document(event, time.time()))
         return None
 
     def flush(self) -> None:
-        if self._writes:
-            try:
-                self.db[COLLECTION].bulk_write(self._writes, ordered=False)
-            except BulkWriteError as exc:
-                details = exc.details
-                if details.get("writeConcernErrors") or any(
-                    error.get("code") != DUPLICATE_KEY for error in details.get("writeErrors", [])
-                ):
-                    raise
+        storage.insert_new(self.db[COLLECTION], self._docs)  # the refused: stored before
         self.last_state.update(self._batch_state)
         self.discard()
 
     def discard(self) -> None:
         self._batch_state.clear()
-        self._writes.clear()
+        self._docs.clear()
 
     @staticmethod
     def _document(event: dict, now: float) -> dict:

@@ -3,8 +3,10 @@
 Every event with a ``perf_data_array`` (a ``perf`` event, but also a ``check``
 with Nagios perfdata, or any other type) gives one point per entry, for its
 ``entity_id`` at its ``timestamp``. A batch's points are written by
-:meth:`Perfdata.flush`, one unordered ``bulk_write`` per collection
-(``perfdata`` hour buckets, ``metrics`` descriptions). Events are passed on
+:meth:`Perfdata.flush` with a :class:`canopsis.metrics.Writer` (``perfdata``
+hour buckets, ``metrics`` descriptions): a bucket or description new to it is
+inserted, and an unchanged description is written again only once its
+``last_seen`` is ``describe_every`` seconds old. Events are passed on
 unchanged.
 
 Idempotent: a point is ``$set`` at its whole second and a description only
@@ -23,11 +25,15 @@ from canopsis.engine import Engine
 
 
 class Perfdata(Engine):
-    options_spec = f"retention_days = integer(min=1, default={metrics.DEFAULT_RETENTION_DAYS})"
+    options_spec = f"""
+retention_days = integer(min=1, default={metrics.DEFAULT_RETENTION_DAYS})
+describe_every = float(min=0, default=60)
+"""
 
     def __init__(self, name: str, options: dict[str, Any], db: Database) -> None:
         super().__init__(name, options, db)
         self.points: list[metrics.Point] = []
+        self.writer = metrics.Writer(db, options.get("describe_every", 60.0))
 
     def setup(self) -> None:
         retention = self.options.get("retention_days", metrics.DEFAULT_RETENTION_DAYS)
@@ -41,7 +47,7 @@ class Perfdata(Engine):
 
     def flush(self) -> None:
         points, self.points = self.points, []
-        metrics.write_points(self.db, points)
+        self.writer.write(points)
 
     def discard(self) -> None:
         self.points = []

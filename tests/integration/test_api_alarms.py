@@ -371,3 +371,29 @@ def test_newest_first_pages_are_the_same_whether_recent_alarms_fill_them_or_not(
         "/api/v2/alarms", params={"direction": "asc", "limit": 3}, headers=viewer
     )
     assert [a["_id"] for a in ascending.json["items"]] == expected[::-1][:3]
+
+
+def test_a_large_unfiltered_total_is_counted_again_once_it_is_old(api, monkeypatch):
+    """LARGE_TOTAL alarms or more: the unfiltered total may lag by TOTAL_MAX_AGE_S; a filtered
+    total and a small one never lag."""
+    from canopsis.webserver.resources import alarms as resource
+
+    monkeypatch.setattr(resource, "LARGE_TOTAL", 5)
+    monkeypatch.setattr(resource, "TOTAL_MAX_AGE_S", 0.5)
+    viewer = api.as_role("viewer")
+
+    def totals() -> tuple[int, int]:
+        every = api.simulate_get("/api/v2/alarms", headers=viewer).json["total"]
+        acked = api.simulate_get("/api/v2/alarms", params={"acked": "false"}, headers=viewer)
+        return every, acked.json["total"]
+
+    api.db.alarms.insert_many(
+        [{"_id": f"s{i}", "entity_id": f"s{i}", "ack": None} for i in range(4)]
+    )
+    assert totals() == (4, 4)
+    api.db.alarms.insert_one({"_id": "s4", "entity_id": "s4", "ack": None})
+    assert totals() == (5, 5)
+    api.db.alarms.insert_one({"_id": "s5", "entity_id": "s5", "ack": None})
+    assert totals() == (5, 6)
+    time.sleep(0.6)
+    assert totals() == (6, 6)

@@ -96,3 +96,19 @@ def test_a_redelivered_batch_changes_nothing_twice(mongo_db):
     first = {d["_id"]: d for d in mongo_db.entities.find()}
     batch(engine(mongo_db, last_seen_every=3600), event())
     assert {d["_id"]: d for d in mongo_db.entities.find()} == first
+
+
+def test_entities_stored_by_another_worker_during_the_batch_are_updated_not_lost(mongo_db):
+    """Two workers see the same new component: the second one's insert finds it stored and
+    adds its own resource to the component's impact instead of failing the batch."""
+    first, second = engine(mongo_db), engine(mongo_db)
+    second.prepare([event(resource="disk")])
+    batch(first, event(resource="http"))
+    out = [second.work(event(resource="disk"))]
+    second.flush()
+    assert out[0] is not None
+    component = mongo_db.entities.find_one({"_id": "web1"})
+    assert sorted(component["impact"]) == ["disk/web1", "http/web1"]
+    assert component["type"] == "component" and component["enabled"] is True
+    assert mongo_db.entities.count_documents({}) == 4  # connector, component, two resources
+    assert mongo_db.entities.find_one({"_id": "disk/web1"})["depends"] == ["web1"]

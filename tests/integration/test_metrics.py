@@ -3,7 +3,7 @@ from datetime import datetime
 import pytest
 
 from canopsis import metrics
-from canopsis.metrics import build_writes, ensure_indexes, fetch, list_metrics, write_points
+from canopsis.metrics import ensure_indexes, fetch, gather, list_metrics, write_points
 
 pytestmark = pytest.mark.integration
 
@@ -45,8 +45,8 @@ def test_points_land_in_hour_buckets_at_their_second(db):
 def test_a_batch_makes_one_write_per_bucket_and_per_metric():
     points = [(ENTITY, entry(float(i)), H + 10 * i) for i in range(360)]
     points += [(ENTITY, entry(1.0, "percent-idle"), H), (ENTITY, entry(2.0), H + 3600)]
-    writes = build_writes(points)
-    assert (len(writes.perfdata), len(writes.metrics)) == (3, 2)
+    batch = gather(points)
+    assert (len(batch.buckets), len(batch.newest)) == (3, 2)
 
 
 def test_a_point_written_twice_is_stored_once(db):

@@ -93,7 +93,7 @@ def test_the_shipped_configuration_is_accepted():
     conf = config.load("engine", path)
     assert conf["next"] == "pbehavior"
     options = check_options(str(path), dict(conf["options"]), engine_class("perfdata").options_spec)
-    assert options == {"retention_days": 90}
+    assert options == {"retention_days": 90, "describe_every": 60.0}
 
 
 def test_setup_sets_the_retention_and_can_run_again(engine, mongo_db):
@@ -128,6 +128,24 @@ def test_a_redelivered_batch_stores_the_same_documents(engine, mongo_db):
     work(engine, batch())
     engine.flush()
     assert stored(mongo_db) == first
+
+
+def test_an_unchanged_description_is_written_again_once_describe_every_old(engine, mongo_db):
+    def send(offset: float, perf_data: str, to: Engine = engine) -> tuple[int, str]:
+        work(to, [event("perf", "http", offset, perf_data=perf_data)])
+        to.flush()
+        [described] = metrics.list_metrics(mongo_db, "http/web1")
+        return described["last_seen"] - HOUR, described["unit"]
+
+    assert send(0, "time=0.25s") == (0, "s")
+    assert send(30, "time=0.5s") == (0, "s")  # the same description, 30 s later
+    assert send(60, "time=0.5s") == (60, "s")
+    assert send(70, "time=500ms") == (70, "ms")  # a changed one at once
+    restarted = engine_class("perfdata")("perfdata", {"retention_days": 30}, mongo_db)
+    assert send(80, "time=400ms", restarted) == (80, "ms")  # new to it: found stored, updated
+    points = metrics.fetch(mongo_db, "http/web1", "time", HOUR, HOUR + 3600, max_points=3600)
+    assert [t - HOUR for t, _value in points["points"]] == [0, 30, 60, 70, 80]
+    assert mongo_db.perfdata.count_documents({}) == 1
 
 
 def test_a_discarded_batch_writes_nothing(engine, mongo_db):
