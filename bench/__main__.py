@@ -178,10 +178,8 @@ def _said(run: dict) -> None:
     counts = (
         "counts match" if run["counts_match"] else "COUNTS DIFFER: " + "; ".join(run["mismatches"])
     )
-    say(
-        f"  {run['published']} events, {run['events_per_s']:.0f}/s end to end, "
-        f"latency p50 {lat['p50']:.3f} s p99 {lat['p99']:.3f} s, {counts}"
-    )
+    latency = f"latency p50 {lat['p50']:.3f} s p99 {lat['p99']:.3f} s, " if lat["count"] else ""
+    say(f"  {run['published']} events, {run['events_per_s']:.0f}/s end to end, {latency}{counts}")
 
 
 def _profile(stack: Stack, plan: Plan) -> dict:

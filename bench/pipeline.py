@@ -10,8 +10,9 @@ mix to ``canopsis.events`` for a fixed time:
 - ``rate`` (latency): at a fixed offered rate.
 
 The run ends when every engine queue is empty. Throughput is the events
-published over the time from the first publish to that end. Every
-:data:`PROBE_EVERY`-th problem check is a latency probe: a poller reads the
+published over the time from the first publish to that end. In a ``rate`` run,
+every :data:`PROBE_EVERY`-th problem check is a latency probe (a ``closed`` run
+has none, so its reads do not load the database it measures): a poller reads the
 probes' alarms every :data:`POLL_S` seconds and the latency of a probe is the
 time from its publish to the first answer showing an alarm whose output
 carries its sequence number or a later one (so it includes up to one poll
@@ -126,7 +127,7 @@ def _generate(url, mix, mode, value, seconds, queues, published, probes, out) ->
         publisher.publish(mix_body(ev), exchange, f"{key}.{ev['component']}.{ev['resource']}")
         count += 1
         published.value = count
-        if ev["event_type"] == "check" and ev["state"] > 0:
+        if mode == "rate" and ev["event_type"] == "check" and ev["state"] > 0:
             problems += 1
             if problems % PROBE_EVERY == 0:
                 probes.put((Mix.entity_id(ev), output_seq(ev["output"], mix.tag), sent))

@@ -1,11 +1,15 @@
 """The context: the entities events are about, kept in the ``entities`` collection.
 
-Every event names up to three entities, upserted here:
+Every event names up to three entities, stored here:
 
 ``connector``  ``_id`` ``"<connector>/<connector_name>"``, ``name`` the connector_name
-``component``  ``_id`` the component; ``impact``: the resources seen on it
+``component``  ``_id`` the component
 ``resource``   ``_id`` ``"<resource>/<component>"``; ``component`` and ``depends``:
                ``[<component id>]`` (a resource depends on its component)
+
+A component's resources (its ``impact`` in the REST API) are found by their
+``component`` (indexed), not stored on it: a new resource writes nothing to
+its component, and a component with thousands of resources stays small.
 
 Each has ``type``, ``name``, ``connector`` (the connector's id; the
 connector's own is its id), ``enabled`` (true when created), ``first_seen`` and
@@ -17,8 +21,7 @@ Writes: the entities a batch names that were not stored when it began are
 inserted, in one ``insert_many`` (an insert costs the embedded database a
 quarter of an update). One stored by then (another worker, or an earlier try
 of the same batch) is updated instead, like a known entity: an idempotent
-upsert (``$max`` of ``last_seen``, ``$addToSet`` of a new resource in its
-component's ``impact``), so a redelivered batch changes nothing twice. A
+upsert (``$max`` of ``last_seen``), so a redelivered batch changes nothing twice. A
 known entity is cached and writes only its ``last_seen``, and only when the
 last written value is ``last_seen_every`` seconds old, so a flood of events
 on known entities causes no entity writes.
@@ -116,61 +119,47 @@ cache_size = integer(min=100, default=200000)
         now = time.time()
         self._seen(connector, "connector", event, now)
         self._seen(component, "component", event, now)
-        if resource is not None and self._seen(resource, "resource", event, now):
-            self._pending(component)["impact"].add(resource)
+        if resource is not None:
+            self._seen(resource, "resource", event, now)
         return event
 
-    def _seen(self, eid: str, kind: str, event: dict, now: float) -> bool:
-        """Record that ``eid`` was seen; True when it is new (not in MongoDB)."""
+    def _seen(self, eid: str, kind: str, event: dict, now: float) -> None:
+        """Record that ``eid`` was seen: a write when it is new or its ``last_seen`` is due."""
         written = self.known.get(eid)
-        new = written is None and "insert" not in self.pending.get(eid, {})
         if written is None:
-            entry = self._pending(eid)
-            entry.setdefault("insert", new_entity(kind, event, now))
+            entry = self.pending.setdefault(eid, {"insert": new_entity(kind, event, now)})
         elif now - written >= self.options["last_seen_every"]:
-            entry = self._pending(eid)
+            entry = self.pending.setdefault(eid, {})
         else:
-            return False
+            return
         entry["last_seen"] = max(entry.get("last_seen", 0.0), now)
-        return new
-
-    def _pending(self, eid: str) -> dict:
-        return self.pending.setdefault(eid, {"impact": set()})
 
     def flush(self) -> None:
         if not self.pending:
             return
         new = [eid for eid, entry in self.pending.items() if "insert" in entry]
         stored = [eid for eid, entry in self.pending.items() if "insert" not in entry]
-        self._write_changes(stored + self._insert(new))
+        self._update(stored + self._insert(new))
         for eid, entry in self.pending.items():
-            if "last_seen" in entry:
-                self.known[eid] = entry["last_seen"]
+            self.known[eid] = entry["last_seen"]
         self.pending.clear()
 
     def _insert(self, eids: list[str]) -> list[str]:
         """Insert the entities ``eids``, absent when the batch began; those stored by then."""
-        docs = []
-        for eid in eids:
-            entry = self.pending[eid]
-            doc = {"_id": eid, **entry["insert"], "last_seen": entry["last_seen"]}
-            if entry["impact"]:
-                doc["impact"] = sorted(entry["impact"])
-            docs.append(doc)
+        docs = [
+            {"_id": eid, **self.pending[eid]["insert"], "last_seen": self.pending[eid]["last_seen"]}
+            for eid in eids
+        ]
         return [eids[i] for i in storage.insert_new(self.db[COLLECTION], docs)]
 
-    def _write_changes(self, eids: list[str]) -> None:
-        """One idempotent upsert per entity of ``eids``: its ``last_seen``, new resources."""
+    def _update(self, eids: list[str]) -> None:
+        """One idempotent upsert of ``last_seen`` per entity of ``eids``."""
         writes = []
         for eid in eids:
             entry = self.pending[eid]
-            update: dict[str, Any] = {}
+            update: dict[str, Any] = {"$max": {"last_seen": entry["last_seen"]}}
             if "insert" in entry:
                 update["$setOnInsert"] = entry["insert"]
-            if "last_seen" in entry:
-                update["$max"] = {"last_seen": entry["last_seen"]}
-            if entry["impact"]:
-                update["$addToSet"] = {"impact": {"$each": sorted(entry["impact"])}}
             writes.append(UpdateOne({"_id": eid}, update, upsert=True))
         if writes:
             self.db[COLLECTION].bulk_write(writes, ordered=False)

@@ -31,7 +31,7 @@ def connector(name="collectd", connector_type="collectd") -> dict:
     }
 
 
-def component(name, resources=(), conn="collectd/collectd", enabled=True) -> dict:
+def component(name, conn="collectd/collectd", enabled=True) -> dict:
     return {
         "_id": name,
         "type": "component",
@@ -41,7 +41,6 @@ def component(name, resources=(), conn="collectd/collectd", enabled=True) -> dic
         "first_seen": 1000.0,
         "last_seen": 1000.0,
         "infos": {},
-        "impact": [f"{r}/{name}" for r in resources],
     }
 
 
@@ -66,8 +65,8 @@ def context(api):
         [
             connector(),
             connector("nagios1", "nagios"),
-            component("srv1", ["cpu", "disk"]),
-            component("srv2", ["cpu"], conn="nagios/nagios1", enabled=False),
+            component("srv1"),
+            component("srv2", conn="nagios/nagios1", enabled=False),
             resource("cpu", "srv1"),
             resource("disk", "srv1", enabled=False),
             resource("cpu", "srv2", conn="nagios/nagios1"),
@@ -92,6 +91,10 @@ def test_entities_are_listed_sorted_by_id_and_filtered(context):
     assert everything.json["total"] == 8 and everything.json["page"] == 1
     assert ids(everything) == sorted(ids(everything))
     assert ids(get(type="component")) == ["srv1", "srv2"]
+    assert [c["impact"] for c in get(type="component").json["items"]] == [
+        ["a.b*c/srv1", "cpu/srv1", "disk/srv1"],
+        ["cpu/srv2"],
+    ]
     assert ids(get(type="resource", enabled="false")) == ["disk/srv1"]
     assert ids(get(enabled="false")) == ["disk/srv1", "srv2"]
     assert ids(get(component="srv1")) == ["a.b*c/srv1", "cpu/srv1", "disk/srv1"]
@@ -159,7 +162,7 @@ def test_one_entity_has_its_open_alarm_and_its_links(context):
     assert alarm["_id"] == "cpu/srv1:ev1" and alarm["state"]["val"] == 2
     assert not {"steps", "event_keys", "rev"} & set(alarm)
     comp = context.simulate_get("/api/v2/entities/srv1", headers=viewer).json
-    assert comp["alarm"] is None and comp["impact"] == ["cpu/srv1", "disk/srv1"]
+    assert comp["alarm"] is None and comp["impact"] == ["a.b*c/srv1", "cpu/srv1", "disk/srv1"]
     assert comp["depends"] == []
     conn = context.simulate_get("/api/v2/entities/collectd/collectd", headers=viewer)
     assert conn.json["type"] == "connector"

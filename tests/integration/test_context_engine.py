@@ -45,19 +45,21 @@ def test_an_event_creates_its_connector_component_and_resource_with_links(mongo_
     resource, component = docs["http/web1"], docs["web1"]
     assert resource["type"] == "resource" and resource["depends"] == ["web1"]
     assert resource["component"] == "web1" and resource["connector"] == "nagios/n1"
-    assert component["type"] == "component" and component["impact"] == ["http/web1"]
+    assert component["type"] == "component" and "impact" not in component
     assert docs["nagios/n1"]["type"] == "connector" and docs["nagios/n1"]["name"] == "n1"
     for doc in docs.values():
         assert doc["enabled"] is True
         assert before <= doc["first_seen"] <= doc["last_seen"] <= time.time()
 
 
-def test_a_second_resource_is_added_to_its_component_impact(mongo_db):
+def test_a_new_resource_of_a_known_component_writes_only_itself(mongo_db):
     context = engine(mongo_db)
     batch(context, event(), event(resource="disk"))
+    before = mongo_db.entities.find_one({"_id": "web1"})
     batch(engine(mongo_db), event(resource="cpu"))
-    component = mongo_db.entities.find_one({"_id": "web1"})
-    assert sorted(component["impact"]) == ["cpu/web1", "disk/web1", "http/web1"]
+    assert mongo_db.entities.find_one({"_id": "web1"}) == before
+    found = mongo_db.entities.find({"component": "web1"}, {"_id": 1})
+    assert sorted(doc["_id"] for doc in found) == ["cpu/web1", "disk/web1", "http/web1"]
 
 
 def test_known_entities_cause_no_write_until_last_seen_is_due(mongo_db):
@@ -100,7 +102,7 @@ def test_a_redelivered_batch_changes_nothing_twice(mongo_db):
 
 def test_entities_stored_by_another_worker_during_the_batch_are_updated_not_lost(mongo_db):
     """Two workers see the same new component: the second one's insert finds it stored and
-    adds its own resource to the component's impact instead of failing the batch."""
+    updates it instead of failing the batch; its own new resource is inserted."""
     first, second = engine(mongo_db), engine(mongo_db)
     second.prepare([event(resource="disk")])
     batch(first, event(resource="http"))
@@ -108,7 +110,6 @@ def test_entities_stored_by_another_worker_during_the_batch_are_updated_not_lost
     second.flush()
     assert out[0] is not None
     component = mongo_db.entities.find_one({"_id": "web1"})
-    assert sorted(component["impact"]) == ["disk/web1", "http/web1"]
     assert component["type"] == "component" and component["enabled"] is True
     assert mongo_db.entities.count_documents({}) == 4  # connector, component, two resources
     assert mongo_db.entities.find_one({"_id": "disk/web1"})["depends"] == ["web1"]

@@ -144,7 +144,7 @@ class TestTheRunningChain:
         assert doc["output"] == "HTTP 500"
         entity = db.entities.find_one({"_id": "svc/p-web1"})
         assert entity["type"] == "resource" and entity["depends"] == ["p-web1"]
-        assert db.entities.find_one({"_id": "p-web1"})["impact"] == ["svc/p-web1"]
+        assert db.entities.find_one({"_id": "p-web1"})["type"] == "component"
         assert db.entities.find_one({"_id": "it/pipeline"})["type"] == "connector"
 
     def test_state_changes_and_actions_add_steps_and_history(self, pipeline, site, db):

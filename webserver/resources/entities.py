@@ -33,6 +33,7 @@ from canopsis.webserver.openapi import (
     query,
 )
 from canopsis.webserver.resources.alarms import HIDDEN
+from pymongo.collection import Collection
 
 from canopsis import pbehavior
 
@@ -41,8 +42,20 @@ MAX_SEARCH = 200
 ALARM_PROJECTION = {**HIDDEN, "steps": 0}
 
 
-def _with_lists(doc: dict) -> dict:
-    return {**doc, "depends": doc.get("depends") or [], "impact": doc.get("impact") or []}
+def _with_lists(entities: Collection, docs: list[dict]) -> list[dict]:
+    """``docs`` with their ``depends`` and ``impact`` lists; a component's impact is its
+    resources, found by their ``component`` (the context engine does not store it)."""
+    impact: dict[str, list[str]] = {
+        doc["_id"]: [] for doc in docs if doc.get("type") == "component"
+    }
+    if impact:
+        found = entities.find({"component": {"$in": sorted(impact)}}, {"component": 1})
+        for resource in found.sort("_id", 1):
+            impact[resource["component"]].append(resource["_id"])
+    return [
+        {**doc, "depends": doc.get("depends") or [], "impact": impact.get(doc["_id"], [])}
+        for doc in docs
+    ]
 
 
 class Entities:
@@ -76,7 +89,7 @@ class Entities:
         found = self.api.db[COLLECTION]
         total = found.count_documents(where)
         items = list(found.find(where).sort("_id", 1).skip((page - 1) * limit).limit(limit))
-        resp.media = page_body([_with_lists(doc) for doc in items], total, page, limit)
+        resp.media = page_body(_with_lists(found, items), total, page, limit)
 
 
 class Entity:
@@ -97,7 +110,8 @@ class Entity:
             {"entity_id": entity_id, "resolved": None}, ALARM_PROJECTION
         )
         planned = pbehavior.in_effect(self.api.db[PBEHAVIORS].find(), doc, time.time())
-        resp.media = {**_with_lists(doc), "alarm": alarm, "pbehavior": planned}
+        [doc] = _with_lists(self.api.db[COLLECTION], [doc])
+        resp.media = {**doc, "alarm": alarm, "pbehavior": planned}
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, entity_id: str) -> None:
         require(req, "admin")
@@ -108,7 +122,7 @@ class Entity:
         self.api.db[COLLECTION].update_one(
             {"_id": entity_id}, {"$set": {"enabled": body["enabled"]}}
         )
-        resp.media = _with_lists(self._get(entity_id))
+        [resp.media] = _with_lists(self.api.db[COLLECTION], [self._get(entity_id)])
 
 
 def routes(api: Api) -> list[tuple[str, object]]:
