@@ -151,6 +151,8 @@ def test_sort_on_resource_puts_components_at_one_end(api, data):
         ({"acked": "false", "state": "1"}, ["a10", "a00"]),
         ({"snoozed": "true"}, ["a07", "a04"]),
         ({"snoozed": "false", "component": "db-1"}, ["a03"]),
+        ({"snoozed": "false", "search": "db-"}, ["a05", "a03"]),
+        ({"snoozed": "true", "search": "db-", "from": str(BASE + 350)}, ["a04"]),
         ({"component": "app-1"}, ["a07", "a06"]),
         ({"resource": "cpu"}, ["a10", "a03", "a00"]),
         ({"connector": "zabbix"}, ["a08"]),
