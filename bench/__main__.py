@@ -243,6 +243,10 @@ def table(result: dict) -> str:
     best = pipe["throughput"]
     rows.append(("pipeline, default chain (events/s)", f"{best['events_per_s']:.0f}"))
     rows.append(("pipeline / baseline", f"{best['ratio_to_baseline']:.0%}"))
+    if best["late_events_per_s"] is not None:
+        rows.append(
+            ("pipeline, last third of the run (events/s)", f"{best['late_events_per_s']:.0f}")
+        )
     rows.append(("events in = written out", "yes" if best["counts_match"] else "NO"))
     for share, run in pipe["latency"].items():
         lat = run["latency_s"]

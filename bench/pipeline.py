@@ -386,6 +386,7 @@ def run(
         "publish_per_s": rate(count, stop - start),
         "drain_s": empty - stop,
         "events_per_s": rate(count, empty - start),
+        "late_events_per_s": late_rate(monitor.samples, start - monitor.start_at, stop - start),
         "latency_s": summary(poller.latencies),
         "probes_unseen": sum(map(len, poller.outstanding.values())),
         "expected": want,
@@ -414,6 +415,23 @@ def _costs(
             "peak_rss_mb": program.peak_rss / 2**20,
         }
     return costs
+
+
+def late_rate(samples: list[dict], offset: float, seconds: float) -> float | None:
+    """Events per second taken from the queues over the last third of publishing.
+
+    A run starts on an empty database, so its first events create every entity,
+    metric and bucket they name; by the last third most are known, as on a site
+    that has been running. Taken = published - waiting in the queues, between the
+    first and the last sample of that third (``t`` from ``offset``, the first publish).
+    """
+    begin, end = offset + seconds * 2 / 3, offset + seconds
+    window = [row for row in samples if begin <= row["t"] <= end]
+    if len(window) < 2 or window[-1]["t"] <= window[0]["t"]:
+        return None
+    first, last = window[0], window[-1]
+    taken = (last["published"] - last["backlog"]) - (first["published"] - first["backlog"])
+    return taken / (last["t"] - first["t"])
 
 
 #: the operations of ``top``, which also has totals by lock kind

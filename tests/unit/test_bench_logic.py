@@ -113,3 +113,15 @@ def test_statement_time_is_the_growth_of_top_in_the_database_most_first():
         "alarms.update": 4.0,
         "alarms.queries": 2.0,
     }
+
+
+def test_the_late_rate_is_what_left_the_queues_over_the_last_third():
+    samples = [
+        {"t": 1.0, "published": 0, "backlog": 0},
+        {"t": 5.0, "published": 2000, "backlog": 900},  # before the last third
+        {"t": 8.0, "published": 3000, "backlog": 1000},
+        {"t": 10.0, "published": 3800, "backlog": 600},
+        {"t": 12.0, "published": 4000, "backlog": 0},  # after publishing stopped
+    ]
+    assert pipeline.late_rate(samples, offset=1.0, seconds=9.0) == (3200 - 2000) / 2.0
+    assert pipeline.late_rate(samples[:3], offset=1.0, seconds=9.0) is None
