@@ -25,23 +25,29 @@ Topology (declared, idempotently, by whoever publishes or consumes first):
   connector: the cleaner is stateless, so that is enough.
 
 Messages are persistent (``delivery_mode = 2``), sent as JSON text, each with
-a ``message_id``. Publishing waits for the broker's confirm (py-amqp's
-``confirm_publish`` transport option): a publish that returns is on the
-broker. Consumers use ``on_message`` and read the raw body, so a body that is
-not JSON still reaches the cleaner, which dead-letters it with the reason.
+a ``message_id``. A :class:`Publisher` waits for the broker's confirms: a
+publish that returns is on the broker. A batch of publishes (an engine's
+forwards, the events of one API request) waits once for all its confirms,
+since each confirm of a persistent message waits for a disk write. Consumers
+use ``on_message`` and read the raw body, so a body that is not JSON still
+reaches the cleaner, which dead-letters it with the reason.
 
 Changing an engine's ``numprocs`` leaves the queues of the old layout bound
 and filled: drain and delete them (``rabbitmqctl delete_queue``) after the
 change.
 """
 
+import contextlib
 import hashlib
 import logging
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import kombu
+from amqp import spec
+from amqp.exceptions import MessageNacked
 from configobj import ConfigObj
 from kombu.mixins import ConsumerMixin
 
@@ -56,7 +62,6 @@ HEARTBEAT = 30
 #: seconds a publish waits for the broker's confirm (a blocked broker fails the batch, which
 #: is requeued and retried, rather than holding the engine forever)
 CONFIRM_TIMEOUT = 30
-RETRY_POLICY = {"max_retries": 5, "interval_start": 1, "interval_step": 2, "interval_max": 10}
 
 ConsumerBase = ConsumerMixin
 
@@ -71,14 +76,9 @@ class Delivery:
 
 
 def connection(cfg: ConfigObj | None = None) -> kombu.Connection:
-    """A (lazy) connection to the broker of ``amqp.conf``, with publisher confirms."""
+    """A (lazy) connection to the broker of ``amqp.conf`` (publish with a :class:`Publisher`)."""
     cfg = cfg if cfg is not None else config.load("amqp")
-    return kombu.Connection(
-        config.amqp_url(cfg),
-        heartbeat=HEARTBEAT,
-        connect_timeout=5,
-        transport_options={"confirm_publish": True},
-    )
+    return kombu.Connection(config.amqp_url(cfg), heartbeat=HEARTBEAT, connect_timeout=5)
 
 
 def connection_errors(conn: kombu.Connection) -> tuple[type[BaseException], ...]:
@@ -133,23 +133,68 @@ def derived_id(parent: str | None, index: int) -> str:
 
 
 class Publisher:
-    """Persistent, confirmed publishes on one channel of ``conn``."""
+    """Persistent publishes on a channel of its own, each confirmed by the broker.
 
-    def __init__(self, conn: kombu.Connection, cfg: ConfigObj, retry: bool = False) -> None:
+    A publish returns once the broker confirmed it. Inside ``with publisher.batch():``
+    publishes return at once and the end of the block waits for all their confirms;
+    a block left by an exception waits for nothing (its messages may or may not be
+    on the broker: the caller's retry sends them again, with the same ids).
+    A message the broker refuses raises :class:`amqp.exceptions.MessageNacked`.
+    """
+
+    def __init__(self, conn: kombu.Connection, cfg: ConfigObj) -> None:
         self.cfg = cfg
-        self.retry = retry
-        self.producer = kombu.Producer(conn.channel() if not retry else conn)
-        self.channel = self.producer.channel
+        self.channel = conn.channel()
+        self.channel.confirm_select()
+        self.channel.events["basic_ack"].add(self._on_ack)
+        self.channel.events["basic_nack"].add(self._on_nack)
+        self.producer = kombu.Producer(self.channel)
+        #: publishes on the channel (their delivery tags are 1..sent), and confirms received
+        self.sent = 0
+        self.confirmed = 0
+        self.refused = 0
+        self.batching = False
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        self.confirmed = max(self.confirmed, delivery_tag)
+
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
+        self.refused += 1
+        self.confirmed = max(self.confirmed, delivery_tag)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator["Publisher"]:
+        """Publishes that wait for their confirms together, at the end of the block."""
+        self.batching = True
+        try:
+            yield self
+        finally:
+            self.batching = False
+        self.wait()
+
+    def wait(self) -> None:
+        """Return when the broker confirmed everything published; socket.timeout after
+        :data:`CONFIRM_TIMEOUT`."""
+        deadline = time.monotonic() + CONFIRM_TIMEOUT
+        while self.confirmed < self.sent:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no confirm from the broker within {CONFIRM_TIMEOUT} s")
+            self.channel.wait([spec.Basic.Ack, spec.Basic.Nack], timeout=left)
+        if self.refused:
+            refused, self.refused = self.refused, 0
+            raise MessageNacked(f"the broker refused {refused} message(s)")
 
     def to_events(self, body: bytes | str, routing_key: str, message_id: str | None = None) -> None:
         """Publish to ``canopsis.events`` with ``routing_key``."""
-        self._publish(body, events_exchange(self.cfg), routing_key, message_id)
+        self.publish(body, events_exchange(self.cfg), routing_key, message_id)
 
     def to_engine(self, engine: str, body: bytes | str, key: str, message_id: str) -> None:
         """Publish to an engine's consistent-hash exchange, hashed on ``key`` (entity id)."""
-        self._publish(body, engine_exchange(engine), key, message_id)
+        self.publish(body, engine_exchange(engine), key, message_id)
 
-    def _publish(self, body, exchange: kombu.Exchange, key: str, message_id: str | None) -> None:
+    def publish(self, body, exchange: kombu.Exchange, key: str, message_id: str | None) -> None:
+        """Publish ``body`` to ``exchange`` with routing key ``key``."""
         self.producer.publish(
             body,
             exchange=exchange,
@@ -158,11 +203,11 @@ class Publisher:
             content_type=CONTENT_TYPE,
             content_encoding="utf-8" if isinstance(body, str) else "binary",
             message_id=message_id or uuid.uuid4().hex,
-            retry=self.retry,
-            retry_policy=RETRY_POLICY,
             timeout=CONFIRM_TIMEOUT,
-            confirm_timeout=CONFIRM_TIMEOUT,
         )
+        self.sent += 1
+        if not self.batching:
+            self.wait()
 
     def queue_depth(self, name: str) -> int:
         """Messages ready in queue ``name`` (passive declare)."""
@@ -182,11 +227,12 @@ def publish_events(
     """
     with connection(cfg) as conn:
         conn.ensure_connection(max_retries=3, interval_start=1, interval_step=1)
-        publisher = Publisher(conn, cfg, retry=True)
         if on_declare is not None:
             on_declare(conn.default_channel)
-        for body, key in messages:
-            publisher.to_events(body, key)
+        publisher = Publisher(conn, cfg)
+        with publisher.batch():
+            for body, key in messages:
+                publisher.to_events(body, key)
 
 
 def delivery(message: kombu.Message) -> Delivery:

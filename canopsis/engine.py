@@ -565,6 +565,16 @@ class Runner(amqp.ConsumerBase):
         if not self.should_stop:
             self._beats(time.monotonic())
 
+    def _forward(self, forwards: list[Forward]) -> None:
+        """Publish the batch's forwards, all confirmed before it is acknowledged."""
+        with self.publisher.batch():
+            for fwd in forwards:
+                if fwd.engine not in self.declared:
+                    numprocs = self.chain.exits[fwd.engine]
+                    amqp.declare_engine(self.publisher.channel, self.amqp_cfg, fwd.engine, numprocs)
+                    self.declared.add(fwd.engine)
+                self.publisher.to_engine(fwd.engine, _dumps(fwd.event), fwd.key, fwd.message_id)
+
     def _on_message(self, message) -> None:
         if not self.pending:
             self.first_at = time.monotonic()
@@ -581,12 +591,7 @@ class Runner(amqp.ConsumerBase):
         try:
             forwards = self.chain.process([amqp.delivery(message) for message in batch])
             self.chain.flush(self.db)
-            for fwd in forwards:
-                if fwd.engine not in self.declared:
-                    numprocs = self.chain.exits[fwd.engine]
-                    amqp.declare_engine(self.publisher.channel, self.amqp_cfg, fwd.engine, numprocs)
-                    self.declared.add(fwd.engine)
-                self.publisher.to_engine(fwd.engine, _dumps(fwd.event), fwd.key, fwd.message_id)
+            self._forward(forwards)
             batch[-1].channel.basic_ack(batch[-1].delivery_tag, multiple=True)
             self.acked += len(batch)
             self.failures = 0

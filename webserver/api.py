@@ -14,7 +14,7 @@ log = logging.getLogger("canopsis.webserver")
 
 
 class EventSender:
-    """Publishes events to ``canopsis.events``, each confirmed by the broker.
+    """Publishes events to ``canopsis.events``, confirmed by the broker (a request's together).
 
     One connection per process, opened at the first use and again after a
     failure; a broker that cannot be reached is a 503 for the request.
@@ -32,8 +32,9 @@ class EventSender:
             try:
                 if self.publisher is None:
                     self._open()
-                for body, key, message_id in messages:
-                    self.publisher.to_events(body, key, message_id)
+                with self.publisher.batch():
+                    for body, key, message_id in messages:
+                        self.publisher.to_events(body, key, message_id)
             except Exception as exc:
                 self._close()
                 log.warning("broker: %s", exc)
