@@ -4,8 +4,8 @@ One process publishes persistent messages with publisher confirms, waited
 for every :data:`WINDOW` messages (:class:`WindowPublisher`, also the pipeline's
 generator), another consumes with a prefetch of 200 and acknowledges each
 message; both run at once. The rate of a publisher that waits for each
-confirm before the next publish (what ``canopsis.amqp.Publisher`` does) is
-measured too: on a durable queue each such confirm waits for the broker's
+confirm before the next publish (``canopsis.amqp.Publisher`` outside a batch)
+is measured too: on a durable queue each such confirm waits for the broker's
 disk write. Every pipeline figure is also given as a
 ratio to ``end_to_end_per_s``: the messages over the time from the first
 publish to the last acknowledgement.
@@ -14,62 +14,38 @@ publish to the last acknowledgement.
 import json
 import multiprocessing
 import time
-import uuid
 
 import kombu
+from configobj import ConfigObj
 
 from bench.mix import Mix
 from bench.stats import rate
+from canopsis import amqp
 
 QUEUE = "bench.baseline"
 PREFETCH = 200
 WINDOW = 500
-CONFIRM_TIMEOUT = 30
 
 
 class WindowPublisher:
-    """Persistent publishes whose confirms are awaited every ``window`` messages.
-
-    ``publish`` returns at once; ``sync`` (called every ``window`` publishes
-    and at the end) returns when the broker confirmed everything published.
-    """
+    """canopsis' :class:`~canopsis.amqp.Publisher`, its confirms awaited every ``window``
+    messages (``sync``, called then and at the end)."""
 
     def __init__(self, url: str, window: int = WINDOW) -> None:
         self.conn = kombu.Connection(url)
         self.conn.connect()
-        self.channel = self.conn.channel()
-        self.channel.confirm_select()
-        self.channel.events["basic_ack"].add(self._on_ack)
-        self.channel.events["basic_nack"].add(self._on_nack)
-        self.producer = kombu.Producer(self.channel)
+        self.publisher = amqp.Publisher(self.conn, ConfigObj({"exchange": "canopsis.events"}))
+        self.publisher.batching = True
+        self.channel = self.publisher.channel
         self.window = window
-        self.sent = 0
-        self.confirmed = 0
-
-    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
-        self.confirmed = max(self.confirmed, delivery_tag)
-
-    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
-        raise RuntimeError(f"the broker refused message {delivery_tag}")
 
     def publish(self, body: str, exchange: str, routing_key: str) -> None:
-        self.producer.publish(
-            body,
-            exchange=exchange,
-            routing_key=routing_key,
-            delivery_mode=2,
-            content_type="application/json",
-            content_encoding="utf-8",
-            message_id=uuid.uuid4().hex,
-        )
-        self.sent += 1
-        if self.sent - self.confirmed >= self.window:
+        self.publisher.publish(body, kombu.Exchange(exchange), routing_key, None)
+        if self.publisher.sent - self.publisher.confirmed >= self.window:
             self.sync()
 
     def sync(self) -> None:
-        deadline = time.monotonic() + CONFIRM_TIMEOUT
-        while self.confirmed < self.sent:
-            self.conn.drain_events(timeout=max(0.01, deadline - time.monotonic()))
+        self.publisher.wait()
 
     def close(self) -> None:
         self.sync()
@@ -87,12 +63,12 @@ def _publish(url: str, bodies: list[str], ready, out) -> None:
 
 
 def _publish_each_confirmed(url: str, bodies: list[str]) -> float:
-    """Publishes per second when each waits for its confirm."""
-    with kombu.Connection(url, transport_options={"confirm_publish": True}) as conn:
-        producer = kombu.Producer(conn.channel())
+    """Publishes per second when each waits for its confirm (a publish outside a batch)."""
+    with kombu.Connection(url) as conn:
+        publisher = amqp.Publisher(conn, ConfigObj({"exchange": "canopsis.events"}))
         start = time.time()
         for body in bodies:
-            producer.publish(body, routing_key=QUEUE, delivery_mode=2)
+            publisher.publish(body, kombu.Exchange(""), QUEUE, None)
         return rate(len(bodies), time.time() - start)
 
 
