@@ -13,7 +13,8 @@ The run ends when every engine queue is empty. Throughput is the events
 published over the time from the first publish to that end. In a ``rate`` run,
 every :data:`PROBE_EVERY`-th problem check is a latency probe (a ``closed`` run
 has none, so its reads do not load the database it measures): a poller reads the
-probes' alarms every :data:`POLL_S` seconds and the latency of a probe is the
+probes' alarms every :data:`POLL_S` seconds (at most :data:`POLL_IDS` of them, the
+oldest first) and the latency of a probe is the
 time from its publish to the first answer showing an alarm whose output
 carries its sequence number or a later one (so it includes up to one poll
 period). The database's own time per collection and operation (its ``top`` command,
@@ -53,7 +54,11 @@ def default_chain() -> list[str]:
 CHAIN = default_chain()
 BACKLOG = 1000
 PROBE_EVERY = 5
-POLL_S = 0.05
+POLL_S = 0.1
+#: entities read by one poll, those of the oldest probes: the poller must not load the
+#: database it measures more as the chain falls behind (an $in of hundreds of ids costs the
+#: embedded server a second)
+POLL_IDS = 20
 SAMPLE_S = 0.5
 #: seconds without progress after which the expected counts are given up
 SETTLE_S = 30
@@ -61,7 +66,12 @@ SETTLE_S = 30
 
 @dataclass(frozen=True)
 class Layout:
-    """``fused``: the chain in one process per worker; ``split``: one process per engine."""
+    """``fused``: the chain in one process per worker; ``split``: one process per engine.
+
+    With several workers the entry engine (the cleaner) runs as one process of its own:
+    events enter hashed on their routing key, not their entity, and canopsis refuses the
+    entry fused with the rest in several workers (``canopsis.engine.check_workers``).
+    """
 
     kind: str
     workers: int
@@ -70,28 +80,39 @@ class Layout:
     def name(self) -> str:
         return f"{self.kind}-{self.workers}w"
 
+    def numprocs(self, name: str) -> int:
+        """The workers of engine ``name``'s queue."""
+        if self.workers == 1 or name == CHAIN[0]:
+            return 1
+        return self.workers if self.kind == "split" or name == CHAIN[1] else 1
+
+    def programs(self) -> list[tuple[str, list[str], int | None]]:
+        """``(program, engines, worker)`` of each process."""
+        if self.kind == "fused" and self.workers == 1:
+            return [("engine-pipeline-0", CHAIN, None)]
+        groups = [CHAIN[1:]] if self.kind == "fused" else [[name] for name in CHAIN[1:]]
+        out: list[tuple[str, list[str], int | None]] = [(f"engine-{CHAIN[0]}", CHAIN[:1], None)]
+        for engines in groups:
+            label = "pipeline" if self.kind == "fused" else engines[0]
+            for worker in range(self.workers):
+                arg = None if self.workers == 1 else worker
+                out.append((f"engine-{label}-{worker}", engines, arg))
+        return out
+
     def queues(self) -> list[str]:
-        names = CHAIN if self.kind == "split" else CHAIN[:1]
         return [
-            amqp.queue_name(name, self.workers, worker)
-            for name in names
-            for worker in ([None] if self.workers == 1 else range(self.workers))
+            amqp.queue_name(engines[0], self.numprocs(engines[0]), worker)
+            for _program, engines, worker in self.programs()
         ]
 
     def configure(self, stack: Stack) -> None:
         """``numprocs`` of each engine (read by the broker at boot for the cleaner's queues)."""
-        engines = CHAIN if self.kind == "split" else CHAIN[:1]
         for name in CHAIN:
-            stack.engine_conf(name, numprocs=self.workers if name in engines else 1)
+            stack.engine_conf(name, numprocs=self.numprocs(name))
 
     def start(self, stack: Stack) -> None:
-        for worker in range(self.workers):
-            arg = None if self.workers == 1 else worker
-            if self.kind == "fused":
-                stack.start_engine(f"engine-pipeline-{worker}", CHAIN, arg)
-            else:
-                for name in CHAIN:
-                    stack.start_engine(f"engine-{name}-{worker}", [name], arg)
+        for program, engines, worker in self.programs():
+            stack.start_engine(program, engines, worker)
 
 
 def backlog(channel, names: list[str]) -> int:
@@ -169,7 +190,7 @@ class _Poller(threading.Thread):
             self.outstanding.setdefault(eid, []).append((seq, sent))
 
     def _poll(self) -> None:
-        ids = list(self.outstanding)
+        ids = list(self.outstanding)[:POLL_IDS]
         found = self.db.alarms.find({"entity_id": {"$in": ids}}, {"entity_id": 1, "output": 1})
         docs = list(found)
         now = time.time()

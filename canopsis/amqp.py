@@ -17,12 +17,16 @@ Topology (declared, idempotently, by whoever publishes or consumes first):
 - An event an engine forwards to the next engine is published to that
   engine's exchange with the **entity id** as routing key. The consistent-hash
   exchange hashes the routing key, so all events of one entity go to the same
-  worker queue: one worker at a time handles an entity, in order, and alarms
-  never race, with no lock and no compare-and-swap in MongoDB. Adding workers
-  moves a share of the entities to the new queues (consistent hashing moves
-  about ``1/numprocs`` of them). Events entering through ``canopsis.events``
-  are hashed on the sender's routing key, which is made of the entity and the
-  connector: the cleaner is stateless, so that is enough.
+  worker queue: one worker at a time handles an entity, in order (the alerts
+  engine still guards each alarm write with a revision, for the beats).
+  Adding workers moves a share of the entities to the new queues (consistent
+  hashing moves about ``1/numprocs`` of them). Events entering through
+  ``canopsis.events`` are hashed on the sender's routing key, which names the
+  connector and the event type as well as the entity: a check and an ack of
+  one entity may reach different cleaner workers. The cleaner is stateless, but
+  fused with the engines after it in several workers it would work one
+  entity's events in several processes, out of order:
+  :func:`canopsis.engine.check_workers` refuses that layout.
 
 Messages are persistent (``delivery_mode = 2``), sent as JSON text, each with
 a ``message_id``. A :class:`Publisher` waits for the broker's confirms: a

@@ -716,6 +716,25 @@ def wait_for_database(db: Database, chain: Chain, stopping: Callable[[], bool]) 
             time.sleep(backoff(attempt))
 
 
+def check_workers(confs: list[EngineConf]) -> None:
+    """Refuse the entry engine fused with others in several workers (ConfigError).
+
+    Events enter hashed on their routing key, which names the event type, so a
+    check and an action on one entity can reach different entry workers; a
+    chain fused after the entry would then work them in two processes, out of
+    order. After the entry, events are hashed on their entity: workers belong there.
+    """
+    first = confs[0]
+    if first.name == amqp.ENTRY_ENGINE and first.numprocs > 1 and len(confs) > 1:
+        fused = " ".join(conf.name for conf in confs[1:])
+        raise config.ConfigError(
+            f"{first.path}: numprocs = {first.numprocs}: {first.name} fused with {fused} in "
+            "several workers would work the events of one entity in several processes, out of "
+            f"order (events enter hashed on their routing key, which names the event type); run "
+            f"{first.name} as a program of its own and give the workers to the engines after it"
+        )
+
+
 def serve(names: list[str], worker: int | None) -> int:
     """Run the chain ``names`` until SIGTERM; the exit status."""
     amqp_cfg = config.load("amqp")
@@ -723,6 +742,7 @@ def serve(names: list[str], worker: int | None) -> int:
     db = storage.database(mongo_cfg)
     chain = build_chain(names, db)
     first = chain.confs[0]
+    check_workers(chain.confs)
     if first.numprocs > 1 and worker is None:
         raise config.ConfigError(
             f"{first.path}: numprocs = {first.numprocs}: --worker 0..{first.numprocs - 1} "

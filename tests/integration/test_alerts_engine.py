@@ -3,6 +3,7 @@
 import time
 
 import pytest
+from canopsis.engines import alerts as alerts_engine
 from canopsis.engines.alerts import Alerts
 
 from canopsis import alarm
@@ -164,3 +165,12 @@ def test_snooze_expires_on_a_beat_of_a_new_engine(mongo_db):
     restarted.beat(time.time() + 2)
     [doc] = mongo_db.alarms.find()
     assert doc["snooze"] is None
+
+
+def test_setup_drops_the_open_alarm_indexes_no_longer_kept(mongo_db):
+    mongo_db.alarms.create_index([("state.val", -1)])
+    mongo_db.alarms.create_index([("creation_date", -1)])
+    engine(mongo_db)
+    kept = set(mongo_db.alarms.index_information())
+    assert kept.isdisjoint(alerts_engine.DROPPED_INDEXES)
+    assert {"_id_", "entity_id_1", "last_update_date_-1", "connector_name_1"} <= kept

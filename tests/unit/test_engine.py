@@ -369,3 +369,20 @@ def test_route_to_an_engine_without_configuration_is_dead_lettered(tmp_path, mon
     [letter] = chain.sink.pending
     assert letter["engine"] == "router"
     assert letter["reasons"][0]["reason"].startswith("no engine 'nowhere':")
+
+
+def test_the_entry_engine_fused_with_others_in_several_workers_is_refused():
+    def confs(*names: str, workers: int) -> list[EngineConf]:
+        return [
+            EngineConf(name, "", 60.0, workers, 100, 100, {}, f"/etc/engines/{name}.conf")
+            for name in names
+        ]
+
+    with pytest.raises(config.ConfigError) as refused:
+        engine.check_workers(confs("cleaner", "event_filter", "alerts", workers=2))
+    message = str(refused.value)
+    assert message.startswith("/etc/engines/cleaner.conf: numprocs = 2: cleaner fused with")
+    assert "event_filter alerts" in message and "out of order" in message
+    engine.check_workers(confs("cleaner", workers=2))  # alone: stateless
+    engine.check_workers(confs("cleaner", "event_filter", "alerts", workers=1))
+    engine.check_workers(confs("event_filter", "alerts", workers=4))
