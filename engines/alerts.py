@@ -5,7 +5,10 @@ Collections: ``alarms`` holds the open alarms (one per entity, unique
 stays small and the alarm list stays fast.
 
 A batch: :meth:`Alerts.prepare` loads the open alarms of the batch's entities
-in one query; each event is applied in memory with
+in one query, but for the entities this worker knows have none: only the
+worker that handles an entity's events opens alarms for it, so an entity found
+without one, or whose alarm this worker saw resolved, has none until this
+worker opens one (most checks are about such entities); each event is applied in memory with
 :func:`canopsis.alarm.apply_event`, its ``event_id`` as the idempotency key;
 :meth:`Alerts.flush` writes each changed alarm once. The event is passed on
 with ``alarm_id`` set when it concerned an alarm; an event that changed
@@ -106,6 +109,8 @@ cancel_autosolve_delay = float(min=0, default=3600)
 hard_limit = integer(min=10, default=100)
 resolved_retention_days = integer(min=1, max=36500, default=365)
 """
+    #: entities remembered without an open alarm, at most (then forgotten at once)
+    no_alarm_size = 200_000
 
     def __init__(self, name: str, options: dict[str, Any], db: Database) -> None:
         super().__init__(name, options, db)
@@ -117,6 +122,8 @@ resolved_retention_days = integer(min=1, max=36500, default=365)
         #: entity id -> the alarm as loaded (its revision), for the entities changed
         self.loaded: dict[str, dict | None] = {}
         self.changed: set[str] = set()
+        #: entities known to have no open alarm (see the module doc)
+        self.no_alarm: set[str] = set()
 
     def setup(self) -> None:
         ensure_indexes(self.db)
@@ -125,6 +132,9 @@ resolved_retention_days = integer(min=1, max=36500, default=365)
 
     def prepare(self, events: list[dict]) -> None:
         missing = {e["entity_id"] for e in events if e["entity_id"] not in self.current}
+        for eid in missing & self.no_alarm:
+            self.current[eid] = None
+        missing -= self.no_alarm
         if not missing:
             return
         found = {
@@ -133,6 +143,9 @@ resolved_retention_days = integer(min=1, max=36500, default=365)
         }
         for eid in missing:
             self.current[eid] = found.get(eid)
+        if len(self.no_alarm) + len(missing) > self.no_alarm_size:
+            self.no_alarm.clear()
+        self.no_alarm |= missing - set(found)
 
     def work(self, event: dict) -> dict:
         eid = event["entity_id"]
@@ -154,29 +167,47 @@ resolved_retention_days = integer(min=1, max=36500, default=365)
         return event
 
     def flush(self) -> None:
+        try:
+            self._store()
+        except BaseException:
+            self.discard()
+            raise
+        for eid in self.changed:
+            if self.current[eid]["resolved"] is None:
+                self.no_alarm.discard(eid)
+            else:
+                self.no_alarm.add(eid)
+        self._forget_batch()
+
+    def _store(self) -> None:
+        """Write each changed alarm; Retry when another process changed or opened one."""
         writes = []
         for eid in sorted(self.changed):
             before, after = self.loaded[eid], self.current[eid]
             if before is not None and before["_id"] != after["_id"]:
                 _move(self.db, before)
             writes.append(_write(before, after))
+        if not writes:
+            return
         try:
-            if writes:
-                result = self.db[OPEN].bulk_write(writes, ordered=False)
-                expected = sum(isinstance(w, ReplaceOne) for w in writes)
-                if result.matched_count != expected:
-                    raise Retry(
-                        f"{expected - result.matched_count} alarms changed by another "
-                        "process during the batch"
-                    )
+            result = self.db[OPEN].bulk_write(writes, ordered=False)
         except BulkWriteError as exc:
             if any(e.get("code") != storage.DUPLICATE_KEY for e in exc.details["writeErrors"]):
                 raise
             raise Retry("an alarm was opened by another process during the batch") from None
-        finally:
-            self.discard()
+        expected = sum(isinstance(w, ReplaceOne) for w in writes)
+        if result.matched_count != expected:
+            raise Retry(
+                f"{expected - result.matched_count} alarms changed by another process during "
+                "the batch"
+            )
 
     def discard(self) -> None:
+        """A failed batch: forget it, and what this worker believed of its entities."""
+        self._forget_batch()
+        self.no_alarm.clear()
+
+    def _forget_batch(self) -> None:
         self.current.clear()
         self.loaded.clear()
         self.changed.clear()

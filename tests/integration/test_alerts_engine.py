@@ -2,9 +2,11 @@
 
 import time
 
+import pymongo
 import pytest
 from canopsis.engines import alerts as alerts_engine
 from canopsis.engines.alerts import Alerts
+from pymongo import monitoring
 
 from canopsis import alarm
 from canopsis.engine import Retry
@@ -174,3 +176,60 @@ def test_setup_drops_the_open_alarm_indexes_no_longer_kept(mongo_db):
     kept = set(mongo_db.alarms.index_information())
     assert kept.isdisjoint(alerts_engine.DROPPED_INDEXES)
     assert {"_id_", "entity_id_1", "last_update_date_-1", "connector_name_1"} <= kept
+
+
+class AlarmReads(monitoring.CommandListener):
+    """Counts the ``find`` commands on the open alarms."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def started(self, event) -> None:
+        if event.command_name == "find" and event.command.get("find") == "alarms":
+            self.count += 1
+
+    def succeeded(self, event) -> None:
+        pass
+
+    def failed(self, event) -> None:
+        pass
+
+
+@pytest.fixture
+def watched(mongo_db):
+    """``mongo_db`` through a client whose reads of the open alarms are counted."""
+    reads = AlarmReads()
+    host, port = mongo_db.client.address
+    client = pymongo.MongoClient(host, port, event_listeners=[reads])
+    yield client[mongo_db.name], reads
+    client.close()
+
+
+def test_entities_known_without_alarm_are_not_looked_up_again_until_one_opens(watched):
+    db, reads = watched
+    alerts = engine(db)
+    batch(alerts, event("e1", state=0))
+    batch(alerts, event("e2", state=0), event("a2", event_type="ack"))
+    assert reads.count == 1  # the first batch only
+    [opened] = batch(alerts, event("e3", state=2))
+    assert opened["alarm_id"] == "http/web1:e3"
+    [closed] = batch(alerts, event("e4", state=0))  # the alarm this worker opened
+    assert closed["alarm_id"] == "http/web1:e3"
+    [doc] = db.alarms.find()
+    assert doc["state"]["val"] == 0 and doc["events_count"] == 2
+
+
+def test_an_alarm_opened_elsewhere_for_an_entity_believed_without_one_retries_and_is_used(
+    mongo_db,
+):
+    alerts = engine(mongo_db)
+    batch(alerts, event("e1", state=0))
+    batch(engine(mongo_db), event("x1", state=3))  # another process, against the routing
+    alerts.prepare([event("e2", state=2)])
+    alerts.work(event("e2", state=2))
+    with pytest.raises(Retry):
+        alerts.flush()
+    [out] = batch(alerts, event("e2", state=2))
+    assert out["alarm_id"] == "http/web1:x1"
+    [doc] = mongo_db.alarms.find()
+    assert doc["state"]["val"] == 2
