@@ -195,8 +195,6 @@ def _profile(stack: Stack, plan: Plan) -> dict:
 
     layout = pipeline.Layout("fused", 1)
     pipeline.run(stack, layout, "closed", pipeline.BACKLOG, plan.profile_s, "profile", 0.0, record)
-    if None in recorders.values():
-        return {"error": "py-spy is not installed (pip install -e '.[bench]')"}
     for proc in recorders.values():
         proc.wait(60)
     return {name: profile.top(folder / f"{name}.txt") for name in names}
@@ -304,13 +302,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="add a run sampled by py-spy")
     parser.add_argument("--output", type=Path, default=RESULTS, help="folder of the JSON result")
     args = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        parser.error("run it as root: RabbitMQ runs as the rabbitmq user, as under supervisord")
+    try:
+        args.output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        parser.error(f"--output {args.output}: {exc.strerror}")
+    if not os.access(args.output, os.W_OK):
+        parser.error(f"--output {args.output}: not writable")
+    if args.profile and profile.py_spy() is None:
+        parser.error("--profile needs py-spy: .venv/bin/pip install -e '.[bench]'")
     plan = QUICK if args.quick else FULL
     started = time.monotonic()
     result = run(plan, args.profile)
     result["mode"] = "quick" if args.quick else "full"
     result["duration_s"] = time.monotonic() - started
     result = rounded(result)
-    args.output.mkdir(parents=True, exist_ok=True)
     day = datetime.date.today().isoformat()
     path = args.output / f"{day}-{socket.gethostname()}{'-quick' if args.quick else ''}.json"
     path.write_text(json.dumps(result, indent=1) + "\n")

@@ -24,6 +24,7 @@ from configobj import ConfigObj
 
 from canopsis import config
 from canopsis.etcsync import Sync
+from canopsis.supervisor import port_answers
 
 REPO = Path(__file__).resolve().parent.parent
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -36,18 +37,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float, proc: subprocess.Popen) -> None:
+def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    """Return once ``port`` answers on 127.0.0.1; RuntimeError when ``proc`` exits or at
+    ``timeout``."""
     deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
+    while not port_answers("127.0.0.1", port):
+        if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"exited with {proc.returncode} before port {port} answered")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"nothing answers on port {port} after {timeout} s") from None
-            time.sleep(0.05)
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"nothing answers on port {port} after {timeout} s")
+        time.sleep(0.05)
 
 
 def _children() -> dict[int, list[int]]:

@@ -125,13 +125,16 @@ cache_size = integer(min=100, default=200000)
 
     def _seen(self, eid: str, kind: str, event: dict, now: float) -> None:
         """Record that ``eid`` was seen: a write when it is new or its ``last_seen`` is due."""
-        written = self.known.get(eid)
-        if written is None:
-            entry = self.pending.setdefault(eid, {"insert": new_entity(kind, event, now)})
-        elif now - written >= self.options["last_seen_every"]:
-            entry = self.pending.setdefault(eid, {})
-        else:
-            return
+        entry = self.pending.get(eid)
+        if entry is None:
+            written = self.known.get(eid)
+            if written is None:
+                entry = {"insert": new_entity(kind, event, now)}
+            elif now - written < self.options["last_seen_every"]:
+                return
+            else:
+                entry = {}
+            self.pending[eid] = entry
         entry["last_seen"] = max(entry.get("last_seen", 0.0), now)
 
     def flush(self) -> None:

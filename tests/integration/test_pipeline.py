@@ -19,7 +19,7 @@ import kombu
 import pymongo
 import pytest
 
-from canopsis import alarm, metrics
+from canopsis import alarm, amqp, metrics
 from tests.conftest import ApiClient, EngineProcess, wait_for_broker
 
 pytestmark = pytest.mark.integration
@@ -36,6 +36,15 @@ CHAIN = (
     "eventstore",
 )
 FAST = "beat_interval = 1\nbatch_ms = 20\n"
+
+
+def drop_workers(url: str, engine: str) -> None:
+    """Delete the two worker queues and the exchange of ``engine`` a test gave it."""
+    with kombu.Connection(url) as conn:
+        channel = conn.default_channel
+        for worker in (0, 1):
+            channel.queue_delete(amqp.queue_name(engine, 2, worker))
+        channel.exchange_delete(amqp.engine_exchange(engine).name)
 
 
 def write_confs(prefix: Path, **extra: str) -> None:
@@ -336,11 +345,7 @@ def test_alerts_as_two_processes_gives_exactly_what_one_process_gives(site, db):
         write_confs(site.prefix)
         for proc in procs[1:]:
             assert acknowledged(proc) > 0, proc.text()
-        with kombu.Connection(site.amqp_url) as conn:
-            channel = conn.default_channel
-            for queue in ("Engine_alerts.0", "Engine_alerts.1"):
-                channel.queue_delete(queue)
-            channel.exchange_delete("canopsis.engine.alerts")
+        drop_workers(site.amqp_url, "alerts")
     rename = {f"two-{n}": f"one-{n}" for n in range(30)}
     assert (
         {rename[c]: v for c, v in by_two.items()}
@@ -502,8 +507,4 @@ def test_two_pbehavior_engine_instances_do_each_beat_once(site, db):
         db.pbehaviors.delete_one({"_id": "twice"})
         for proc in procs[1:3]:
             assert acknowledged(proc) > 0, proc.text()
-        with kombu.Connection(site.amqp_url) as conn:
-            channel = conn.default_channel
-            for queue in ("Engine_pbehavior.0", "Engine_pbehavior.1"):
-                channel.queue_delete(queue)
-            channel.exchange_delete("canopsis.engine.pbehavior")
+        drop_workers(site.amqp_url, "pbehavior")
