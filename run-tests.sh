@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the whole test suite. Installs what the tests need first: Debian's
-# rabbitmq-server and collectd-core, and a virtual environment in .venv with
-# canopsis and its test dependencies. Arguments go to pytest.
+# rabbitmq-server and collectd-core, the canopsis system user, and a virtual
+# environment in .venv with canopsis and its test dependencies. Arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -21,6 +21,11 @@ if [ -n "$missing" ]; then
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing > /dev/null
 fi
+
+# the tests install prefixes owned by the canopsis system user, as the install does
+# shellcheck source=build/user.sh
+. build/user.sh
+[ -z "$(ensure_system_user canopsis /opt/canopsis)" ] || echo "run-tests.sh: created the system user canopsis"
 
 stamp=.venv/.canopsis-test-env
 wanted=$(sha256sum setup.cfg pyproject.toml | sha256sum)

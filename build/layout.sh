@@ -4,13 +4,7 @@ LAYOUT_DIRS="bin etc var var/log var/run var/lib var/cache var/log/install var/l
 
 layout_install() {
     local made=0
-    if ! getent group "$CANOPSIS_USER" >/dev/null; then
-        groupadd --system "$CANOPSIS_USER"
-        made=1
-    fi
-    if ! getent passwd "$CANOPSIS_USER" >/dev/null; then
-        useradd --system --gid "$CANOPSIS_USER" --home-dir "$PREFIX" --no-create-home \
-            --shell /usr/sbin/nologin --comment "canopsis event hypervision" "$CANOPSIS_USER"
+    if [ -n "$(ensure_system_user "$CANOPSIS_USER" "$PREFIX")" ]; then
         made=1
         note "created the system user $CANOPSIS_USER"
     fi
