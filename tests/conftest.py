@@ -20,10 +20,51 @@ from configobj import ConfigObj
 from falcon import testing
 
 from bench.stack import free_port, wait_for_port
-from canopsis import auth, config
+from canopsis import auth, config, paths
 from canopsis.etcsync import Sync
 
 REPO = Path(__file__).resolve().parent.parent
+INSTALLED = str(paths.DEFAULT_PREFIX)
+#: paths under the default install prefix opened by the test process (see _audit)
+opened_installed: list[str] = []
+
+
+def _audit(event: str, args: tuple) -> None:
+    """Record every file the test process opens under the default install prefix."""
+    if event == "open" and isinstance(args[0], str | bytes | os.PathLike):
+        path = os.fsdecode(args[0])
+        if path == INSTALLED or path.startswith(INSTALLED + "/"):
+            opened_installed.append(path)
+
+
+def pytest_configure(config) -> None:
+    """The whole session runs with a prefix of its own holding the default configuration,
+    so that nothing a test runs (in process or in a subprocess) falls back to an installed
+    canopsis in /opt/canopsis."""
+    prefix = Path(tempfile.mkdtemp(prefix="canopsis-session-", dir="/var/tmp"))
+    (prefix / "var" / "lib" / "canopsis").mkdir(parents=True)
+    Sync(REPO / "etc", prefix).run()
+    config.stash[SESSION_PREFIX] = str(prefix)
+    os.environ["CANOPSIS_PREFIX"] = str(prefix)
+    sys.addaudithook(_audit)
+
+
+def pytest_unconfigure(config) -> None:
+    shutil.rmtree(config.stash.get(SESSION_PREFIX, ""), ignore_errors=True)
+
+
+SESSION_PREFIX = pytest.StashKey[str]()
+
+
+@pytest.fixture(autouse=True)
+def installed_prefix_untouched():
+    """Fail the test that opened a file of the installed canopsis (``/opt/canopsis``)."""
+    del opened_installed[:]
+    yield
+    if opened_installed:
+        opened = sorted(set(opened_installed))
+        del opened_installed[:]
+        pytest.fail(f"the test opened files of the installed canopsis: {', '.join(opened)}")
 
 
 @pytest.fixture(scope="session")
