@@ -19,7 +19,7 @@ def test_the_session_has_a_prefix_of_its_own_for_code_and_subprocesses():
 
 def test_a_test_opening_a_file_of_the_installed_canopsis_is_caught():
     with contextlib.suppress(OSError):
-        open(paths.DEFAULT_PREFIX / "etc" / "initial-admin.json").close()  # noqa: SIM115
+        open(paths.DEFAULT_PREFIX / "etc" / "initial-admin.json").close()
     caught = list(opened_installed)
     del opened_installed[:]  # this test opened it on purpose
     assert caught == [f"{paths.DEFAULT_PREFIX}/etc/initial-admin.json"]
