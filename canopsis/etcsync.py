@@ -175,7 +175,7 @@ def merge(base: str, mine: str, new: str, continued: bool) -> tuple[str, list[st
         elif was is not None:
             if was != theirs:
                 notes.append(
-                    f"conflict: {show(where)} removed here kept; the new default is {theirs}"
+                    f"conflict: {show(where)} not set here, left so; the new default is {theirs}"
                 )
         elif where[0] in here.sections:
             at = insert_after(where)
@@ -193,13 +193,11 @@ def merge(base: str, mine: str, new: str, continued: bool) -> tuple[str, list[st
             notes.append(
                 f"conflict: {show(where)} = {here.value(where)} kept; the new default drops it"
             )
-    lines = list(here.lines)
+    lines = _ensure_newline(here.lines)
     for start in sorted(edits, reverse=True):
         end, replacement = edits[start]
         lines[start:end] = replacement
     for section in added_sections:
-        if lines and not lines[-1].endswith("\n"):
-            lines[-1] += "\n"
         lines += _ensure_newline(default.section_block(section))
         notes.append(f"[{section}] added")
     return "".join(lines), notes

@@ -138,7 +138,7 @@ def test_a_key_the_administrator_removed_stays_removed_and_a_changed_one_is_a_co
     live.write_text(live.read_text().replace("next = eventstore\n", "").replace("= 3", "= 5"))
     (source / "e.conf").write_text(ENGINE_V2)
     assert Sync(source, prefix).run()[1:] == [
-        "etc/e.conf: conflict: next removed here kept; the new default is heartbeat",
+        "etc/e.conf: conflict: next not set here, left so; the new default is heartbeat",
         "etc/e.conf: conflict: retries = 5 kept; the new default drops it",
     ]
     text = live.read_text()
