@@ -37,10 +37,12 @@ ADMIN_LINE = "# checked by the administrator before the update\n"
 
 def extract_old_tree(tree: Path) -> None:
     """This repository at ``OLD``, into ``tree``."""
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", OLD], capture_output=True, check=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", OLD], capture_output=True)
+    assert archive.returncode == 0, (
+        f"git archive {OLD}: {archive.stderr.decode().strip()} (the upgrade test installs a "
+        "commit of this repository's history: run the tests from a full clone)"
+    )
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
 
 
 class Api:
