@@ -70,6 +70,6 @@ def inputs(program: str, group: str) -> list[Path]:
     return [path for path in found if path.exists() and not path.name.endswith(".dist")]
 
 
-def outdated(program: str, group: str, started: int) -> list[Path]:
-    """The files ``program`` reads that changed after ``started`` (epoch seconds)."""
-    return [path for path in inputs(program, group) if path.stat().st_mtime > started]
+def outdated(program: str, group: str, started: int) -> bool:
+    """Whether a file ``program`` reads changed after ``started`` (epoch seconds)."""
+    return any(path.stat().st_mtime > started for path in inputs(program, group))

@@ -123,12 +123,18 @@ def reread() -> tuple[list[str], list[str], list[str]]:
 
 def add_group(name: str) -> None:
     """Make supervisord know the programs of group ``name`` as its configuration says (stopped)."""
-    rpc().supervisor.addProcessGroup(name)
+    try:
+        rpc().supervisor.addProcessGroup(name)
+    except xmlrpc.client.Fault as fault:
+        raise SupervisorError(f"supervisord cannot add {name}: {fault.faultString}") from None
 
 
 def remove_group(name: str) -> None:
     """Make supervisord forget group ``name`` (its processes must be stopped)."""
-    rpc().supervisor.removeProcessGroup(name)
+    try:
+        rpc().supervisor.removeProcessGroup(name)
+    except xmlrpc.client.Fault as fault:
+        raise SupervisorError(f"supervisord cannot remove {name}: {fault.faultString}") from None
 
 
 def settings_outdated() -> bool:

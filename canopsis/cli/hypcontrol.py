@@ -111,7 +111,8 @@ def report(failures: list[control.Failure], ordered: list[Section], verb: str) -
     report_failures(NAME, failures)
     failed = {f.process.fullname for f in failures}
     down = [s.name for s in ordered if any(p.fullname in failed for p in s.procs)]
-    return fail(NAME, f"not {verb}: {', '.join(sorted(failed))} (section {', '.join(down)})")
+    where = f" (section {', '.join(down)})" if down else ""
+    return fail(NAME, f"not {verb}: {', '.join(sorted(failed))}{where}")
 
 
 def start() -> int:
@@ -150,14 +151,17 @@ def reload() -> int:
     before = supervisor.processes()
     added, changed, removed = supervisor.reread()
     running = {p.group for p in before if p.state in control.RUNNING}
+    failures: list[control.Failure] = []
     for group in removed:
-        control.stop([p for p in before if p.group == group])
-        supervisor.remove_group(group)
-        print(f"{NAME}: [ok] {group}: stopped and removed (no longer configured)")
+        failed_here = control.stop([p for p in before if p.group == group])
+        failures += failed_here
+        if not failed_here:
+            supervisor.remove_group(group)
+            print(f"{NAME}: [ok] {group}: stopped and removed (no longer configured)")
     for group in added:
         supervisor.add_group(group)
     ordered = sections(supervisor.processes())
-    acted: list[str] = []  # the sections and groups restarted
+    acted: list[str] = []  # the sections and groups that restarted something
 
     def act(section: Section):
         """Restart the section's outdated processes; a changed group is replaced first (its
@@ -166,11 +170,11 @@ def reload() -> int:
         replaced = {p.group for p in procs if p.group in changed}
         if replaced:
             failures = control.stop([p for p in procs if p.group in replaced])
+            if failures:
+                return [], failures
             for group in replaced:
                 supervisor.remove_group(group)
                 supervisor.add_group(group)
-            if failures:
-                return [], failures
             [procs] = [s.procs for s in sections(supervisor.processes()) if s.name == section.name]
         renewed = set(added) | (replaced & running)
         targets = [
@@ -185,17 +189,19 @@ def reload() -> int:
         failures = control.stop(targets)
         return targets, failures or control.start(targets, section.timeout)
 
-    failures, failed = in_order(ordered, act, "restarted")
+    in_sections, failed = in_order(ordered, act, "restarted")
+    failures += in_sections
     listed = {p.group for s in ordered for p in s.procs}
     for group in [g for g in changed if g not in listed]:  # programs of no section
+        acted.append(group)
         failed_here = control.stop([p for p in before if p.group == group])
-        supervisor.remove_group(group)
-        supervisor.add_group(group)
+        if not failed_here:
+            supervisor.remove_group(group)
+            supervisor.add_group(group)
         if group in running and not failed_here:
             procs = [p for p in supervisor.processes() if p.group == group]
             failed_here = control.start(procs, config.load("hypcontrol")["timeout"])
         failures += failed_here
-        acted.append(group)
         if not failed_here:
             print(f"{NAME}: [ok] {group}: its new definition applies")
     if failures or failed:
