@@ -192,6 +192,9 @@ def reload() -> int:
     in_sections, failed = in_order(ordered, act, "restarted")
     failures += in_sections
     listed = {p.group for s in ordered for p in s.procs}
+    for group in [g for g in added if g not in listed]:
+        acted.append(group)
+        print(f"{NAME}: [ok] {group}: added, stopped (in no section of hypcontrol.conf)")
     for group in [g for g in changed if g not in listed]:  # programs of no section
         acted.append(group)
         failed_here = control.stop([p for p in before if p.group == group])
