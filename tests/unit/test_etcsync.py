@@ -218,3 +218,19 @@ def test_an_install_that_kept_only_digests_finds_its_default_in_the_history(dirs
     )
     merged = ENGINE_V2.replace(", new edition", "") + "# checked by the admin\n"
     assert live.read_text() == merged
+
+
+def test_nested_sections_and_inline_comments_are_merged_by_key(dirs):
+    source, prefix = dirs
+    first = "[server]\nhost = 127.0.0.1\nport = 8082  # the API\n  [[tls]]\n  enabled = false\n"
+    live = installed(dirs, "w.conf", first)
+    live.write_text(live.read_text().replace("port = 8082  # the API", "port = 9000  # ours"))
+    (source / "w.conf").write_text(first.replace("127.0.0.1", "0.0.0.0").replace("false", "true"))
+    assert Sync(source, prefix).run() == [
+        "etc/w.conf: changed here, merged with the new default: server.host follows the new "
+        "default; server.tls.enabled follows the new default; "
+        "the new default is beside it as etc/w.conf.dist"
+    ]
+    assert live.read_text() == (
+        "[server]\nhost = 0.0.0.0\nport = 9000  # ours\n  [[tls]]\n  enabled = true\n"
+    )
