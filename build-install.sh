@@ -10,6 +10,7 @@ usage: build-install.sh [--prefix DIR] [--update | --remove [--purge]] [--start]
   (no option)   install or update everything into PREFIX; a second run changes nothing
   --prefix DIR  install root (default: \$CANOPSIS_PREFIX or /opt/canopsis)
   --update      reinstall the canopsis code and default configuration only
+                (both: a running system restarts what changed, see hypcontrol reload)
   --remove      stop canopsis and remove what this script installed,
                 keeping PREFIX/etc and PREFIX/var/lib
   --purge       with --remove: remove the configuration, the data and the canopsis user too
@@ -151,9 +152,27 @@ if [ "$CHANGES" = 0 ]; then
 else
     echo "canopsis installed in $PREFIX"
 fi
+# A running system takes the new version and configuration: supervisord rereads its
+# programs, and what changed restarts in hypcontrol's order (hypcontrol reload).
+SUPERVISED=0
+if [ -S "$PREFIX/var/run/supervisor.sock" ]; then
+    "$PREFIX/bin/hypcontrol" reload
+    case $? in
+        0) SUPERVISED=1 ;;
+        3) ;;  # supervisord is not running after all
+        4) echo "canopsis runs the new version in $PREFIX, but supervisord's own settings changed: apply them with: $PREFIX/bin/hypcontrol restart"
+           exit 0 ;;
+        *) echo "canopsis is installed in $PREFIX, but not everything restarted (see above): once fixed, run: $PREFIX/bin/hypcontrol reload"
+           exit 1 ;;
+    esac
+fi
 if [ "$START" = 1 ]; then
     "$PREFIX/bin/hypcontrol" start || exit 1
     "$PREFIX/venv/bin/python" -m canopsis.cli.welcome
-else
+elif [ "$SUPERVISED" = 0 ]; then
     echo "start it with: $PREFIX/bin/hypcontrol start"
+elif "$PREFIX/bin/hypcontrol" status > /dev/null 2>&1; then
+    echo "canopsis runs this version in $PREFIX: $PREFIX/bin/hypcontrol status"
+else
+    echo "canopsis runs this version in $PREFIX, but not every program runs: start them with: $PREFIX/bin/hypcontrol start"
 fi

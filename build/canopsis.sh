@@ -58,7 +58,7 @@ canopsis_stop() {
 }
 
 canopsis_remove() {
-    rm -f "$STATE/code-digest" "$STATE/etc-manifest.json"
+    rm -rf "$STATE/code-digest" "$STATE/etc-manifest.json" "$STATE/etc-defaults"
     find "$PREFIX/bin" -maxdepth 1 -type l -lname '../venv/bin/*' -delete 2>/dev/null || true
     summary "canopsis code removed"
 }

@@ -15,6 +15,8 @@ from canopsis import programs, supervisor
 from canopsis.supervisor import Process
 
 STOPPED = {"STOPPED", "EXITED", "FATAL"}
+#: the states of a process that is up, or that supervisord is bringing up
+RUNNING = {"STARTING", "RUNNING", "BACKOFF"}
 
 
 @dataclass(frozen=True)

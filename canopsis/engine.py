@@ -10,8 +10,8 @@ dicts or None), ``beat(now)`` runs every ``beat_interval`` seconds, and
 against the class's :attr:`Engine.options_spec`.
 
 ``canopsis-engine A B C`` runs the chain A → B → C fused in one process:
-events pass from A to B in memory (each engine's ``next`` must name the
-following one), and what C passes on goes to C's ``next`` through the broker.
+events pass from A to B in memory (the command line is the order), and what C
+passes on goes to C's ``next`` through the broker.
 The same engines can run one per process (``canopsis-engine A``, ...) by
 configuration alone. See :mod:`canopsis.amqp` for the exchanges and queues and
 why the events of one entity are always handled by one worker, in order.
@@ -479,12 +479,22 @@ def _dumps(value: Any) -> str:
 
 
 def build_chain(names: list[str], db: Database) -> Chain:
-    """The chain of engines ``names`` (checked: each ``next`` names the following one)."""
+    """The chain of engines ``names``, in that order; the last one's ``next`` is where the
+    chain's output goes.
+
+    The order of the engines of one process is its command line, and only that: a ``next``
+    naming another engine than the one after it there is not used (it is logged), so an
+    engine's file kept from an older chain cannot break the chain of a new version.
+    """
     confs = [load_conf(name) for name in names]
     for conf, following in zip(confs, names[1:], strict=False):
         if conf.next != following:
-            raise config.ConfigError(
-                f"{conf.path}: next = {conf.next!r}, but {following!r} follows it in this process"
+            log.warning(
+                "%s: next = %r is not used: %s follows %s in this process",
+                conf.path,
+                conf.next,
+                following,
+                conf.name,
             )
     engines = []
     for conf in confs:

@@ -1,11 +1,13 @@
 """What canopsis knows about its supervisord programs beyond supervisord itself.
 
 For each program: whether canopsis manages it (``managed = false`` in
-``amqp.conf`` or ``mongo.conf`` hands the service to an external server), and
-the TCP address it listens on once ready, if any.
+``amqp.conf`` or ``mongo.conf`` hands the service to an external server),
+the TCP address it listens on once ready, if any, and the files it reads when
+it starts (a process older than one of them runs an outdated version).
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from canopsis import config, paths
 
@@ -38,3 +40,36 @@ def listen_address(program: str) -> tuple[str, int] | None:
         cfg = config.load(program)["server"]
         return cfg["host"], cfg["port"]
     return None
+
+
+#: The configuration files (or folders) of ``etc`` each program reads when it starts; the
+#: engine programs (group ``engines``) read ``ENGINE_FILES``.
+PROGRAM_FILES = {
+    "mongodb": ("mongo.conf",),
+    "rabbitmq-server": ("amqp.conf", "rabbitmq"),
+    "collectd": ("collectd.conf", "amqp.conf"),
+    "webserver": ("webserver.conf", "amqp.conf", "mongo.conf"),
+    "ingest": ("ingest.conf", "amqp.conf"),
+}
+ENGINE_FILES = ("engines", "amqp.conf", "mongo.conf")
+
+
+def inputs(program: str, group: str) -> list[Path]:
+    """What ``program`` reads when it starts: the canopsis code and its Python environment
+    (every program is started by canopsis code, in that environment) and its configuration
+    files. Its supervisord definition is supervisord's to compare."""
+    prefix = paths.prefix()
+    # written by build-install.sh when the code or the environment changed
+    found = [
+        paths.var("lib", "canopsis", "code-digest"),
+        prefix / "venv" / ".canopsis-requirements",
+    ]
+    for name in PROGRAM_FILES.get(program, ENGINE_FILES if group == "engines" else ()):
+        path = paths.etc(name)
+        found += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return [path for path in found if path.exists() and not path.name.endswith(".dist")]
+
+
+def outdated(program: str, group: str, started: int) -> bool:
+    """Whether a file ``program`` reads changed after ``started`` (epoch seconds)."""
+    return any(path.stat().st_mtime > started for path in inputs(program, group))

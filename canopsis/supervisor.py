@@ -107,6 +107,46 @@ def processes() -> list[Process]:
         raise SupervisorError(f"cannot reach supervisord on {socket_path()}: {exc}") from None
 
 
+def reread() -> tuple[list[str], list[str], list[str]]:
+    """supervisord rereads its configuration: the groups added, changed and removed since
+    it last read it (not applied yet: see :func:`add_group` and :func:`remove_group`)."""
+    try:
+        [[added, changed, removed]] = rpc().supervisor.reloadConfig()
+    except xmlrpc.client.Fault as fault:
+        raise SupervisorError(
+            f"supervisord cannot read its configuration: {fault.faultString}"
+        ) from None
+    except OSError as exc:
+        raise SupervisorError(f"cannot reach supervisord on {socket_path()}: {exc}") from None
+    return added, changed, removed
+
+
+def add_group(name: str) -> None:
+    """Make supervisord know the programs of group ``name`` as its configuration says (stopped)."""
+    try:
+        rpc().supervisor.addProcessGroup(name)
+    except xmlrpc.client.Fault as fault:
+        raise SupervisorError(f"supervisord cannot add {name}: {fault.faultString}") from None
+
+
+def remove_group(name: str) -> None:
+    """Make supervisord forget group ``name`` (its processes must be stopped)."""
+    try:
+        rpc().supervisor.removeProcessGroup(name)
+    except xmlrpc.client.Fault as fault:
+        raise SupervisorError(f"supervisord cannot remove {name}: {fault.faultString}") from None
+
+
+def settings_outdated() -> bool:
+    """Whether supervisord.conf changed after supervisord started: its own settings apply only
+    when it starts again."""
+    pidfile = paths.var("run", "supervisord.pid")
+    try:
+        return paths.etc("supervisord.conf").stat().st_mtime > pidfile.stat().st_mtime
+    except FileNotFoundError:
+        return False
+
+
 def select(pattern: str, known: list[Process]) -> list[Process]:
     """The processes a name designates: a program, a group, or a shell pattern on either."""
     return [

@@ -1,8 +1,9 @@
 """``canopsis-engine NAME [NAME ...] [--worker N]``: run a chain of engines in this process.
 
-The names are the engines fused in this process, in order (each one's
-``next`` in ``etc/engines/<name>.conf`` must name the following one); the
-process consumes the first engine's queue. ``--worker N`` (supervisord's
+The names are the engines fused in this process, in order (this order, not
+their ``next``, says which engine follows which; the last one's ``next`` in
+``etc/engines/<name>.conf`` receives what the process passes on); the process
+consumes the first engine's queue. ``--worker N`` (supervisord's
 ``process_num``) picks the queue ``Engine_<first>.<N>`` when the first engine
 has ``numprocs`` > 1. A bad configuration stops it at start with one line and
 exit status 2; SIGTERM stops it cleanly with exit status 0.

@@ -39,9 +39,8 @@ def run(*command: str, check: bool = False, **kwargs) -> subprocess.CompletedPro
     return done
 
 
-@pytest.fixture(scope="module")
-def site():
-    """A prefix whose administrator chose free ports before installing."""
+def new_prefix() -> tuple[Path, dict[str, int]]:
+    """A temporary prefix whose administrator chose free ports before installing."""
     prefix = Path(tempfile.mkdtemp(prefix="canopsis-test-", dir="/var/tmp"))
     prefix.chmod(0o755)
     ports = {name: free_port() for name in ("amqp", "dist", "mongo", "web", "ingest")}
@@ -53,11 +52,22 @@ def site():
     (prefix / "etc" / "mongo.conf").write_text(f"port = {ports['mongo']}\n")
     (prefix / "etc" / "webserver.conf").write_text(f"[server]\nport = {ports['web']}\n")
     (prefix / "etc" / "ingest.conf").write_text(f"[server]\nport = {ports['ingest']}\n")
-    install = run(str(REPO / "build-install.sh"), "--prefix", str(prefix))
-    yield {"prefix": prefix, "ports": ports, "install": install}
+    return prefix, ports
+
+
+def remove_prefix(prefix: Path) -> None:
+    """Stop what runs in ``prefix``, then remove it."""
     if (prefix / "var" / "run" / "supervisor.sock").exists():
         run(str(prefix / "bin" / "hypcontrol"), "stop")
     shutil.rmtree(prefix, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def site():
+    prefix, ports = new_prefix()
+    install = run(str(REPO / "build-install.sh"), "--prefix", str(prefix))
+    yield {"prefix": prefix, "ports": ports, "install": install}
+    remove_prefix(prefix)
 
 
 def bin_(site, command: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -347,6 +357,24 @@ def test_unknown_hypcontrol_verb_gets_one_line(site):
     assert "invalid choice: 'launch'" in wrong.stderr
 
 
+def test_reload_restarts_only_the_programs_whose_configuration_changed(site):
+    before = status(site)
+    conf = site["prefix"] / "etc" / "webserver.conf"
+    conf.write_text(conf.read_text() + "# read again by the webserver only\n")
+    reloaded = bin_(site, "hypcontrol", "reload")
+    assert reloaded.returncode == 0, reloaded.stdout + reloaded.stderr
+    assert re.fullmatch(
+        r"hypcontrol: \[ok\] frontend: webserver restarted \([\d.]+ s\)\n", reloaded.stdout
+    )
+    after = status(site)
+    assert after.pop("webserver")[1] != before.pop("webserver")[1]
+    assert after == {name: (state, pid) for name, (state, pid) in before.items()}
+    again = bin_(site, "hypcontrol", "reload")
+    assert again.stdout == (
+        "hypcontrol: every program runs its current code and configuration: nothing to restart\n"
+    )
+
+
 def test_bad_config_value_fails_naming_file_and_key(site):
     conf = site["prefix"] / "etc" / "webserver.conf"
     good = conf.read_text()
@@ -357,8 +385,36 @@ def test_bad_config_value_fails_naming_file_and_key(site):
         assert bad.stderr.strip().splitlines() == [
             f"hypcontrol: {conf}: server.port = 'abc': expected integer(min=1, max=65535)"
         ]
+        assert bad.stdout.splitlines()[-1] == "hypcontrol: [FAIL] frontend: not started"
     finally:
         conf.write_text(good)
+
+
+def test_a_failed_section_does_not_stop_the_sections_that_do_not_need_it(site):
+    assert bin_(site, "service", "engines", "stop").returncode == 0
+    conf = site["prefix"] / "etc" / "engines" / "alerts.conf"
+    good = conf.read_text()
+    conf.write_text(good.replace("batch_size = 100", "batch_size = lots"))
+    try:
+        started = bin_(site, "hypcontrol", "start")
+    finally:
+        conf.write_text(good)
+    assert started.returncode == 1
+    assert "hypcontrol: [FAIL] engines: engines:engine-pipeline" in started.stdout
+    assert re.search(
+        r"^hypcontrol: \[ok\] frontend: webserver, ingest, collectd started", started.stdout, re.M
+    )
+    assert f"{conf}: batch_size = 'lots': expected integer" in started.stderr
+    assert started.stderr.splitlines()[-1] == (
+        "hypcontrol: not started: engines:engine-pipeline (section engines)"
+    )
+    states = status(site)
+    assert states.pop("engine-pipeline")[0] == "FATAL"
+    assert {state for state, _ in states.values()} == {"RUNNING"}
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{site['ports']['web']}/api/v2/version"
+    ) as answer:
+        assert answer.status == 200
 
 
 def test_hypcontrol_stop_leaves_no_process_behind(site):

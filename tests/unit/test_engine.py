@@ -228,17 +228,22 @@ def test_engine_options_are_checked_against_the_class_spec():
     assert str(err.value).endswith("options.other: unknown key")
 
 
-def test_a_chain_whose_next_does_not_match_fails_at_start(tmp_path, monkeypatch):
+def test_the_command_line_orders_a_chain_and_the_last_next_leaves_it(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("CANOPSIS_PREFIX", str(tmp_path))
-    (tmp_path / "etc" / "engines").mkdir(parents=True)
-    (tmp_path / "etc" / "engines" / "cleaner.conf").write_text("next = alerts\n")
-    (tmp_path / "etc" / "engines" / "store.conf").write_text("")
-    with pytest.raises(config.ConfigError, match="next = 'alerts', but 'store' follows it"):
-        engine.build_chain(["cleaner", "store"], None)
+    engines = tmp_path / "etc" / "engines"
+    engines.mkdir(parents=True)
+    (engines / "cleaner.conf").write_text("next = alerts\n")
+    (engines / "event_filter.conf").write_text("next = eventstore\n")
+    chain = engine.build_chain(["cleaner", "event_filter"], None)
+    assert chain.names == ["cleaner", "event_filter"] and chain.next == "eventstore"
+    assert (
+        f"{engines / 'cleaner.conf'}: next = 'alerts' is not used: event_filter follows cleaner "
+        "in this process" in caplog.text
+    )
+    (engines / "store.conf").write_text("")
     with pytest.raises(config.ConfigError, match=r"no module canopsis\.engines\.store"):
         engine.build_chain(["store"], None)
-    chain = engine.build_chain(["cleaner"], None)
-    assert chain.next == "alerts"
+    assert engine.build_chain(["cleaner"], None).next == "alerts"
 
 
 def test_broker_definitions_hold_the_entry_engine_topology(tmp_path, monkeypatch):

@@ -1,0 +1,170 @@
+"""An update of a running system: an older canopsis from this repository's history,
+installed and running, with alarms and an administrator's edit, then ``build-install.sh``
+of this tree over it while it runs.
+
+The older commit has neither the pbehavior nor the heartbeat engine: the update inserts
+them in the chain (heartbeat after alerts), which an edited ``alerts.conf`` kept whole
+used to break.
+"""
+
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.integration.test_platform import (
+    bin_,
+    call,
+    new_prefix,
+    remove_prefix,
+    run,
+    status,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+#: the last commit before the pbehavior and heartbeat engines
+OLD = "5a88eef"
+ALARMS = 20
+ADMIN_LINE = "# checked by the administrator before the update\n"
+
+
+def extract_old_tree(tree: Path) -> None:
+    """This repository at ``OLD``, into ``tree``."""
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", OLD], capture_output=True)
+    assert archive.returncode == 0, (
+        f"git archive {OLD}: {archive.stderr.decode().strip()} (the upgrade test installs a "
+        "commit of this repository's history: run the tests from a full clone)"
+    )
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+
+
+class Api:
+    """The installed REST API, logged in as the first admin."""
+
+    def __init__(self, site) -> None:
+        self.base = f"http://127.0.0.1:{site['ports']['web']}/api/v2"
+        name, password = (site["prefix"] / "etc" / "admin-password").read_text().split()
+        login = call(f"{self.base}/auth/login", {"name": name, "password": password})
+        assert login.status == 200, login.read()
+        self.cookie = login.headers["Set-Cookie"].split(";")[0]
+
+    def get(self, path: str):
+        answer = call(f"{self.base}{path}", None, self.cookie)
+        assert answer.status == 200, answer.read()
+        return json.loads(answer.read())
+
+    def post(self, path: str, body) -> dict:
+        answer = call(f"{self.base}{path}", body, self.cookie)
+        assert answer.status in (201, 202), answer.read()
+        return json.loads(answer.read())
+
+
+def check(component: str, state: int = 2) -> dict:
+    return {
+        "connector": "nagios",
+        "connector_name": "upgrade",
+        "event_type": "check",
+        "source_type": "resource",
+        "component": component,
+        "resource": "disk",
+        "state": state,
+        "output": "disk full",
+    }
+
+
+def alarms(api: Api, component: str = "") -> list[dict]:
+    query = f"component={component}" if component else "limit=100"
+    return api.get(f"/alarms?connector_name=upgrade&{query}")["items"]
+
+
+@pytest.fixture(scope="module")
+def updated():
+    """The older canopsis running with ``ALARMS`` alarms and an edited alerts.conf, then
+    updated to this tree while it runs."""
+    tree = Path(tempfile.mkdtemp(prefix="canopsis-old-", dir="/var/tmp"))
+    tree.chmod(0o755)
+    prefix, ports = new_prefix()
+    site = {"prefix": prefix, "ports": ports}
+    try:
+        extract_old_tree(tree)
+        run(str(tree / "build-install.sh"), "--prefix", str(prefix), "--start", check=True)
+        api = Api(site)
+        api.post("/event", [check(f"db{n}") for n in range(ALARMS)])
+        wait_for(lambda: len(alarms(api)) == ALARMS, 60, f"{ALARMS} alarms before the update")
+        alerts = prefix / "etc" / "engines" / "alerts.conf"
+        alerts.write_text(alerts.read_text() + ADMIN_LINE)
+        site["before"] = status(site)
+        site["update"] = run(str(REPO / "build-install.sh"), "--prefix", str(prefix))
+        yield site
+    finally:
+        remove_prefix(prefix)
+        shutil.rmtree(tree, ignore_errors=True)
+
+
+def test_the_update_restarts_what_changed_and_its_last_line_says_it_runs(updated):
+    update = updated["update"]
+    assert update.returncode == 0, update.stdout + update.stderr
+    prefix = updated["prefix"]
+    lines = update.stdout.splitlines()
+    assert lines[-1] == f"canopsis runs this version in {prefix}: {prefix}/bin/hypcontrol status"
+    restarted = [line.split()[2] for line in lines if line.startswith("hypcontrol: [ok]")]
+    assert restarted == ["storage:", "engines:", "frontend:"]
+    states = status(updated)
+    assert {state for state, _ in states.values()} == {"RUNNING"}
+    assert all(states[name][1] != pid for name, (_, pid) in updated["before"].items())
+    assert bin_(updated, "hypcontrol", "status").returncode == 0
+
+
+def test_the_engines_run_the_new_chain(updated):
+    _, pid = status(updated)["engine-pipeline"]
+    command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    assert command.endswith(
+        "/bin/canopsis-engine cleaner event_filter context perfdata pbehavior alerts "
+        "heartbeat eventstore "
+    )
+
+
+def test_the_alarms_stored_before_are_there_and_a_check_goes_through_the_new_engines(updated):
+    api = Api(updated)
+    assert sorted(a["component"] for a in alarms(api)) == sorted(f"db{n}" for n in range(ALARMS))
+    now = time.time()
+    api.post(
+        "/pbehaviors",
+        {
+            "name": "upgrade window",
+            "type": "maintenance",
+            "reason": "after the update",
+            "filter": {"component": "db-maint"},
+            "start": now - 60,
+            "end": now + 3600,
+        },
+    )
+    api.post("/event", check("db-maint"))
+    in_window = wait_for(
+        lambda: [a for a in alarms(api, "db-maint") if a.get("pbehavior")],
+        60,
+        "the pbehavior engine to put the new alarm in its maintenance window",
+    )
+    assert in_window[0]["pbehavior"]["type"] == "maintenance"
+
+
+def test_the_administrators_edit_is_kept_and_untouched_keys_follow_the_new_default(updated):
+    alerts = updated["prefix"] / "etc" / "engines" / "alerts.conf"
+    text = alerts.read_text()
+    assert text.endswith(ADMIN_LINE)
+    assert "\nnext = heartbeat\n" in text
+    assert (
+        alerts.with_name("alerts.conf.dist").read_text()
+        == (REPO / "etc" / "engines" / "alerts.conf").read_text()
+    )
+    assert (
+        "etc/engines/alerts.conf: changed here, merged with the new default: "
+        "next follows the new default;" in updated["update"].stdout
+    )
