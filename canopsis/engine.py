@@ -742,6 +742,9 @@ class Runner(amqp.ConsumerBase):
         except EngineFailure as exc:
             self._failed(str(exc), exc.engine)
             self._wait()
+        except (amqp.MessageNacked, TimeoutError) as exc:
+            self._failed(f"broker: {exc}")
+            self._wait()
         except PyMongoError as exc:
             self._failed(f"MongoDB: {_short(exc)}")
             self._wait()
