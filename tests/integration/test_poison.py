@@ -3,8 +3,9 @@
 Against real RabbitMQ and MongoDB, the engines as processes (see test_pipeline):
 
 - eight checks of 3 MB on one entity (together larger than MongoDB's 16 MB
-  document limit once in one alarm) followed by normal checks from another
-  connector: the normal checks become alarms, the big ones are stored cut;
+  document limit once in one alarm) followed by more than a batch of normal
+  checks from another connector: the normal checks become alarms, the big
+  ones are stored cut;
 - a write the database refuses for good (a validator on the alarms) is
   isolated to its event, which goes to the dead letters with the reason, and
   the events around it go on;
@@ -39,15 +40,16 @@ DEADLINE = 120
 
 def test_eight_checks_of_3_mb_on_one_entity_do_not_stop_the_others(site, db):
     huge = [event("huge", output=MB3, long_output=MB3, state=1 + i % 3) for i in range(8)]
+    # more than a batch after them: a batch that fails forever holds back all the later ones
     normal = [
-        event(f"normal-{i}", state=2, connector="other", connector_name="later") for i in range(20)
+        event(f"normal-{i}", state=2, connector="other", connector_name="later") for i in range(150)
     ]
     proc = start(site, *CHAIN)
     try:
         send(site.amqp_url, *huge)
         send(site.amqp_url, *normal)
         wait_for(
-            lambda: db.alarms.count_documents({"connector": "other"}) == 20,
+            lambda: db.alarms.count_documents({"connector": "other"}) == len(normal),
             timeout=DEADLINE,
             what="the normal checks sent after the big ones to become alarms",
         )
