@@ -35,13 +35,29 @@ published: delivery is **at least once**. A crash or a failure between 3 and
 message id derived from the one they came from, but the next engine can see
 an event twice.
 
-Failures: when ``flush`` or a publish fails (MongoDB or the broker gone),
-nothing of the batch is acknowledged, the engines drop their pending writes
-(``discard()``), every held message is requeued (so the order stays), and the
-loop waits 1, 2, 4, ... up to 30 s before taking messages again; a lost
-broker connection is re-established by kombu with the same kind of backoff.
-MongoDB unreachable at start is retried the same way: the process stays up
-and says so in its log rather than exiting.
+Failures that retrying cannot cure: when ``prepare`` or ``flush`` fails with
+an error that :func:`transient` says lasting (a document too large, a
+validation, a duplicate key, an engine's bug), the engines drop their pending
+writes (``discard()``) and the batch is split in two halves, each worked,
+written, published and acknowledged on its own (:meth:`Chain.run`), until the
+message that causes the failure is alone: it goes to the dead letters with
+the engine and the error, and the rest goes on in order. A :class:`Retry`
+(a write that met a concurrent change) is worked again at once, and counts
+as lasting after :data:`RETRIES` tries.
+
+Transient failures: when a write fails because MongoDB or the broker is
+gone (or a publish is refused), nothing more of the batch is acknowledged,
+the engines drop their pending writes, every held message is requeued (so the
+order stays), and the loop waits 1, 2, 4, ... up to 30 s before taking
+messages again; a lost broker connection is re-established by kombu with the
+same kind of backoff. MongoDB unreachable at start is retried the same way:
+the process stays up and says so in its log rather than exiting.
+
+Health: the process writes its health to MongoDB every few seconds and when
+it changes (:mod:`canopsis.enginehealth`, outside the pipeline, which may be
+what is stuck): batches failing again and again, or messages waiting while
+nothing is acknowledged, make it stalled; the perf events then carry state
+3 and the reason, and the healthcheck and ``/metrics`` show it.
 
 SIGTERM: a batch or a beat in progress is finished (a batch written, published,
 acknowledged), then the process exits 0; messages received but not started are
@@ -50,8 +66,9 @@ requeued by the broker when the connection closes.
 Each engine publishes every beat a ``perf`` event about itself to
 ``canopsis.events`` (connector ``canopsis``, connector_name ``engines``,
 component the host, resource ``engine-<name>``) with ``events_per_second``,
-``mean_processing_ms``, ``errors`` (exceptions and refused events) and, for the
-engine that reads the queue, ``queue_depth``.
+``mean_processing_ms``, ``errors`` (exceptions, refused events and failed
+batches) and, for the engine that reads the queue, ``queue_depth``; its
+``state`` is 3 and its ``output`` says why while the engine is stalled.
 
 An engine run as several processes does its ``beat()`` once per interval, not
 once per process: before each beat, a process takes or renews the engine's
@@ -513,7 +530,7 @@ class Chain:
         try:
             self.sink.flush(db)
         except Exception as exc:
-            raise EngineFailure("dead letters", exc) from exc
+            raise EngineFailure("deadletters", exc) from exc
 
     def run(
         self,
@@ -740,7 +757,10 @@ class Runner(amqp.ConsumerBase):
             self._failed(f"broker: {exc}")
             raise
         except EngineFailure as exc:
-            self._failed(str(exc), exc.engine)
+            where = f"{type(exc.error).__name__}: {_short(exc.error)}, engine {exc.engine}"
+            if isinstance(exc.error, PyMongoError):
+                where = f"MongoDB: {where}"
+            self._failed(where, exc.engine)
             self._wait()
         except (amqp.MessageNacked, TimeoutError) as exc:
             self._failed(f"broker: {exc}")
@@ -830,6 +850,7 @@ class Runner(amqp.ConsumerBase):
             }
             for conf, report_id in zip(self.chain.confs, self.report_ids, strict=True)
         ]
+        self.next_report = now + enginehealth.REPORT_EVERY
         try:
             enginehealth.write(self.db, docs, time.time())
         except PyMongoError as exc:
@@ -838,7 +859,6 @@ class Runner(amqp.ConsumerBase):
         if state != self.reported:
             log.log(logging.ERROR if state else logging.INFO, "health: %s", output)
         self.reported = state
-        self.next_report = now + enginehealth.REPORT_EVERY
 
     def forget_health(self) -> None:
         """Remove this process's health reports (a clean stop)."""

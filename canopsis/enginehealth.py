@@ -24,6 +24,7 @@ count it as a problem too (:func:`problems`).
 
 import datetime as dt
 
+import pymongo
 from pymongo import ReplaceOne
 from pymongo.database import Database
 
@@ -37,6 +38,8 @@ STALL_SECONDS = 60.0
 REPORT_EVERY = 5.0
 #: seconds after which a report not renewed is a problem of its own
 STALE_SECONDS = 120.0
+#: seconds a report may take to write
+WRITE_TIMEOUT = 1.0
 
 
 def report_id(engine: str, host: str, worker: int | None) -> str:
@@ -61,10 +64,9 @@ def assess(failures: int, last_error: str, depth: int, idle: float) -> tuple[int
 def write(db: Database, docs: list[dict], now: float) -> None:
     """Store the reports ``docs`` (each with its ``_id``), stamped ``now``."""
     updated = dt.datetime.fromtimestamp(now, dt.UTC)
-    db[COLLECTION].bulk_write(
-        [ReplaceOne({"_id": doc["_id"]}, {**doc, "updated": updated}, upsert=True) for doc in docs],
-        ordered=False,
-    )
+    writes = [ReplaceOne({"_id": d["_id"]}, {**d, "updated": updated}, upsert=True) for d in docs]
+    with pymongo.timeout(WRITE_TIMEOUT):  # a database gone holds the engine loop this long
+        db[COLLECTION].bulk_write(writes, ordered=False)
 
 
 def remove(db: Database, ids: list[str]) -> None:
