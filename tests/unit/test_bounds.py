@@ -9,24 +9,12 @@ from canopsis.engines.cleaner import Cleaner
 from canopsis import alarm, amqp, deadletters, event
 from canopsis.engine import Chain, EngineConf
 from canopsis.event import FieldError, normalize, truncate
+from tests.unit.test_engine import good as check
 
 NOW = 1_700_000_000.0
 MB3 = 3_000_000
 #: MongoDB's document limit
 BSON_LIMIT = 16 * 1024 * 1024
-
-
-def check(**fields) -> dict:
-    return {
-        "connector": "nagios",
-        "connector_name": "n1",
-        "event_type": "check",
-        "source_type": "resource",
-        "component": "web1",
-        "resource": "http",
-        "state": 2,
-        **fields,
-    }
 
 
 def test_truncate_keeps_short_text_and_says_the_cut_of_a_long_one():
