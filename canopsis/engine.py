@@ -787,6 +787,7 @@ class Runner(amqp.ConsumerBase):
 
     def _failed(self, reason: str, engine: str | None = None) -> None:
         self.chain.discard()
+        failed = len(self.holding)
         held, self.pending = self.holding + self.pending, []
         self.holding = []
         self.failures += 1
@@ -795,7 +796,7 @@ class Runner(amqp.ConsumerBase):
         self.chain.stats[name].errors += 1
         log.warning(
             "batch of %d failed (%s): requeued %d messages, retrying in %.0f s",
-            len(held) - len(self.pending),
+            failed,
             reason,
             len(held),
             backoff(self.failures),
@@ -851,11 +852,14 @@ class Runner(amqp.ConsumerBase):
             for conf, report_id in zip(self.chain.confs, self.report_ids, strict=True)
         ]
         self.next_report = now + enginehealth.REPORT_EVERY
+        busy, self.busy = self.busy, True  # SIGTERM does not cut the write short
         try:
             enginehealth.write(self.db, docs, time.time())
         except PyMongoError as exc:
             log.warning("health not reported (MongoDB: %s)", _short(exc))
             return
+        finally:
+            self.busy = busy
         if state != self.reported:
             log.log(logging.ERROR if state else logging.INFO, "health: %s", output)
         self.reported = state
