@@ -567,7 +567,6 @@ class Chain:
                 failure = exc
             break
         if len(deliveries) == 1:
-            log.error("message %s dead-lettered: %s", deliveries[0].message_id, failure)
             self.unwritable(deliveries[0], failure, tries)
             self.sink.flush(db)
             done(1, [])
