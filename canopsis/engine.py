@@ -616,8 +616,13 @@ def _as_list(result: dict | list[dict] | None) -> list:
 
 
 def _short(exc: BaseException, size: int = 160) -> str:
-    """The start of an error's message (pymongo's carry a whole topology description)."""
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    """The start of an error's message (pymongo's carry a whole topology description; a
+    bulk write's, its write errors)."""
+    if isinstance(exc, BulkWriteError) and exc.details and exc.details.get("writeErrors"):
+        found = {(e.get("errmsg"), e.get("code")) for e in exc.details["writeErrors"]}
+        text = "; ".join(f"{message} (code {code})" for message, code in sorted(found, key=str))
+    else:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text if len(text) <= size else text[: size - 3] + "..."
 
 

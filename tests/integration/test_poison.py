@@ -80,12 +80,12 @@ def test_eight_checks_of_3_mb_on_one_entity_do_not_stop_the_others(site, db):
 
 
 def test_a_write_the_database_refuses_for_good_is_dead_lettered_and_the_rest_goes_on(site, db):
-    db.command("collMod", "alarms", validator={"component": {"$ne": "refused"}})
     before = [event(f"before-{i}", state=2) for i in range(10)]
     after = [event(f"after-{i}", state=3) for i in range(10)]
     refused = event("refused", state=2)
-    proc = start(site, *CHAIN)
+    proc = start(site, *CHAIN)  # creates the alarms collection
     try:
+        db.command("collMod", "alarms", validator={"component": {"$ne": "refused"}})
         send(site.amqp_url, *before, refused, *after)
         wait_for(
             lambda: db.alarms.count_documents({"component": {"$regex": "^(before|after)-"}}) == 20,
@@ -103,7 +103,7 @@ def test_a_write_the_database_refuses_for_good_is_dead_lettered_and_the_rest_goe
     assert json.loads(letter["body"]) == refused
     [reason] = letter["reasons"]
     assert reason["reason"].startswith("engine alerts could not write what this event caused")
-    assert "121" in reason["reason"] or "validation" in reason["reason"]
+    assert reason["reason"].endswith("BulkWriteError: Document failed validation (code 121)")
     assert db.alarms.count_documents({"component": "refused"}) == 0
     assert db.entities.count_documents({"_id": "svc/refused"}) == 1
     for ev in (*before, *after):
