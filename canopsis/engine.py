@@ -130,9 +130,30 @@ class EngineFailure(Exception):
 
 
 #: MongoDB error codes a later try can get past: network, elections, shutdowns, time limits,
-#: write conflicts (the codes MongoDB itself labels retryable)
+#: write conflicts (the codes MongoDB itself labels retryable), and a state of the server an
+#: administrator puts right (no permission, no disk space), which must stall, not dead-letter
 TRANSIENT_CODES = frozenset(
-    {6, 7, 24, 50, 64, 89, 91, 112, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436}
+    {
+        "HostUnreachable": 6,
+        "HostNotFound": 7,
+        "Unauthorized": 13,
+        "LockTimeout": 24,
+        "MaxTimeMSExpired": 50,
+        "WriteConcernFailed": 64,
+        "NetworkTimeout": 89,
+        "ShutdownInProgress": 91,
+        "WriteConflict": 112,
+        "PrimarySteppedDown": 189,
+        "ExceededTimeLimit": 262,
+        "SocketException": 9001,
+        "NotWritablePrimary": 10107,
+        "InterruptedAtShutdown": 11600,
+        "Interrupted": 11601,
+        "InterruptedDueToReplStateChange": 11602,
+        "NotPrimaryNoSecondaryOk": 13435,
+        "NotPrimaryOrSecondary": 13436,
+        "OutOfDiskSpace": 14031,
+    }.values()
 )
 
 
