@@ -75,6 +75,9 @@ def test_eight_checks_of_3_mb_on_one_entity_do_not_stop_the_others(site, db):
         2,
     ]
     assert all(len(s["m"].encode()) <= 1024 for s in big["steps"])
+    history = list(db.events_log.find({"component": "huge"}))
+    assert len(history) == 8  # each check changed the state
+    assert all(len(h["output"].encode()) <= 65536 for h in history)
     assert all(a["events_count"] == 1 for a in db.alarms.find({"connector": "other"}))
     assert db.dead_letters.count_documents({}) == 0
 
