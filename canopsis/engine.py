@@ -589,7 +589,7 @@ class Chain:
             break
         if len(deliveries) == 1:
             self.unwritable(deliveries[0], failure, tries)
-            self.sink.flush(db)
+            self.flush(db)  # the dead letter alone: the engines hold nothing after discard()
             done(1, [])
             return
         half = len(deliveries) // 2
