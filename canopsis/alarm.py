@@ -57,10 +57,17 @@ Rules
 - ``changestate`` locks the state until the alarm resolves: later checks update
   the output and counters but not the state; its state changes do not count
   for flapping. A state locked above 0 never resolves by itself (cancel it).
-- Operator steps are always kept. Once ``steps`` holds ``hard_limit`` steps,
-  state and status steps are no longer appended: the first one dropped
+- Operator steps are kept up to :data:`MAX_STEPS` steps in all. Once
+  ``steps`` holds ``hard_limit`` steps, state and status steps are no longer
+  appended, and past :data:`MAX_STEPS` no step is: the first one dropped
   appends a single ``hardlimit`` step, then each is counted in
-  ``dropped_steps``; ``state`` and ``status`` always hold the current steps.
+  ``dropped_steps``; ``state``, ``status``, ``ack``... always hold the current
+  steps.
+- Size: a step's message ``m`` and value are cut to :data:`MAX_STEP_TEXT`
+  bytes and its author to :data:`MAX_AUTHOR` bytes
+  (:func:`canopsis.event.truncate`, the cut said at the end); an alarm keeps
+  its first :data:`MAX_TAGS` tags. With outputs cut by the cleaner, no
+  sequence of events can grow an alarm past MongoDB's document limit.
 - Planned behaviours: an event worked by the pbehavior engine carries
   ``pbehavior``, the one its entity is in (None when none). Applying it makes
   the alarm follow: a ``pbhleave`` step when the alarm leaves one, a
@@ -78,6 +85,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from canopsis.event import truncate
+
 Alarm = dict[str, Any]
 Event = dict[str, Any]
 Step = dict[str, Any]
@@ -85,6 +94,13 @@ Step = dict[str, Any]
 OFF, ONGOING, STEALTHY, FLAPPING, CANCELLED = range(5)
 SYSTEM_AUTHOR = "canopsis"
 STATE_STEPS = ("stateinc", "statedec", "statusinc", "statusdec")
+#: steps an alarm keeps at most, operator steps included (``hard_limit`` is at most this)
+MAX_STEPS = 1000
+#: bytes kept of a step's message and of a text value (a ticket), and of its author
+MAX_STEP_TEXT = 1024
+MAX_AUTHOR = 256
+#: tags an alarm keeps (the first seen)
+MAX_TAGS = 100
 
 
 @dataclass(frozen=True)
@@ -172,7 +188,7 @@ def _applied(
     if reason is not None:
         return Outcome(old, ignored_reason=reason)
     if event["event_type"] != "pbehavior":
-        _follow_pbehavior(new, event, now)
+        _follow_pbehavior(new, event, now, cfg)
     _refresh_status(new, now, cfg, _author(event), _message(event))
     new["event_keys"] = [*new["event_keys"], key][-cfg.keys_kept :]
     new["last_update_date"] = now
@@ -226,7 +242,8 @@ def _check(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> None:
     alarm["long_output"] = event.get("long_output", "")
     alarm["last_event_date"] = event.get("timestamp", now)
     alarm["events_count"] += 1
-    alarm["tags"] += [t for t in dict.fromkeys(event.get("tags") or []) if t not in alarm["tags"]]
+    new_tags = [t for t in dict.fromkeys(event.get("tags") or []) if t not in alarm["tags"]]
+    alarm["tags"] += new_tags[: max(0, MAX_TAGS - len(alarm["tags"]))]
     state, current = event["state"], alarm["state"]
     if current["_t"] == "changestate" or state == current["val"]:
         return
@@ -237,14 +254,14 @@ def _check(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> None:
 
 
 def _ack(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> None:
-    alarm["ack"] = _operator_step(alarm, "ack", event, now)
+    alarm["ack"] = _operator_step(alarm, "ack", event, now, cfg)
 
 
 def _ackremove(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> str | None:
     if alarm["ack"] is None:
         return "not_acked"
     alarm["ack"] = None
-    _operator_step(alarm, "ackremove", event, now)
+    _operator_step(alarm, "ackremove", event, now, cfg)
     return None
 
 
@@ -252,7 +269,7 @@ def _snooze(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> str | N
     duration = event.get("duration")
     if not _is_number(duration) or duration <= 0:
         return "invalid_duration"
-    alarm["snooze"] = _operator_step(alarm, "snooze", event, now, now + duration)
+    alarm["snooze"] = _operator_step(alarm, "snooze", event, now, cfg, now + duration)
     return None
 
 
@@ -260,7 +277,7 @@ def _cancel(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> str | N
     if alarm["canceled"] is not None:
         return "already_cancelled"
     deadline = now + cfg.cancel_autosolve_delay
-    alarm["canceled"] = _operator_step(alarm, "cancel", event, now, deadline)
+    alarm["canceled"] = _operator_step(alarm, "cancel", event, now, cfg, deadline)
     return None
 
 
@@ -268,19 +285,19 @@ def _uncancel(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> str |
     if alarm["canceled"] is None:
         return "not_cancelled"
     alarm["canceled"] = None
-    _operator_step(alarm, "uncancel", event, now)
+    _operator_step(alarm, "uncancel", event, now, cfg)
     return None
 
 
 def _declareticket(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> None:
-    alarm["ticket"] = _operator_step(alarm, "declareticket", event, now, event.get("ticket"))
+    alarm["ticket"] = _operator_step(alarm, "declareticket", event, now, cfg, event.get("ticket"))
 
 
 def _assocticket(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> str | None:
     ticket = event.get("ticket")
     if not isinstance(ticket, str) or not ticket:
         return "missing_ticket"
-    alarm["ticket"] = _operator_step(alarm, "assocticket", event, now, ticket)
+    alarm["ticket"] = _operator_step(alarm, "assocticket", event, now, cfg, ticket)
     return None
 
 
@@ -293,14 +310,14 @@ def _changestate(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> st
 
 
 def _comment(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> None:
-    _operator_step(alarm, "comment", event, now)
+    _operator_step(alarm, "comment", event, now, cfg)
 
 
 def _pbehavior(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> str | None:
-    return None if _follow_pbehavior(alarm, event, now) else "pbehavior_unchanged"
+    return None if _follow_pbehavior(alarm, event, now, cfg) else "pbehavior_unchanged"
 
 
-def _follow_pbehavior(alarm: Alarm, event: Event, now: float) -> bool:
+def _follow_pbehavior(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> bool:
     """Make the alarm follow the event's ``pbehavior``; True when it changed."""
     if "pbehavior" not in event:
         return False
@@ -309,10 +326,10 @@ def _follow_pbehavior(alarm: Alarm, event: Event, now: float) -> bool:
         return False
     if current is not None:
         message = f"left {current['type']} {current['name']!r}"
-        alarm["steps"].append(_step("pbhleave", now, SYSTEM_AUTHOR, message, current["id"]))
+        _append(alarm, _step("pbhleave", now, SYSTEM_AUTHOR, message, current["id"]), cfg)
     if wanted is not None:
         message = f"entered {wanted['type']} {wanted['name']!r}: {wanted['reason']}"
-        alarm["steps"].append(_step("pbhenter", now, wanted["author"], message, wanted["id"]))
+        _append(alarm, _step("pbhenter", now, wanted["author"], message, wanted["id"]), cfg)
     alarm["pbehavior"] = None if wanted is None else {**wanted, "since": now}
     return True
 
@@ -391,25 +408,34 @@ def _set_state(alarm: Alarm, step: Step, cfg: AlarmConfig) -> None:
     _append(alarm, step, cfg)
 
 
-def _operator_step(alarm: Alarm, kind: str, event: Event, now: float, val: Any = None) -> Step:
+def _operator_step(
+    alarm: Alarm, kind: str, event: Event, now: float, cfg: AlarmConfig, val: Any = None
+) -> Step:
     step = _event_step(kind, event, now, val)
-    alarm["steps"].append(step)
+    _append(alarm, step, cfg)
     return step
 
 
 def _append(alarm: Alarm, step: Step, cfg: AlarmConfig) -> None:
-    """Append a step; past ``hard_limit`` steps, state and status steps are only counted."""
-    if step["_t"] not in STATE_STEPS or len(alarm["steps"]) < cfg.hard_limit:
+    """Append a step; past ``hard_limit`` steps, state and status steps are only counted,
+    and past :data:`MAX_STEPS` every step is."""
+    count = len(alarm["steps"])
+    limit = cfg.hard_limit if step["_t"] in STATE_STEPS else MAX_STEPS
+    if count < limit:
         alarm["steps"].append(step)
         return
     if alarm["dropped_steps"] == 0:
-        message = f"{cfg.hard_limit} steps reached: further state and status steps are counted"
-        alarm["steps"].append(_step("hardlimit", step["t"], SYSTEM_AUTHOR, message, cfg.hard_limit))
+        dropped = "state and status steps" if limit < MAX_STEPS else "steps"
+        message = f"{limit} steps reached: further {dropped} are counted"
+        alarm["steps"].append(_step("hardlimit", step["t"], SYSTEM_AUTHOR, message, limit))
     alarm["dropped_steps"] += 1
 
 
 def _step(kind: str, now: float, author: str, message: str, val: Any) -> Step:
-    return {"_t": kind, "t": now, "a": author, "m": message, "val": val}
+    if isinstance(val, str):
+        val = truncate(val, MAX_STEP_TEXT)
+    m, a = truncate(message, MAX_STEP_TEXT), truncate(author, MAX_AUTHOR)
+    return {"_t": kind, "t": now, "a": a, "m": m, "val": val}
 
 
 def _event_step(kind: str, event: Event, now: float, val: Any) -> Step:

@@ -10,6 +10,12 @@ One document per refused event in the ``dead_letters`` collection::
      "routing_key": "<the routing key it arrived with>",
      "engine": "cleaner"}
 
+A dead letter stays storable whatever it holds: a body longer than
+:data:`MAX_BODY_BYTES` (8 MiB, the REST API's own limit) is kept cut, with
+``"body_truncated": <its size in bytes>``, and cannot be replayed
+(:class:`Unreplayable`); at most :data:`MAX_REASONS` reasons of at most
+:data:`MAX_REASON_BYTES` bytes each are kept.
+
 The id is derived from the message id of the refused message and the event's
 position in it, so a message redelivered after a crash writes the same dead
 letter again (an upsert) instead of a second one.
@@ -29,11 +35,18 @@ from datetime import UTC, datetime
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.database import Database
 
-from canopsis.event import FieldError
+from canopsis.event import FieldError, truncate
 
 log = logging.getLogger("canopsis.deadletters")
 
 COLLECTION = "dead_letters"
+MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_REASONS = 100
+MAX_REASON_BYTES = 1024
+
+
+class Unreplayable(ValueError):
+    """A dead letter whose body was kept cut: publishing it again would send another event."""
 
 
 def encode_body(body: bytes | str) -> tuple[str, str]:
@@ -61,17 +74,29 @@ def letter(
     engine: str,
     now: float,
 ) -> dict:
-    """A dead-letter document."""
+    """A dead-letter document (its body and reasons bounded: see the module doc)."""
     text, encoding = encode_body(body)
-    return {
+    size = len(body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body)
+    reasons = list(reasons)
+    kept = [
+        {"field": r.field, "reason": truncate(r.reason, MAX_REASON_BYTES)}
+        for r in reasons[:MAX_REASONS]
+    ]
+    if len(reasons) > MAX_REASONS:
+        kept.append({"field": "", "reason": f"and {len(reasons) - MAX_REASONS} more reasons"})
+    doc = {
         "_id": letter_id,
         "body": text,
         "body_encoding": encoding,
-        "reasons": [{"field": r.field, "reason": r.reason} for r in reasons],
+        "reasons": kept,
         "time": datetime.fromtimestamp(now, UTC),
         "routing_key": routing_key,
         "engine": engine,
     }
+    if size > MAX_BODY_BYTES:
+        doc["body"] = truncate(text, MAX_BODY_BYTES)
+        doc["body_truncated"] = size
+    return doc
 
 
 @dataclass
@@ -124,10 +149,18 @@ def get(db: Database, letter_id: str) -> dict | None:
 
 
 def replay(db: Database, letter_id: str, publish: Callable[[bytes, str], None]) -> dict | None:
-    """Publish the dead letter's body again, then delete it; the letter, or None if unknown."""
+    """Publish the dead letter's body again, then delete it; the letter, or None if unknown.
+
+    Unreplayable when only the start of its body was kept.
+    """
     doc = get(db, letter_id)
     if doc is None:
         return None
+    if doc.get("body_truncated"):
+        raise Unreplayable(
+            f"dead letter {letter_id} keeps only the start of its {doc['body_truncated']}-byte "
+            "body: it cannot be replayed (the sender must send the event again)"
+        )
     publish(decode_body(doc), doc["routing_key"])
     db[COLLECTION].delete_one({"_id": letter_id})
     log.info("replayed %s (%s)", letter_id, doc["routing_key"])

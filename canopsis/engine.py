@@ -35,13 +35,29 @@ published: delivery is **at least once**. A crash or a failure between 3 and
 message id derived from the one they came from, but the next engine can see
 an event twice.
 
-Failures: when ``flush`` or a publish fails (MongoDB or the broker gone),
-nothing of the batch is acknowledged, the engines drop their pending writes
-(``discard()``), every held message is requeued (so the order stays), and the
-loop waits 1, 2, 4, ... up to 30 s before taking messages again; a lost
-broker connection is re-established by kombu with the same kind of backoff.
-MongoDB unreachable at start is retried the same way: the process stays up
-and says so in its log rather than exiting.
+Failures that retrying cannot cure: when ``prepare`` or ``flush`` fails with
+an error that :func:`transient` says lasting (a document too large, a
+validation, a duplicate key, an engine's bug), the engines drop their pending
+writes (``discard()``) and the batch is split in two halves, each worked,
+written, published and acknowledged on its own (:meth:`Chain.run`), until the
+message that causes the failure is alone: it goes to the dead letters with
+the engine and the error, and the rest goes on in order. A :class:`Retry`
+(a write that met a concurrent change) is worked again at once, and counts
+as lasting after :data:`RETRIES` tries.
+
+Transient failures: when a write fails because MongoDB or the broker is
+gone (or a publish is refused), nothing more of the batch is acknowledged,
+the engines drop their pending writes, every held message is requeued (so the
+order stays), and the loop waits 1, 2, 4, ... up to 30 s before taking
+messages again; a lost broker connection is re-established by kombu with the
+same kind of backoff. MongoDB unreachable at start is retried the same way:
+the process stays up and says so in its log rather than exiting.
+
+Health: the process writes its health to MongoDB every few seconds and when
+it changes (:mod:`canopsis.enginehealth`, outside the pipeline, which may be
+what is stuck): batches failing again and again, or messages waiting while
+nothing is acknowledged, make it stalled; the perf events then carry state
+3 and the reason, and the healthcheck and ``/metrics`` show it.
 
 SIGTERM: a batch or a beat in progress is finished (a batch written, published,
 acknowledged), then the process exits 0; messages received but not started are
@@ -50,8 +66,9 @@ requeued by the broker when the connection closes.
 Each engine publishes every beat a ``perf`` event about itself to
 ``canopsis.events`` (connector ``canopsis``, connector_name ``engines``,
 component the host, resource ``engine-<name>``) with ``events_per_second``,
-``mean_processing_ms``, ``errors`` (exceptions and refused events) and, for the
-engine that reads the queue, ``queue_depth``.
+``mean_processing_ms``, ``errors`` (exceptions, refused events and failed
+batches) and, for the engine that reads the queue, ``queue_depth``; its
+``state`` is 3 and its ``output`` says why while the engine is stalled.
 
 An engine run as several processes does its ``beat()`` once per interval, not
 once per process: before each beat, a process takes or renews the engine's
@@ -79,19 +96,86 @@ from typing import Any, ClassVar
 from configobj import ConfigObj, flatten_errors, get_extra_values
 from configobj.validate import Validator
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
+from pymongo.errors import (
+    BulkWriteError,
+    ConnectionFailure,
+    OperationFailure,
+    PyMongoError,
+    WriteConcernError,
+)
 
-from canopsis import amqp, config, deadletters, paths, storage
+from canopsis import amqp, config, deadletters, enginehealth, paths, storage
 from canopsis.event import FieldError, entity_id, routing_key
 from canopsis.lease import Lease, holder_id
 
 log = logging.getLogger("canopsis.engine")
 
 MAX_BACKOFF = 30
+#: tries of a batch whose writes met a concurrent change (Retry) before it counts as one that
+#: cannot be written
+RETRIES = 3
 
 
 class Retry(Exception):
     """Raised by ``flush`` when a write met a concurrent change: the batch is worked again."""
+
+
+class EngineFailure(Exception):
+    """``error`` raised by ``engine``'s ``prepare`` or ``flush`` (the chain names the engine)."""
+
+    def __init__(self, engine: str, error: BaseException) -> None:
+        super().__init__(f"engine {engine}: {type(error).__name__}: {_short(error)}")
+        self.engine = engine
+        self.error = error
+
+
+#: MongoDB error codes a later try can get past: network, elections, shutdowns, time limits,
+#: write conflicts (the codes MongoDB itself labels retryable), and a state of the server an
+#: administrator puts right (no permission, no disk space), which must stall, not dead-letter
+TRANSIENT_CODES = frozenset(
+    {
+        "HostUnreachable": 6,
+        "HostNotFound": 7,
+        "Unauthorized": 13,
+        "LockTimeout": 24,
+        "MaxTimeMSExpired": 50,
+        "WriteConcernFailed": 64,
+        "NetworkTimeout": 89,
+        "ShutdownInProgress": 91,
+        "WriteConflict": 112,
+        "PrimarySteppedDown": 189,
+        "ExceededTimeLimit": 262,
+        "SocketException": 9001,
+        "NotWritablePrimary": 10107,
+        "InterruptedAtShutdown": 11600,
+        "Interrupted": 11601,
+        "InterruptedDueToReplStateChange": 11602,
+        "NotPrimaryNoSecondaryOk": 13435,
+        "NotPrimaryOrSecondary": 13436,
+        "OutOfDiskSpace": 14031,
+    }.values()
+)
+
+
+def transient(error: BaseException) -> bool:
+    """Whether trying the same writes again can succeed: the database unreachable, a primary
+    changing, a write concern not met, a write conflict. A document too large, a validation,
+    a duplicate key or an engine's bug fails the same way every time."""
+    if isinstance(error, ConnectionFailure | WriteConcernError):
+        return True
+    if isinstance(error, BulkWriteError):
+        details = error.details or {}
+        if details.get("writeConcernErrors"):
+            return True
+        errors = details.get("writeErrors") or []
+        return bool(errors) and all(e.get("code") in TRANSIENT_CODES for e in errors)
+    if isinstance(error, OperationFailure):
+        return (
+            error.code in TRANSIENT_CODES
+            or error.has_error_label("TransientTransactionError")
+            or error.has_error_label("RetryableWriteError")
+        )
+    return False
 
 
 class Stop(BaseException):
@@ -263,8 +347,11 @@ def perf_event(
     host: str,
     depth: int | None,
     counters: dict[str, int] | None = None,
+    state: int = enginehealth.STATE_OK,
+    output: str = "ok",
 ) -> dict:
-    """The self-monitoring ``perf`` event of ``engine`` (``counters``: the engine's own)."""
+    """The self-monitoring ``perf`` event of ``engine`` (``counters``: the engine's own;
+    ``state`` 3 and ``output`` saying why when it is stalled, see :mod:`canopsis.enginehealth`)."""
     metrics = [
         {
             "metric": "events_per_second",
@@ -289,7 +376,8 @@ def perf_event(
         "source_type": "resource",
         "component": host,
         "resource": f"engine-{engine}",
-        "state": 0,
+        "state": state,
+        "output": output,
         "timestamp": now,
         "perf_data_array": metrics,
     }
@@ -377,7 +465,10 @@ class Chain:
             mine = [item.value for item in items if item.target == index]
             if not mine:
                 continue
-            engine.prepare(mine)
+            try:
+                engine.prepare(mine)
+            except Exception as exc:
+                raise EngineFailure(engine.name, exc) from exc
             worked: list[_Item] = []
             for item in items:
                 worked += self._work(index, item) if item.target == index else [item]
@@ -451,10 +542,87 @@ class Chain:
         out.append(Forward(item.exit, event, key, mid))
 
     def flush(self, db: Database) -> None:
-        """Every engine's writes, then the dead letters."""
+        """Every engine's writes, then the dead letters; EngineFailure names what failed."""
         for engine in self.engines:
-            engine.flush()
-        self.sink.flush(db)
+            try:
+                engine.flush()
+            except Exception as exc:
+                raise EngineFailure(engine.name, exc) from exc
+        try:
+            self.sink.flush(db)
+        except Exception as exc:
+            raise EngineFailure("deadletters", exc) from exc
+
+    def run(
+        self,
+        deliveries: list[amqp.Delivery],
+        db: Database,
+        done: Callable[[int, list[Forward]], None],
+    ) -> None:
+        """Work and write a batch; ``done(count, forwards)`` for each part written, in order.
+
+        ``done`` gets how many of the next messages are written and their forwards;
+        the caller publishes and acknowledges them. A batch whose writes fail in a way
+        that trying again cannot cure (:func:`transient`) is split in two halves, each
+        worked, written and done on its own, until the message that causes the failure
+        is alone: it goes to the dead letters with the reason, and the rest goes on. A
+        :class:`Retry` is worked again at once, :data:`RETRIES` times in all before it
+        counts as such a failure. A transient failure is raised (EngineFailure): what
+        is not done yet is to be requeued and tried again later.
+        """
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                forwards = self.process(deliveries)
+                self.flush(db)
+                done(len(deliveries), forwards)
+                return
+            except EngineFailure as exc:
+                self.discard()
+                if isinstance(exc.error, Retry) and tries < RETRIES:
+                    log.info("%s: worked again (%s)", exc.engine, _short(exc.error))
+                    continue
+                if not isinstance(exc.error, Retry) and transient(exc.error):
+                    raise
+                failure = exc
+            break
+        if len(deliveries) == 1:
+            self.unwritable(deliveries[0], failure, tries)
+            self.flush(db)  # the dead letter alone: the engines hold nothing after discard()
+            done(1, [])
+            return
+        half = len(deliveries) // 2
+        log.warning(
+            "batch of %d not written (%s): worked again in halves of %d and %d",
+            len(deliveries),
+            failure,
+            half,
+            len(deliveries) - half,
+        )
+        self.run(deliveries[:half], db, done)
+        self.run(deliveries[half:], db, done)
+
+    def unwritable(self, delivery: amqp.Delivery, failure: EngineFailure, tries: int) -> None:
+        """Dead-letter the message whose writes fail for good (alone in its batch)."""
+        name = failure.engine if failure.engine in self.stats else self.names[0]
+        parent = f"{delivery.message_id}:{name}:unwritable" if delivery.message_id else None
+        reason = f"engine {failure.engine} could not write what this event caused"
+        if isinstance(failure.error, Retry):
+            reason += f" ({tries} tries, each met a concurrent change)"
+        reason += f": {type(failure.error).__name__}: {_short(failure.error, 400)}"
+        letter_id = amqp.derived_id(parent, 0)
+        self.sink.add(
+            deadletters.letter(
+                letter_id,
+                delivery.body,
+                [FieldError("", reason)],
+                delivery.routing_key,
+                name,
+                time.time(),
+            )
+        )
+        self.stats[name].errors += 1
 
     def discard(self) -> None:
         for engine in self.engines:
@@ -469,8 +637,13 @@ def _as_list(result: dict | list[dict] | None) -> list:
 
 
 def _short(exc: BaseException, size: int = 160) -> str:
-    """The start of an error's message (pymongo's carry a whole topology description)."""
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    """The start of an error's message (pymongo's carry a whole topology description; a
+    bulk write's, its write errors)."""
+    if isinstance(exc, BulkWriteError) and exc.details and exc.details.get("writeErrors"):
+        found = {(e.get("errmsg"), e.get("code")) for e in exc.details["writeErrors"]}
+        text = "; ".join(f"{message} (code {code})" for message, code in sorted(found, key=str))
+    else:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text if len(text) <= size else text[: size - 3] + "..."
 
 
@@ -523,13 +696,25 @@ class Runner(amqp.ConsumerBase):
         self.pending: list = []
         self.first_at = 0.0
         self.busy = False
+        #: batches failed in a row, the last one's reason
         self.failures = 0
+        self.last_error = ""
         self.acked = 0
+        #: the messages of the batch in progress not acknowledged yet
+        self.holding: list = []
+        self.worker = worker
+        #: messages waiting (queue and held), when something was last acknowledged or nothing
+        #: waited, and the state last reported, when to report next
+        self.depth = 0
+        self.progress_at = time.monotonic()
+        self.reported: int | None = None
+        self.next_report = 0.0
         self.publisher: amqp.Publisher | None = None
         self.conn = None
         self.host = socket.gethostname()
         now = time.monotonic()
         self.next_beat = {c.name: now + c.beat_interval for c in chain.confs}
+        self.report_ids = [enginehealth.report_id(c.name, self.host, worker) for c in chain.confs]
         holder = holder_id(self.host, os.getpid(), worker)
         self.leases = {c.name: Lease(db, c.name, holder, 2 * c.beat_interval) for c in chain.confs}
         #: the engines whose beat lease this process holds
@@ -574,6 +759,7 @@ class Runner(amqp.ConsumerBase):
             self._batch()
         if not self.should_stop:
             self._beats(time.monotonic())
+            self._report(time.monotonic())
 
     def _forward(self, forwards: list[Forward]) -> None:
         """Publish the batch's forwards, all confirmed before it is acknowledged."""
@@ -598,36 +784,54 @@ class Runner(amqp.ConsumerBase):
         if self.pending:
             self.first_at = time.monotonic()
         self.busy = True
+        self.holding = batch
         try:
-            forwards = self.chain.process([amqp.delivery(message) for message in batch])
-            self.chain.flush(self.db)
-            self._forward(forwards)
-            batch[-1].channel.basic_ack(batch[-1].delivery_tag, multiple=True)
-            self.acked += len(batch)
+            self.chain.run([amqp.delivery(message) for message in batch], self.db, self._done)
             self.failures = 0
         except amqp.connection_errors(self.connection) as exc:
-            self._failed(batch, f"broker: {exc}")
+            self._failed(f"broker: {exc}")
             raise
-        except Retry as exc:
-            self._failed(batch, str(exc))
+        except EngineFailure as exc:
+            where = f"{type(exc.error).__name__}: {_short(exc.error)}, engine {exc.engine}"
+            if isinstance(exc.error, PyMongoError):
+                where = f"MongoDB: {where}"
+            self._failed(where, exc.engine)
+            self._wait()
+        except (amqp.MessageNacked, TimeoutError) as exc:
+            self._failed(f"broker: {exc}")
             self._wait()
         except PyMongoError as exc:
-            self._failed(batch, f"MongoDB: {_short(exc)}")
+            self._failed(f"MongoDB: {_short(exc)}")
             self._wait()
         except Exception as exc:
             log.exception("batch failed")
-            self._failed(batch, f"{type(exc).__name__}: {exc}")
+            self._failed(f"{type(exc).__name__}: {exc}")
             self._wait()
         finally:
             self.busy = False
+            self._report(time.monotonic())
 
-    def _failed(self, batch: list, reason: str) -> None:
+    def _done(self, count: int, forwards: list[Forward]) -> None:
+        """The first ``count`` held messages are written: publish their forwards, ack them."""
+        self._forward(forwards)
+        last = self.holding[count - 1]
+        last.channel.basic_ack(last.delivery_tag, multiple=True)
+        self.holding = self.holding[count:]
+        self.acked += count
+        self.progress_at = time.monotonic()
+
+    def _failed(self, reason: str, engine: str | None = None) -> None:
         self.chain.discard()
-        held, self.pending = batch + self.pending, []
+        failed = len(self.holding)
+        held, self.pending = self.holding + self.pending, []
+        self.holding = []
         self.failures += 1
+        self.last_error = reason
+        name = engine if engine in self.chain.stats else self.first.name
+        self.chain.stats[name].errors += 1
         log.warning(
             "batch of %d failed (%s): requeued %d messages, retrying in %.0f s",
-            len(batch),
+            failed,
             reason,
             len(held),
             backoff(self.failures),
@@ -644,6 +848,63 @@ class Runner(amqp.ConsumerBase):
             time.sleep(0.1)
             with contextlib.suppress(Exception):  # a dead connection shows at the next drain
                 self.conn.heartbeat_check()
+            self._report(time.monotonic())
+
+    # health
+
+    def _health(self, now: float) -> tuple[int, str]:
+        """The chain's state and why (see :func:`canopsis.enginehealth.assess`)."""
+        return enginehealth.assess(
+            self.failures, self.last_error, self.depth, now - self.progress_at
+        )
+
+    def _report(self, now: float) -> None:
+        """Write the chain's health when it is due or has changed (never fails the loop)."""
+        if self.publisher is None:
+            return
+        due = now >= self.next_report
+        if due:
+            try:
+                self.depth = self.publisher.queue_depth(self.queue) + len(self.pending)
+            except Exception as exc:  # the broker is gone: the loop reconnects
+                log.debug("queue depth not read: %s", exc)
+            if self.depth == 0:
+                self.progress_at = now
+        state, output = self._health(now)
+        if not due and state == self.reported:
+            return
+        docs = [
+            {
+                "_id": report_id,
+                "engine": conf.name,
+                "host": self.host,
+                "worker": self.worker,
+                "state": state,
+                "output": output,
+                "failures": self.failures,
+                "queue_depth": self.depth,
+            }
+            for conf, report_id in zip(self.chain.confs, self.report_ids, strict=True)
+        ]
+        self.next_report = now + enginehealth.REPORT_EVERY
+        busy, self.busy = self.busy, True  # SIGTERM does not cut the write short
+        try:
+            enginehealth.write(self.db, docs, time.time())
+        except PyMongoError as exc:
+            log.warning("health not reported (MongoDB: %s)", _short(exc))
+            return
+        finally:
+            self.busy = busy
+        if state != self.reported:
+            log.log(logging.ERROR if state else logging.INFO, "health: %s", output)
+        self.reported = state
+
+    def forget_health(self) -> None:
+        """Remove this process's health reports (a clean stop)."""
+        try:
+            enginehealth.remove(self.db, self.report_ids)
+        except PyMongoError as exc:
+            log.warning("health reports not removed (MongoDB: %s)", _short(exc))
 
     # beats
 
@@ -671,8 +932,17 @@ class Runner(amqp.ConsumerBase):
         depth = None
         if engine is self.chain.engines[0]:
             depth = self.publisher.queue_depth(self.queue) + len(self.pending)
+        state, output = self._health(now)
         perf = perf_event(
-            engine.name, stats, time.time(), now - stats.since, self.host, depth, engine.counters
+            engine.name,
+            stats,
+            time.time(),
+            now - stats.since,
+            self.host,
+            depth,
+            engine.counters,
+            state,
+            output,
         )
         stats.reset(now)
         engine.counters.clear()
@@ -778,6 +1048,7 @@ def serve(names: list[str], worker: int | None) -> int:
     except Stop:
         pass
     runner.release_leases()
+    runner.forget_health()
     log.info("stopped: %d messages acknowledged", runner.acked)
     return 0
 

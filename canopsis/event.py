@@ -33,7 +33,12 @@ complete event or those errors. Choices made where the design leaves room:
   perfdata's ``U``); ``unit``, ``warn``, ``crit``, ``min``, ``max`` are typed
   the same way when present, and other keys are kept.
 - ``output`` and ``long_output`` are strings and may be empty; ``author`` and
-  ``ticket`` are non-blank strings.
+  ``ticket`` are non-blank strings. :func:`normalize` keeps at most
+  ``max_output`` bytes of each output (:data:`MAX_OUTPUT_BYTES` by default, the
+  cleaner's ``max_output_bytes``): a longer one is cut on a character boundary
+  and ends with ``… [truncated: <its size> bytes]`` (:func:`truncate`), so that
+  what an event brings into an alarm is bounded.
+- A tag is at most :data:`MAX_TAG_BYTES` bytes (a label, not a text).
 - Top-level keys cannot start with ``$`` or hold a NUL character, and no
   nested key can hold a NUL (MongoDB refuses them, and the event is stored);
   any other unknown key is kept as extra information.
@@ -89,6 +94,9 @@ MAX_FUTURE = 86400
 #: the last epoch second a date can hold (9999-12-31T23:59:59Z)
 LATEST = 253_402_300_799
 MAX_ROUTING_KEY_BYTES = 255
+#: bytes of ``output`` and ``long_output`` :func:`normalize` keeps by default
+MAX_OUTPUT_BYTES = 64 * 1024
+MAX_TAG_BYTES = 1024
 
 _NO_DOT = ("connector", "connector_name")
 _NO_SLASH = ("component",)
@@ -138,8 +146,26 @@ def validate(raw: object, now: float | None = None) -> list[FieldError]:
     return [FieldError(field, reason) for field, reason in _problems(raw, now)]
 
 
-def normalize(raw: object, now: float) -> tuple[dict | None, list[FieldError]]:
-    """A new, complete event from ``raw``, or ``None`` and every problem."""
+def truncate(text: str, limit: int) -> str:
+    """``text`` if it fits in ``limit`` UTF-8 bytes, else its start cut on a character
+    boundary and ``… [truncated: <size> bytes]``, the whole at most ``limit`` bytes."""
+    if len(text) * 4 <= limit:
+        return text
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text
+    suffix = f"… [truncated: {len(data)} bytes]"
+    keep = max(0, limit - len(suffix.encode()))
+    return data[:keep].decode("utf-8", "ignore") + suffix
+
+
+def normalize(
+    raw: object, now: float, max_output: int = MAX_OUTPUT_BYTES
+) -> tuple[dict | None, list[FieldError]]:
+    """A new, complete event from ``raw``, or ``None`` and every problem.
+
+    ``output`` and ``long_output`` are cut to ``max_output`` bytes (:func:`truncate`).
+    """
     errors = validate(raw, now)
     if errors:
         return None, errors
@@ -153,6 +179,9 @@ def normalize(raw: object, now: float) -> tuple[dict | None, list[FieldError]]:
     for key in ("state", "state_type", "duration"):
         if key in event:
             event[key] = _integer(event[key])
+    for key in ("output", "long_output"):
+        if key in event:
+            event[key] = truncate(event[key], max_output)
     if "tags" in event:
         event["tags"] = _tag_list(event["tags"])
     if "perf_data" in event or "perf_data_array" in event:
@@ -319,6 +348,8 @@ def _tags_problems(tags: object) -> Iterator[_Problem]:
 def _tag_problem(tag: object) -> str | None:
     if not _is_key(tag):
         return "must be a string without a leading '$' or a NUL"
+    if len(tag.encode("utf-8", "surrogatepass")) > MAX_TAG_BYTES:
+        return f"must be at most {MAX_TAG_BYTES} bytes (a label, not a text)"
     return _text_problem(tag)
 
 

@@ -101,12 +101,12 @@ def timed_query() -> dict:
 
 
 class Alerts(Engine):
-    options_spec = """
+    options_spec = f"""
 stealthy_time = float(min=0, default=300)
 flapping_freq = integer(min=2, default=10)
 flapping_interval = float(min=1, default=3600)
 cancel_autosolve_delay = float(min=0, default=3600)
-hard_limit = integer(min=10, default=100)
+hard_limit = integer(min=10, max={alarms.MAX_STEPS}, default=100)
 resolved_retention_days = integer(min=1, max=36500, default=365)
 """
     #: entities remembered without an open alarm, at most (then forgotten at once)

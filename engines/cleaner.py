@@ -3,7 +3,9 @@
 A message body is UTF-8 JSON: one event, a list of events, or collectd's JSON
 (a list of value lists, recognised by :func:`canopsis.collectd.is_collectd`
 and translated into perf events by :func:`canopsis.collectd.translate`).
-Each event is normalised by :func:`canopsis.event.normalize` and passed on;
+Each event is normalised by :func:`canopsis.event.normalize` and passed on
+(``output`` and ``long_output`` cut to the option ``max_output_bytes``, 64 KiB
+by default, the cut said at the end of the text);
 what cannot be used goes to the dead letters, never dropped:
 
 - a body that is not UTF-8 or not JSON (or holds NaN/Infinity): one dead
@@ -29,7 +31,11 @@ import time
 from canopsis import collectd
 from canopsis.amqp import Delivery, derived_id
 from canopsis.engine import Engine
-from canopsis.event import FieldError, normalize
+from canopsis.event import MAX_OUTPUT_BYTES, FieldError, normalize
+
+#: the most ``max_output_bytes`` may be: two outputs of this size and the most steps an alarm
+#: keeps stay well within MongoDB's 16 MB document limit
+MAX_OUTPUT_LIMIT = 4 * 1024 * 1024
 
 
 def _no_constant(name: str) -> float:
@@ -37,6 +43,9 @@ def _no_constant(name: str) -> float:
 
 
 class Cleaner(Engine):
+    options_spec = f"""
+max_output_bytes = integer(min=1024, max={MAX_OUTPUT_LIMIT}, default={MAX_OUTPUT_BYTES})
+"""
     raw = True
 
     def work(self, delivery: Delivery) -> list[dict]:
@@ -64,9 +73,10 @@ class Cleaner(Engine):
         else:
             items = [body]
         single = not isinstance(body, list)
+        max_output = self.options.get("max_output_bytes", MAX_OUTPUT_BYTES)
         events = []
         for index, item in enumerate(items):
-            event, errors = normalize(item, now)
+            event, errors = normalize(item, now, max_output)
             if errors:
                 self.refuse(text if single else json.dumps(item, ensure_ascii=False), errors)
                 continue

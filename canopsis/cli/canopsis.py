@@ -75,7 +75,10 @@ def deadletters_command(args: argparse.Namespace) -> int:
         def publish(body: bytes, routing_key: str) -> None:
             amqp.publish_events(cfg, [(body, routing_key)], engine.entry_declarer(cfg))
 
-        doc = deadletters.replay(db, args.id, publish)
+        try:
+            doc = deadletters.replay(db, args.id, publish)
+        except deadletters.Unreplayable as exc:
+            return fail(NAME, str(exc))
         if doc is None:
             return fail(NAME, f"no dead letter {args.id!r}")
         print(f"replayed {args.id} ({doc['routing_key'] or '-'})")

@@ -14,7 +14,7 @@ from configobj import ConfigObj
 from pymongo.collection import Collection
 from supervisor.xmlrpc import SupervisorTransport
 
-from canopsis import auth, metrics
+from canopsis import auth, enginehealth, metrics
 from tests.conftest import REPO, ApiClient, free_port
 
 pytestmark = pytest.mark.integration
@@ -406,6 +406,53 @@ def test_healthcheck_without_supervisord_still_answers_ok(mongo_db, services, no
     resp = api.simulate_get("/api/v2/healthcheck")
     assert resp.status_code == 200, resp.text
     assert resp.json["engines"] == {} and resp.json["supervisord"] == "down"
+
+
+def health_report(engine: str, state: int = 0, output: str = "ok") -> dict:
+    fields = {"engine": engine, "host": "h1", "worker": None, "state": state, "output": output}
+    return {"_id": f"{engine}/h1/-", **fields, "failures": 3 * (state > 0), "queue_depth": 7}
+
+
+def test_healthcheck_is_degraded_naming_a_stalled_engine_or_one_that_stopped_reporting(
+    mongo_db, services, no_supervisord
+):
+    api = ApiClient(mongo_db, services.prefix / "etc" / "amqp.conf")
+    why = "stalled: 3 batches failed in a row, nothing acknowledged for 9 s; last error: x"
+    enginehealth.write(mongo_db, [health_report("alerts", 3, why)], time.time())
+    enginehealth.write(mongo_db, [health_report("context")], time.time())
+    enginehealth.write(mongo_db, [health_report("hung")], time.time() - 600)
+    resp = api.simulate_get("/api/v2/healthcheck")
+    assert resp.status_code == 200, resp.text
+    assert resp.json["status"] == "degraded"
+    assert resp.json["stalled"] == {
+        "alerts/h1/-": why,
+        "hung/h1/-": "no report for 600 s (the process is hung or gone)",
+    }
+    metrics_text = api.simulate_get("/metrics", headers=api.as_role("viewer")).text
+    assert 'canopsis_engine_stalled{engine="alerts",host="h1",worker="-"} 1' in metrics_text
+    assert 'canopsis_engine_stalled{engine="context",host="h1",worker="-"} 0' in metrics_text
+    assert 'canopsis_engine_batch_failures{engine="alerts",host="h1",worker="-"} 3' in metrics_text
+    mongo_db[enginehealth.COLLECTION].delete_many({"engine": {"$ne": "context"}})
+    assert api.simulate_get("/api/v2/healthcheck").json["status"] == "ok"
+
+
+def test_engines_shows_what_each_engine_process_reports_of_its_progress(api, supervisord):
+    enginehealth.write(api.db, [health_report("dummy", 3, "stalled: why")], 1_700_000_000.0)
+    enginehealth.write(api.db, [health_report("other")], 1_700_000_000.0)
+    resp = api.simulate_get("/api/v2/engines", headers=api.as_role("viewer"))
+    [dummy] = resp.json["items"]
+    assert dummy["health"] == {
+        "dummy/h1/-": {
+            "engine": "dummy",
+            "host": "h1",
+            "worker": None,
+            "state": 3,
+            "output": "stalled: why",
+            "failures": 3,
+            "queue_depth": 7,
+            "updated": 1_700_000_000.0,
+        }
+    }
 
 
 def test_healthcheck_is_503_when_the_broker_is_down(mongo_db, tmp_path, no_supervisord):

@@ -3,7 +3,8 @@
 ``GET /api/v2/deadletters`` (viewer) pages them newest first;
 ``GET /api/v2/deadletters/{letter_id}`` answers one. ``POST
 /api/v2/deadletters/{letter_id}/replay`` (admin) publishes its raw body again
-to ``canopsis.events`` with its routing key, then deletes it (202).
+to ``canopsis.events`` with its routing key, then deletes it (202); one whose
+body was kept cut (``body_truncated``) cannot be replayed (409).
 ``DELETE /api/v2/deadletters?before=<epoch seconds>`` (admin) deletes the
 letters refused before that time, or every letter without ``before``, and
 answers ``{"deleted": n}``. ``time`` is answered as epoch seconds.
@@ -93,7 +94,10 @@ class Replay:
                 raise Unavailable("the broker")
             self.api.sender.send([(body, routing_key, uuid.uuid4().hex)])
 
-        doc = deadletters.replay(self.api.db, letter_id, publish)
+        try:
+            doc = deadletters.replay(self.api.db, letter_id, publish)
+        except deadletters.Unreplayable as exc:
+            raise ApiError(409, str(exc)) from None
         if doc is None:
             raise ApiError(404, f"no dead letter {letter_id}")
         resp.status = falcon.HTTP_202
@@ -189,7 +193,7 @@ OPENAPI = {
                         },
                     },
                 ),
-                **errors(400, 401, 403, 404, 503),
+                **errors(400, 401, 403, 404, 409, 503),
             },
         }
     },

@@ -5,7 +5,11 @@
   for each engine program (a name starting with ``engine-``), ``engines``:
   the last self-report of each engine it runs, grouped by engine name, one
   entry per host (``host``, ``entity_id``, ``metrics``: the last value of each
-  metric seen within the last :data:`WINDOW` seconds). The engines a program
+  metric seen within the last :data:`WINDOW` seconds), and ``health``: what
+  each of its engine processes last reported about its progress
+  (:mod:`canopsis.enginehealth`), by report id: ``state`` (0, or 3 when
+  stalled), ``output`` (why), ``failures`` (batches failed in a row),
+  ``queue_depth`` and ``updated`` (epoch seconds). The engines a program
   runs come from its ``canopsis-engine`` command line, else from its name.
 - ``POST /api/v2/engines/{program}/{action}`` (admin): ``start``, ``stop`` or
   ``restart`` a program (its name, ``group:name``, or a group); answers the
@@ -32,12 +36,14 @@ from canopsis.webserver.openapi import errors, json_response
 from pymongo.database import Database
 from supervisor.xmlrpc import SupervisorTransport
 
-from canopsis import metrics, supervisor
+from canopsis import enginehealth, metrics, supervisor
 
 log = logging.getLogger("canopsis.webserver")
 
 WINDOW = 600
 ACTIONS = ("start", "stop", "restart")
+#: what ``health`` answers of each engine report
+HEALTH_FIELDS = ("engine", "host", "worker", "state", "output", "failures", "queue_depth")
 #: supervisord fault codes (supervisor.xmlrpc.Faults)
 BAD_NAME, NOT_RUNNING, ALREADY_STARTED = 10, 70, 60
 
@@ -141,12 +147,21 @@ class Engines:
         except xmlrpc.client.Fault:
             config = {}
         reports = last_reports(self.api.db)
+        health = enginehealth.reports(self.api.db)
         items = []
         for process in processes:
             item = describe(process)
             if process.name.startswith("engine-"):
                 names = engine_names(process.name, config.get(process.name))
                 item["engines"] = {name: reports.get(name, []) for name in names}
+                item["health"] = {
+                    doc["_id"]: {
+                        **{key: doc[key] for key in HEALTH_FIELDS},
+                        "updated": doc["updated"].timestamp(),
+                    }
+                    for doc in health
+                    if doc["engine"] in names
+                }
             items.append(item)
         resp.media = {"items": items}
 
@@ -221,6 +236,24 @@ _PROCESS = {
                     },
                     "additionalProperties": True,
                 },
+            },
+        },
+        "health": {
+            "type": "object",
+            "description": "engine program only: report id -> the engine process's last report",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {
+                    "engine": {"type": "string"},
+                    "host": {"type": "string"},
+                    "worker": {"type": ["integer", "null"]},
+                    "state": {"type": "integer", "enum": [0, 3]},
+                    "output": {"type": "string"},
+                    "failures": {"type": "integer"},
+                    "queue_depth": {"type": "integer"},
+                    "updated": {"type": "number", "description": "epoch seconds"},
+                },
+                "additionalProperties": True,
             },
         },
     },

@@ -15,13 +15,20 @@ The healthcheck answers::
   fail: the API and its data are still served (the webserver may run outside
   supervisord, in development or behind another process manager), and a
   load balancer should not take it out of service for it.
+- ``stalled``: present when an engine runs but makes no progress, ``{report id
+  "<engine>/<host>/<worker>": why}``, from the reports every engine process
+  writes about itself (:mod:`canopsis.enginehealth`): batches failing again
+  and again, messages waiting while nothing is acknowledged, or no report
+  for two minutes.
 
 200 with ``"status": "ok"`` when the database and the broker are up and no
-known engine is in another state than ``RUNNING``; 503 with ``"status":
-"down"`` otherwise.
+known engine is in another state than ``RUNNING``; 200 with ``"status":
+"degraded"`` when besides an engine is stalled (the API serves, the pipeline
+does not move); 503 with ``"status": "down"`` otherwise.
 """
 
 import logging
+import time
 import xmlrpc.client
 
 import falcon
@@ -29,7 +36,7 @@ from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError
 from canopsis.webserver.resources.engines import Supervisord
 
-from canopsis import __version__, amqp, config
+from canopsis import __version__, amqp, config, enginehealth
 
 log = logging.getLogger("canopsis.webserver")
 
@@ -65,10 +72,22 @@ class Healthcheck:
         except (ApiError, xmlrpc.client.Fault):
             body["supervisord"] = "down"
         engines_up = all(state == "RUNNING" for state in body["engines"].values())
+        if body["database"] == "up":
+            stalled = self._stalled()
+            if stalled:
+                body["stalled"] = stalled
+                body["status"] = "degraded"
         if body["database"] != "up" or body["broker"] != "up" or not engines_up:
             body["status"] = "down"
             resp.status = falcon.HTTP_503
         resp.media = body
+
+    def _stalled(self) -> dict[str, str]:
+        try:
+            return enginehealth.problems(enginehealth.reports(self.api.db), time.time())
+        except Exception as exc:
+            log.warning("healthcheck: engine reports: %s", str(exc).splitlines()[0][:160])
+            return {}
 
     def _database(self) -> str:
         try:
@@ -106,11 +125,16 @@ def routes(api: Api) -> list[tuple[str, object]]:
 _HEALTH = {
     "type": "object",
     "properties": {
-        "status": {"type": "string", "enum": ["ok", "down"]},
+        "status": {"type": "string", "enum": ["ok", "degraded", "down"]},
         "database": {"type": "string", "enum": ["up", "down"]},
         "broker": {"type": "string", "enum": ["up", "down"]},
         "engines": {"type": "object", "additionalProperties": {"type": "string"}},
         "supervisord": {"type": "string", "enum": ["down"]},
+        "stalled": {
+            "type": "object",
+            "description": "engine report id (engine/host/worker) -> why it makes no progress",
+            "additionalProperties": {"type": "string"},
+        },
     },
     "required": ["status", "database", "broker", "engines"],
     "additionalProperties": True,
@@ -149,7 +173,7 @@ OPENAPI = {
             "security": [],
             "responses": {
                 "200": {
-                    "description": "Everything is up",
+                    "description": "Everything is up (or degraded: an engine is stalled)",
                     "content": {"application/json": {"schema": _HEALTH}},
                 },
                 "503": {

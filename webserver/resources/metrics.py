@@ -8,8 +8,16 @@
 - ``canopsis_engine_events_per_second``, ``canopsis_engine_errors`` and
   ``canopsis_queue_depth`` with labels ``engine`` and ``host``: the engines'
   last self-report within the last 10 minutes
-  (:func:`canopsis.webserver.resources.engines.last_reports`).
+  (:func:`canopsis.webserver.resources.engines.last_reports`);
+- ``canopsis_engine_stalled`` with labels ``engine``, ``host`` and ``worker``:
+  1 when the engine process makes no progress (its batches keep failing, or
+  messages wait while nothing is acknowledged, or it stopped reporting), else
+  0; and ``canopsis_engine_batch_failures``, its batches failed in a row. From
+  the reports the engines write around the pipeline (:mod:`canopsis.enginehealth`),
+  so a stalled engine shows even when its own perf event is stuck behind it.
 """
+
+import time
 
 import falcon
 from canopsis.engines.alerts import OPEN
@@ -18,7 +26,7 @@ from canopsis.webserver.http import require
 from canopsis.webserver.resources.alarms import count_alarms
 from canopsis.webserver.resources.engines import last_reports
 
-from canopsis import deadletters
+from canopsis import deadletters, enginehealth
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 ENGINE_METRICS = (
@@ -82,7 +90,27 @@ def exposition(db) -> str:
             if metric in report["metrics"]
         ]
         lines += _family(name, help_text, samples)
+    health = enginehealth.reports(db)
+    stalled = enginehealth.problems(health, time.time())
+    labelled = [
+        ({"engine": doc["engine"], "host": doc["host"], "worker": _worker(doc)}, doc)
+        for doc in health
+    ]
+    lines += _family(
+        "canopsis_engine_stalled",
+        "1 when the engine makes no progress (see /api/v2/healthcheck for why).",
+        [(labels, int(doc["_id"] in stalled)) for labels, doc in labelled],
+    )
+    lines += _family(
+        "canopsis_engine_batch_failures",
+        "Batches the engine failed to write in a row.",
+        [(labels, doc["failures"]) for labels, doc in labelled],
+    )
     return "\n".join(lines) + "\n"
+
+
+def _worker(doc: dict) -> str:
+    return "-" if doc.get("worker") is None else str(doc["worker"])
 
 
 class Metrics:
