@@ -199,7 +199,9 @@ class Engine:
         """Write what the events worked since the last flush caused."""
 
     def discard(self) -> None:
-        """Forget the pending writes of a batch that failed (it will be redelivered)."""
+        """Forget the pending writes of a batch that failed (it will be redelivered), and
+        what the engine believes stored: writes the database answered are lost if it
+        crashed before the batch was made durable."""
 
     def emit(self, event: dict) -> None:
         """Publish a new event to ``canopsis.events`` now (from ``beat``), confirmed by the broker.
