@@ -31,6 +31,7 @@ from pathlib import Path
 from bench import broker, pipeline, profile, rest
 from bench.stack import Stack
 from bench.stats import rounded
+from canopsis import storage
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -186,16 +187,29 @@ def _not_durable(stack: Stack, *args) -> dict:
 
 
 def _compared(throughput: dict, latency: dict) -> dict:
+    """What a throughput run and its latency runs say of durable batches."""
+
+    def journaled(run: dict) -> float:
+        """The database's ms per 1,000 events in the journaled writes (each waits for a disk
+        flush): the cost of durable batches, measured in the server."""
+        return run["db_ms_per_1000_events"].get(f"{storage.DURABLE_MARKS}.update", 0.0)
+
     return {
         "events_per_s": throughput["events_per_s"],
         "late_events_per_s": throughput["late_events_per_s"],
+        "journaled_ms_per_1000_events": journaled(throughput),
         "counts_match": throughput["counts_match"]
         and all(run["counts_match"] for run in latency.values()),
         "cpu_s_per_1000_events": {
             name: cost["cpu_s_per_1000_events"] for name, cost in throughput["programs"].items()
         },
         "latency_s": {
-            share: {"offered_per_s": run["offered_per_s"], **run["latency_s"]}
+            share: {
+                "offered_per_s": run["offered_per_s"],
+                "events_per_s": run["events_per_s"],
+                "journaled_ms_per_1000_events": journaled(run),
+                **run["latency_s"],
+            }
             for share, run in latency.items()
         },
     }
@@ -297,6 +311,20 @@ def table(result: dict) -> str:
     rows.append(("pipeline without durable batches (events/s)", f"{off['events_per_s']:.0f}"))
     rows.append(
         ("durable batches: events/s with / without", f"{durable['events_per_s_on_over_off']:.0%}")
+    )
+    on = durable["on"]
+    rows.append(
+        (
+            "durable batches: database ms per 1,000 events in the journaled writes, runs "
+            + " / ".join(["throughput", *on["latency_s"]]),
+            " / ".join(
+                f"{ms:.0f}"
+                for ms in [
+                    on["journaled_ms_per_1000_events"],
+                    *(lat["journaled_ms_per_1000_events"] for lat in on["latency_s"].values()),
+                ]
+            ),
+        )
     )
     for share, lat in off["latency_s"].items():
         rows.append(
