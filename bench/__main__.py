@@ -385,7 +385,7 @@ def _latencies(lat: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short runs, under 2 minutes")
+    parser.add_argument("--quick", action="store_true", help="short runs, about 2 minutes")
     parser.add_argument("--profile", action="store_true", help="add a run sampled by py-spy")
     parser.add_argument("--output", type=Path, default=RESULTS, help="folder of the JSON result")
     args = parser.parse_args(argv)
