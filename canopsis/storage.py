@@ -112,9 +112,11 @@ def make_durable(db: Database, marker: str) -> None:
     #   statement (commands._wants_journal) runs in Storage._batch_transaction(
     #   sync=True), committed by _commit_batch_transaction with
     #   commit_transaction("sync=on"): WiredTiger writes and fsyncs its log up to
-    #   that record. The server opens one WiredTiger connection (one log) shared by
-    #   every collection and every client connection's session, and the log is
-    #   written in order, so the records committed before are on disk too. But an
+    #   that record. The server has one Storage (server.py), hence one WiredTiger
+    #   connection and one log, shared by every collection and by the session of
+    #   every client connection's thread; the log is written in order, so the
+    #   records committed before, answered before this write was sent, are on
+    #   disk too (the kill -9 test in tests/integration/test_pipeline.py). But an
     #   update that changes nothing writes no log record (_update_matching_single_txn
     #   writes only when _doc_changed) and its sync=on flushes nothing: hence $inc.
     #   Measured (a writer of 50 upserts and 20 inserts per round, kill -9 of the
