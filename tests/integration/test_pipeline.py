@@ -490,7 +490,6 @@ def test_kill_9_of_the_database_under_load_loses_no_acknowledged_event(site, db,
         )
         alarms = db.alarms.count_documents({"component": {"$regex": f"^{prefix}-"}})
         assert (alarms, components, resources) == (entities, entities, entities)
-        assert "MongoDB" in proc.text()  # the engine saw the database go
         mark = db.durable_marks.find_one({"_id": f"{socket.gethostname()}/Engine_cleaner"})
         assert mark["batches"] > 0  # each batch was made durable
     finally:
