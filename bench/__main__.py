@@ -7,6 +7,12 @@ split chains with 1, 2 and 4 workers (full mode), the REST API
 (:mod:`bench.rest`) and the memory of every program idle and under load.
 ``--profile`` adds a throughput run sampled by py-spy (the engine and the
 database) and keeps the functions that hold the most samples.
+
+The cost of durable acknowledgements: the default chain's throughput run and
+its two latency runs are each made again right after, same stream and offered
+rate, with ``durable_batches = false`` in ``mongo.conf`` (no journaled write
+per batch: an acknowledged event can be lost if the database process
+crashes); ``pipeline.durable_batches`` in the JSON compares them.
 """
 
 import argparse
@@ -25,6 +31,7 @@ from pathlib import Path
 from bench import broker, pipeline, profile, rest
 from bench.stack import Stack
 from bench.stats import rounded
+from canopsis import storage
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -133,23 +140,28 @@ def run(plan: Plan, with_profile: bool) -> dict:
 def _pipeline(stack: Stack, plan: Plan, baseline: float, footprint: dict) -> dict:
     default = pipeline.Layout("fused", 1)
     say(f"pipeline throughput ({default.name}, {plan.throughput_s:.0f} s)")
-    best = pipeline.run(
-        stack, default, "closed", pipeline.BACKLOG, plan.throughput_s, "tput", plan.seeded
-    )
+    tput = (default, "closed", pipeline.BACKLOG, plan.throughput_s, "tput", plan.seeded)
+    best = pipeline.run(stack, *tput)
     footprint["idle_mb"].update(
         {k: v for k, v in memory(stack).items() if k not in footprint["idle_mb"]}
     )
     best["ratio_to_baseline"] = best["events_per_s"] / baseline
     _said(best)
+    off = {"throughput": _not_durable(stack, *tput), "latency": {}}
     out = {"throughput": best, "latency": {}, "layouts": {default.name: _brief(best, baseline)}}
     for share in (50, 90):
         offered = best["events_per_s"] * share / 100
         say(f"pipeline latency at {share} % ({offered:.0f} events/s, {plan.latency_s:.0f} s)")
-        run = pipeline.run(
-            stack, default, "rate", offered, plan.latency_s, f"lat{share}", plan.seeded
-        )
+        lat = (default, "rate", offered, plan.latency_s, f"lat{share}", plan.seeded)
+        run = pipeline.run(stack, *lat)
         _said(run)
         out["latency"][f"{share}%"] = run
+        off["latency"][f"{share}%"] = _not_durable(stack, *lat)
+    out["durable_batches"] = {
+        "on": _compared(best, out["latency"]),
+        "off": _compared(off["throughput"], off["latency"]),
+        "events_per_s_on_over_off": best["events_per_s"] / off["throughput"]["events_per_s"],
+    }
     for kind, workers in plan.layouts:
         layout = pipeline.Layout(kind, workers)
         say(f"layout {layout.name} ({plan.layout_s:.0f} s)")
@@ -160,6 +172,47 @@ def _pipeline(stack: Stack, plan: Plan, baseline: float, footprint: dict) -> dic
         out["layouts"][layout.name] = _brief(run, baseline)
         pipeline.reset(stack, layout)
     return out
+
+
+def _not_durable(stack: Stack, *args) -> dict:
+    """``pipeline.run(stack, *args)`` again (the same stream) with ``durable_batches = false``."""
+    say("  the same without durable batches")
+    stack.mongo_conf(durable_batches="false")
+    try:
+        run = pipeline.run(stack, *args)
+    finally:
+        stack.mongo_conf(durable_batches="true")
+    _said(run)
+    return run
+
+
+def _compared(throughput: dict, latency: dict) -> dict:
+    """What a throughput run and its latency runs say of durable batches."""
+
+    def journaled(run: dict) -> float:
+        """The database's ms per 1,000 events in the journaled writes (each waits for a disk
+        flush): the cost of durable batches, measured in the server."""
+        return run["db_ms_per_1000_events"].get(f"{storage.DURABLE_MARKS}.update", 0.0)
+
+    return {
+        "events_per_s": throughput["events_per_s"],
+        "late_events_per_s": throughput["late_events_per_s"],
+        "journaled_ms_per_1000_events": journaled(throughput),
+        "counts_match": throughput["counts_match"]
+        and all(run["counts_match"] for run in latency.values()),
+        "cpu_s_per_1000_events": {
+            name: cost["cpu_s_per_1000_events"] for name, cost in throughput["programs"].items()
+        },
+        "latency_s": {
+            share: {
+                "offered_per_s": run["offered_per_s"],
+                "events_per_s": run["events_per_s"],
+                "journaled_ms_per_1000_events": journaled(run),
+                **run["latency_s"],
+            }
+            for share, run in latency.items()
+        },
+    }
 
 
 def _brief(run: dict, baseline: float) -> dict:
@@ -247,13 +300,43 @@ def table(result: dict) -> str:
         )
     rows.append(("events in = written out", "yes" if best["counts_match"] else "NO"))
     for share, run in pipe["latency"].items():
-        lat = run["latency_s"]
         rows.append(
             (
                 f"latency at {share} ({run['offered_per_s']:.0f}/s): p50 / p95 / p99 / max (s)",
-                f"{lat['p50']:.3f} / {lat['p95']:.3f} / {lat['p99']:.3f} / {lat['max']:.3f}",
+                _latencies(run["latency_s"]),
             )
         )
+    durable = pipe["durable_batches"]
+    off = durable["off"]
+    rows.append(("pipeline without durable batches (events/s)", f"{off['events_per_s']:.0f}"))
+    rows.append(
+        ("durable batches: events/s with / without", f"{durable['events_per_s_on_over_off']:.0%}")
+    )
+    on = durable["on"]
+    rows.append(
+        (
+            "durable batches: database ms per 1,000 events in the journaled writes, runs "
+            + " / ".join(["throughput", *on["latency_s"]]),
+            " / ".join(
+                f"{ms:.0f}"
+                for ms in [
+                    on["journaled_ms_per_1000_events"],
+                    *(lat["journaled_ms_per_1000_events"] for lat in on["latency_s"].values()),
+                ]
+            ),
+        )
+    )
+    for share, lat in off["latency_s"].items():
+        rows.append(
+            (
+                f"latency at {share} ({lat['offered_per_s']:.0f}/s) without durable batches: "
+                "p50 / p95 / p99 / max (s)",
+                _latencies(lat),
+            )
+        )
+    rows.append(
+        ("events in = written out, without durable batches", "yes" if off["counts_match"] else "NO")
+    )
     for name, layout in pipe["layouts"].items():
         rows.append((f"layout {name} (events/s)", f"{layout['events_per_s']:.0f}"))
     for name, cost in best["programs"].items():
@@ -296,9 +379,13 @@ def table(result: dict) -> str:
     )
 
 
+def _latencies(lat: dict) -> str:
+    return f"{lat['p50']:.3f} / {lat['p95']:.3f} / {lat['p99']:.3f} / {lat['max']:.3f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short runs, under 2 minutes")
+    parser.add_argument("--quick", action="store_true", help="short runs, about 2 minutes")
     parser.add_argument("--profile", action="store_true", help="add a run sampled by py-spy")
     parser.add_argument("--output", type=Path, default=RESULTS, help="folder of the JSON result")
     args = parser.parse_args(argv)

@@ -167,7 +167,15 @@ class Stack:
 
     def engine_conf(self, name: str, **values) -> None:
         """Set keys of ``etc/engines/<name>.conf`` in the prefix."""
-        conf = ConfigObj(str(self.etc / "engines" / f"{name}.conf"), interpolation=False)
+        self._set(self.etc / "engines" / f"{name}.conf", values)
+
+    def mongo_conf(self, **values) -> None:
+        """Set keys of ``etc/mongo.conf`` in the prefix (each engine reads it at its start)."""
+        self._set(self.etc / "mongo.conf", values)
+
+    @staticmethod
+    def _set(path: Path, values: dict) -> None:
+        conf = ConfigObj(str(path), interpolation=False)
         conf.update({k: str(v) for k, v in values.items()})
         conf.write()
 

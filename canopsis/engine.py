@@ -23,17 +23,22 @@ The loop (a kombu ``ConsumerMixin``), for the queue of the first engine:
 2. Run each message through the chain, in order. An exception in ``work``
    dead-letters that event with the reason and the batch goes on; nothing is
    ever dropped without a dead letter.
-3. ``flush()`` every engine, then write the batch's dead letters.
+3. ``flush()`` every engine, then write the batch's dead letters, then make
+   them durable: one journaled write (``j: true``) returns once every write
+   of the batch is in the database's journal on disk
+   (:func:`canopsis.storage.make_durable`; ``durable_batches`` in
+   ``mongo.conf``, on by default).
 4. Publish the events forwarded to the next engine, each confirmed by the
    broker (persistent, routing key = entity id).
 5. Acknowledge the batch (one ``multiple`` ack).
 
-So a message is acknowledged only after everything it caused is written and
-published: delivery is **at least once**. A crash or a failure between 3 and
-5 redelivers the batch, which is worked again; writes are idempotent
-(upserts, dead letters keyed by message id), and forwarded events keep a
-message id derived from the one they came from, but the next engine can see
-an event twice.
+So a message is acknowledged only after everything it caused is written
+durably (a crash of the database process, ``kill -9`` included, or of the
+machine keeps it) and published: delivery is **at least once**. A crash or a
+failure between 3 and 5 redelivers the batch, which is worked again; writes
+are idempotent (upserts, dead letters keyed by message id), and forwarded
+events keep a message id derived from the one they came from, but the next
+engine can see an event twice.
 
 Failures that retrying cannot cure: when ``prepare`` or ``flush`` fails with
 an error that :func:`transient` says lasting (a document too large, a
@@ -278,7 +283,9 @@ class Engine:
         """Write what the events worked since the last flush caused."""
 
     def discard(self) -> None:
-        """Forget the pending writes of a batch that failed (it will be redelivered)."""
+        """Forget the pending writes of a batch that failed (it will be redelivered), and
+        what the engine believes stored: writes the database answered are lost if it
+        crashed before the batch was made durable."""
 
     def emit(self, event: dict) -> None:
         """Publish a new event to ``canopsis.events`` now (from ``beat``), confirmed by the broker.
@@ -431,6 +438,9 @@ class Chain:
         self.exits: dict[str, int] = {}
         self._delivery: amqp.Delivery | None = None
         self._counters: dict[int, list[int]] = {}
+        #: the document :meth:`flush` makes each batch durable with (None: mongo.conf's
+        #: durable_batches is off, or no runner)
+        self.durable_marker: str | None = None
         for engine in engines:
             engine._refuse = self._refuser(engine.name)
 
@@ -542,7 +552,9 @@ class Chain:
         out.append(Forward(item.exit, event, key, mid))
 
     def flush(self, db: Database) -> None:
-        """Every engine's writes, then the dead letters; EngineFailure names what failed."""
+        """Every engine's writes, then the dead letters, then (``durable_marker`` set) one
+        journaled write that returns once they are all on disk (:func:`storage.make_durable`);
+        EngineFailure names what failed."""
         for engine in self.engines:
             try:
                 engine.flush()
@@ -552,6 +564,11 @@ class Chain:
             self.sink.flush(db)
         except Exception as exc:
             raise EngineFailure("deadletters", exc) from exc
+        if self.durable_marker is not None:
+            try:
+                storage.make_durable(db, self.durable_marker)
+            except Exception as exc:
+                raise EngineFailure("durable write", exc) from exc
 
     def run(
         self,
@@ -1033,6 +1050,8 @@ def serve(names: list[str], worker: int | None) -> int:
     if chain.next:
         load_conf(chain.next)
     runner = Runner(amqp.connection(amqp_cfg), amqp_cfg, chain, db, worker)
+    if mongo_cfg["durable_batches"]:
+        chain.durable_marker = f"{runner.host}/{runner.queue}"
 
     def on_term(signum, _frame) -> None:
         log.info("%s received: stopping", signal.Signals(signum).name)

@@ -126,8 +126,13 @@ class Writer:
         self._buckets(batch.buckets)
         self._descriptions(batch.newest)
         if len(self.stored) + len(self.described) > self.cache_size:
-            self.stored.clear()
-            self.described.clear()
+            self.forget()
+
+    def forget(self) -> None:
+        """Forget what this writer stored: after a failed batch (a database that crashed
+        before the batch was made durable lost some), so its redelivery writes it all again."""
+        self.stored.clear()
+        self.described.clear()
 
     def _buckets(self, buckets: dict[tuple[str, str, int], dict[str, float]]) -> None:
         new = [key for key in buckets if key not in self.stored]

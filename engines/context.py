@@ -168,7 +168,10 @@ cache_size = integer(min=100, default=200000)
             self.db[COLLECTION].bulk_write(writes, ordered=False)
 
     def discard(self) -> None:
+        """A failed batch: forget it, and which entities this worker believed stored (a
+        database that crashed before the batch was made durable lost some)."""
         self.pending.clear()
+        self.known.clear()
 
 
 def new_entity(kind: str, event: dict, now: float) -> dict:

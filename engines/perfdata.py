@@ -51,3 +51,4 @@ describe_every = float(min=0, default=60)
 
     def discard(self) -> None:
         self.points = []
+        self.writer.forget()

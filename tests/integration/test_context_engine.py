@@ -52,6 +52,18 @@ def test_an_event_creates_its_connector_component_and_resource_with_links(mongo_
         assert before <= doc["first_seen"] <= doc["last_seen"] <= time.time()
 
 
+def test_a_failed_batch_forgets_the_entities_it_wrote_so_its_redelivery_writes_them(mongo_db):
+    """A database killed before the batch was made durable loses writes it had answered: the
+    batch fails and is redelivered, and this time the entities must be written again."""
+    context = engine(mongo_db)
+    batch(context, event())
+    mongo_db.entities.delete_many({})  # what the crash lost
+    context.discard()
+    batch(context, event())
+    found = {doc["_id"]: doc["type"] for doc in mongo_db.entities.find()}
+    assert found == {"nagios/n1": "connector", "web1": "component", "http/web1": "resource"}
+
+
 def test_a_new_resource_of_a_known_component_writes_only_itself(mongo_db):
     context = engine(mongo_db)
     batch(context, event(), event(resource="disk"))

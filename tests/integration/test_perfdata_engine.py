@@ -148,6 +148,20 @@ def test_an_unchanged_description_is_written_again_once_describe_every_old(engin
     assert mongo_db.perfdata.count_documents({}) == 1
 
 
+def test_a_failed_batch_is_written_whole_again_when_redelivered(engine, mongo_db):
+    """A database killed before the batch was made durable loses writes it had answered: the
+    batch fails and is redelivered, and this time its points and descriptions are written."""
+    work(engine, batch())
+    engine.flush()
+    first = stored(mongo_db)
+    mongo_db.perfdata.delete_many({})  # what the crash lost
+    mongo_db.metrics.delete_many({})
+    engine.discard()
+    work(engine, batch())
+    engine.flush()
+    assert stored(mongo_db) == first
+
+
 def test_a_discarded_batch_writes_nothing(engine, mongo_db):
     work(engine, batch())
     engine.discard()

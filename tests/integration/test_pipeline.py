@@ -10,16 +10,23 @@ the same events: a lost event or a step applied twice shows as a difference.
 import json
 import random
 import shutil
+import signal
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import kombu
 import pymongo
 import pytest
 
-from canopsis import alarm, amqp, metrics
+from bench.stack import wait_for_port
+from canopsis import alarm, amqp, config, metrics, storage
+from canopsis.event import routing_key
 from tests.conftest import ApiClient, EngineProcess, wait_for_broker
 
 pytestmark = pytest.mark.integration
@@ -318,6 +325,173 @@ def test_a_broker_restart_is_survived_without_losing_an_event(site, db):
         assert wait_applied(db, "restart", events) == expected(events)
         assert proc.proc.poll() is None, proc.text()
         assert "broker unreachable" in proc.text()
+    finally:
+        stop(proc)
+
+
+# The database killed (kill -9) under load: what was acknowledged stays written.
+
+#: the stream of the crash runs, events per second (the issue's: 400, near the chain's best)
+CRASH_RATE = 400
+#: identical critical checks per entity: each alarm must count them all
+CHECKS = 5
+
+
+def kill_database(site) -> None:
+    """SIGKILL the database server, then start it again and wait until it answers.
+
+    ``canopsis-launch`` replaces itself with the server (``exec``): the process
+    it started is the server, which dies without a chance to write anything.
+    """
+    proc = site.procs["mongodb"]
+    assert b"secantusd-py" in Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+    proc.kill()
+    assert proc.wait() == -signal.SIGKILL
+    wait_for_port(urlsplit(site.mongo_uri).port, 60, site.start("mongodb"))
+
+
+def test_writes_answered_before_make_durable_survive_a_kill_9_of_the_database(site):
+    """The mechanism the engines rely on: one journaled write, from another client, after
+    unjournaled writes to two collections keeps them all. Without it (sync_on_commit = false)
+    nearly every kill in the middle of such writes loses some that were answered."""
+    rng = random.Random(5)
+    for attempt in range(5):
+        writer = pymongo.MongoClient(site.mongo_uri, serverSelectionTimeoutMS=2000)
+        marker = pymongo.MongoClient(site.mongo_uri, serverSelectionTimeoutMS=2000)
+        db, marks = writer[site.database], marker[site.database]
+        upserts, inserts = db[f"durable_u{attempt}"], db[f"durable_i{attempt}"]
+        durable = {"rounds": 0}
+
+        def write(upserts=upserts, inserts=inserts, marks=marks, durable=durable) -> None:
+            n = 0
+            try:
+                while True:
+                    upserts.bulk_write(
+                        [
+                            pymongo.UpdateOne({"_id": n * 50 + i}, {"$set": {"n": n}}, upsert=True)
+                            for i in range(50)
+                        ]
+                    )
+                    inserts.insert_many([{"_id": n * 20 + i} for i in range(20)])
+                    storage.make_durable(marks, "test")
+                    n += 1
+                    durable["rounds"] = n
+            except pymongo.errors.PyMongoError:
+                return
+
+        thread = threading.Thread(target=write)
+        thread.start()
+        try:
+            time.sleep(rng.uniform(0.5, 1.5))
+        finally:
+            kill_database(site)
+            thread.join()
+            writer.close()
+            marker.close()
+        rounds = durable["rounds"]
+        assert rounds > 0
+        with pymongo.MongoClient(site.mongo_uri) as client:
+            db = client[site.database]
+            found = (
+                db[f"durable_u{attempt}"].count_documents({}),
+                db[f"durable_i{attempt}"].count_documents({}),
+            )
+            assert found[0] >= rounds * 50 and found[1] >= rounds * 20, (
+                f"kill {attempt + 1}: {rounds} rounds made durable, "
+                f"{found[0]} of their {rounds * 50} upserts and {found[1]} of their "
+                f"{rounds * 20} inserts found"
+            )
+            db[f"durable_u{attempt}"].drop()
+            db[f"durable_i{attempt}"].drop()
+
+
+def publish_at(site, events: list[dict], rate: float) -> None:
+    """Publish ``events`` at ``rate`` per second, each with its own message id, confirmed
+    by the broker before the next ones."""
+    cfg = config.load("amqp", site.prefix / "etc" / "amqp.conf")
+    with kombu.Connection(site.amqp_url) as conn:
+        publisher = amqp.Publisher(conn, cfg)
+        start, sent = time.monotonic(), 0
+        while sent < len(events):
+            due = min(len(events), int((time.monotonic() - start) * rate) + 1)
+            with publisher.batch():
+                for ev in events[sent:due]:
+                    publisher.to_events(json.dumps(ev), routing_key(ev))
+            sent = due
+            time.sleep(0.02)
+
+
+def settled(db, prefix: str, want: dict, timeout: float = 300) -> dict:
+    """The stored alarms once they are ``want``, or once nothing changed for 40 s."""
+    deadline = time.monotonic() + timeout
+    last, changed = None, time.monotonic()
+    while time.monotonic() < deadline:
+        got = stored(db, prefix)
+        if got == want:
+            time.sleep(1)  # a duplicate applied late would show now
+            return stored(db, prefix)
+        if got != last:
+            last, changed = got, time.monotonic()
+        elif time.monotonic() - changed > 40:
+            break
+        time.sleep(0.5)
+    return stored(db, prefix)
+
+
+def kill_after_an_ack(site, channel, timeout: float = 10) -> None:
+    """Kill the database just after the engine acknowledged a batch (its last writes answered,
+    perhaps not yet on disk): the broker then sends it more of its queue at once, so the
+    messages ready there drop by most of a batch. Without a backlog, kill at ``timeout``."""
+    queue = amqp.queue_name(CHAIN[0], 1)
+    ready = channel.queue_declare(queue=queue, passive=True).message_count
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before, ready = ready, channel.queue_declare(queue=queue, passive=True).message_count
+        if ready < before - 50:
+            break
+        time.sleep(0.002)
+    kill_database(site)
+
+
+@pytest.mark.parametrize("run", range(2))
+def test_kill_9_of_the_database_under_load_loses_no_acknowledged_event(site, db, run):
+    """The issue's scenario: entities x 5 identical critical checks at 400 events/s, unique
+    message ids, publisher confirms; the database killed (SIGKILL) and restarted 8 times
+    during the stream, each time just after the engine acknowledged a batch. Every alarm
+    must count its 5 checks, and every entity be there."""
+    prefix = f"crash{run}"
+    entities = 1500
+    events = [
+        event(f"{prefix}-{e}", state=3, output="down")
+        for _ in range(CHECKS)
+        for e in range(entities)
+    ]
+    rng = random.Random(run)
+    proc = start(site, *CHAIN)
+    try:
+        with ThreadPoolExecutor(1) as pool, kombu.Connection(site.amqp_url) as conn:
+            stream = pool.submit(publish_at, site, events, CRASH_RATE)
+            channel = conn.channel()
+            for _ in range(8):
+                time.sleep(rng.uniform(1.0, 2.0))
+                kill_after_an_ack(site, channel)
+            stream.result()
+        got = settled(db, prefix, expected(events))
+        short = sorted(c for c, (_k, count, _s) in got.items() if count != CHECKS)
+        assert got == expected(events), (
+            f"{len(got)} alarms for {entities} entities; {len(short)} do not count "
+            f"{CHECKS} checks: " + ", ".join(f"{c}: {got[c][1]}" for c in short[:10])
+        )
+        resources = db.entities.count_documents(
+            {"type": "resource", "component": {"$regex": f"^{prefix}-"}}
+        )
+        components = db.entities.count_documents(
+            {"type": "component", "_id": {"$regex": f"^{prefix}-"}}
+        )
+        alarms = db.alarms.count_documents({"component": {"$regex": f"^{prefix}-"}})
+        assert (alarms, components, resources) == (entities, entities, entities)
+        mark = db.durable_marks.find_one({"_id": f"{socket.gethostname()}/Engine_cleaner"})
+        assert mark["batches"] > 0  # each batch was made durable
     finally:
         stop(proc)
 

@@ -27,6 +27,17 @@ def test_defaults_fill_what_a_file_leaves_out(etc):
     assert config.mongo_uri(cfg) == "mongodb://127.0.0.1:27018/"
 
 
+def test_engine_batches_are_durable_unless_said_off(etc):
+    (etc / "mongo.conf").write_text("port = 27018\n")  # a file older than the key
+    assert config.load("mongo")["durable_batches"] is True
+    (etc / "mongo.conf").write_text("durable_batches = false\n")
+    assert config.load("mongo")["durable_batches"] is False
+    (etc / "mongo.conf").write_text("durable_batches = maybe\n")
+    with pytest.raises(config.ConfigError) as error:
+        config.load("mongo")
+    assert str(error.value) == f"{etc / 'mongo.conf'}: durable_batches = 'maybe': expected boolean"
+
+
 def test_a_wrong_type_names_file_key_and_expectation(etc):
     (etc / "amqp.conf").write_text("port = abc\npassword = x\n")
     with pytest.raises(config.ConfigError) as error:
