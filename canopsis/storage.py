@@ -91,6 +91,13 @@ def insert_new(collection: Collection, docs: list[dict]) -> list[int]:
     return []
 
 
+def journaled(db: Database) -> Database:
+    """``db`` whose every write is answered once it is in the server's journal on disk
+    (``j: true``; ``w`` stays the database's): for writes answered to a user one by one,
+    such as the REST API's, where a disk flush per write costs little."""
+    return db.with_options(write_concern=WriteConcern(**{**db.write_concern.document, "j": True}))
+
+
 def make_durable(db: Database, marker: str) -> None:
     """Return once every write the server answered before this call is in its journal on disk.
 
@@ -124,8 +131,7 @@ def make_durable(db: Database, marker: str) -> None:
     #   9 of 10 kills without a journaled write, at 0 of 20 with this $inc from
     #   another client after each round, at 9 of 10 with a j:true $set that changed
     #   nothing.
-    concern = WriteConcern(**{**db.write_concern.document, "j": True})
-    db.get_collection(DURABLE_MARKS, write_concern=concern).update_one(
+    journaled(db)[DURABLE_MARKS].update_one(
         {"_id": marker},
         {"$inc": {"batches": 1}, "$set": {"time": datetime.now(UTC)}},
         upsert=True,

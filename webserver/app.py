@@ -5,7 +5,9 @@ served unless ``etc/webserver.conf`` switches them off in ``[webservices]``;
 ``meta`` (version, healthcheck) and ``auth`` are always served. Every route
 needs a session or an API key except version and healthcheck
 (:mod:`canopsis.webserver.middleware`); errors have one shape
-(:mod:`canopsis.webserver.errors`).
+(:mod:`canopsis.webserver.errors`). Every write is journaled
+(:func:`canopsis.storage.journaled`): what the API answered as done survives a
+crash of the database process.
 """
 
 import importlib
@@ -56,7 +58,7 @@ def create_app(
     """The application for ``etc/webserver.conf`` (the arguments replace what tests provide)."""
     cfg = cfg if cfg is not None else config.load("webserver")
     switches = check_webservices(cfg)
-    db = db if db is not None else storage.database()
+    db = db if db is not None else storage.journaled(storage.database())
     sender = sender if sender is not None else EventSender(config.load("amqp"))
     api = Api(cfg, db, sender)
     app = new_app([BodyLimit(cfg["server"]["max_body_bytes"]), Authentication(api)])

@@ -15,7 +15,7 @@ from configobj import ConfigObj
 
 from canopsis import auth
 from tests.conftest import EngineProcess, free_port, wait_for_port
-from tests.integration.test_pipeline import CHAIN, REPO_ENGINES, write_confs
+from tests.integration.test_pipeline import CHAIN, REPO_ENGINES, kill_database, write_confs
 
 pytestmark = pytest.mark.integration
 
@@ -127,3 +127,29 @@ def test_bad_input_through_gunicorn_is_4xx_and_the_server_keeps_serving(web, dat
     assert set(body["error"]) == {"code", "message", "fields"}
     assert call(f"{base}/healthcheck")[0] == 200
     assert call(f"{base}/auth/me", headers=keys["viewer"])[1]["role"] == "viewer"
+
+
+def test_what_the_api_answered_as_created_survives_a_kill_9_of_the_database(web, services):
+    """Each write of the API is journaled: pbehaviors answered 201 just before the database
+    process is killed are there when it is back."""
+    url, keys = web
+    created = []
+    for n in range(10):
+        status, doc = call(
+            f"{url}/pbehaviors",
+            {
+                "name": f"crash-{n}",
+                "type": "maintenance",
+                "reason": "kill -9",
+                "filter": {"component": f"crash-{n}"},
+                "start": 1774062000,
+                "end": 1774065600,
+            },
+            keys["admin"],
+        )
+        assert status == 201, doc
+        created.append(doc["_id"])
+    kill_database(services)
+    with pymongo.MongoClient(services.mongo_uri, serverSelectionTimeoutMS=10000) as client:
+        found = client[services.database].pbehaviors.count_documents({"_id": {"$in": created}})
+    assert found == len(created)
