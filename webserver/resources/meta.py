@@ -2,12 +2,14 @@
 
 The healthcheck answers::
 
-    {"status": "ok" | "down", "database": "up" | "down", "broker": "up" | "down",
-     "engines": {program: supervisord state}}
+    {"status": "ok" | "degraded" | "down", "database": "up" | "down",
+     "broker": "up" | "blocked" | "down", "engines": {program: supervisord state}}
 
 - ``database``: a ``ping`` to MongoDB.
-- ``broker``: up when the webserver's own broker connection is open, else a
-  short connection attempt (2 s, one try) to ``amqp.conf``'s broker.
+- ``broker``: whether the broker takes a publish now, checked on the
+  webserver's own broker connection (:meth:`EventSender.state`): ``blocked``
+  while it refuses publishes (a disk or memory alarm: events cannot be sent,
+  the rest of the API is served), ``down`` when it cannot be reached.
 - ``engines``: the state of each supervisord program whose name starts with
   ``engine-``; they count as up when all are ``RUNNING`` or none is known.
   When supervisord does not answer, ``engines`` is ``{}`` and
@@ -17,8 +19,9 @@ The healthcheck answers::
   load balancer should not take it out of service for it.
 
 200 with ``"status": "ok"`` when the database and the broker are up and no
-known engine is in another state than ``RUNNING``; 503 with ``"status":
-"down"`` otherwise.
+known engine is in another state than ``RUNNING``; 200 with ``"status":
+"degraded"`` when the broker is blocked (and nothing is down); 503 with
+``"status": "down"`` otherwise.
 """
 
 import logging
@@ -29,11 +32,9 @@ from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError
 from canopsis.webserver.resources.engines import Supervisord
 
-from canopsis import __version__, amqp, config
+from canopsis import __version__
 
 log = logging.getLogger("canopsis.webserver")
-
-BROKER_TIMEOUT = 2
 
 
 class Version:
@@ -54,7 +55,7 @@ class Healthcheck:
         body = {
             "status": "ok",
             "database": self._database(),
-            "broker": self._broker(),
+            "broker": self.api.sender.state(),
             "engines": {},
         }
         try:
@@ -65,9 +66,11 @@ class Healthcheck:
         except (ApiError, xmlrpc.client.Fault):
             body["supervisord"] = "down"
         engines_up = all(state == "RUNNING" for state in body["engines"].values())
-        if body["database"] != "up" or body["broker"] != "up" or not engines_up:
+        if body["database"] != "up" or body["broker"] == "down" or not engines_up:
             body["status"] = "down"
             resp.status = falcon.HTTP_503
+        elif body["broker"] == "blocked":
+            body["status"] = "degraded"
         resp.media = body
 
     def _database(self) -> str:
@@ -78,26 +81,6 @@ class Healthcheck:
             log.warning("healthcheck: database: %s", str(exc).splitlines()[0][:160])
             return "down"
 
-    def _broker(self) -> str:
-        sender = self.api.sender
-        conn = getattr(sender, "conn", None)
-        if conn is not None and conn.connected:
-            return "up"
-        try:
-            cfg = sender.cfg if sender is not None else config.load("amqp")
-            probe = amqp.connection(cfg)
-            probe.connect_timeout = BROKER_TIMEOUT
-            try:
-                probe.ensure_connection(max_retries=1, interval_start=0, timeout=BROKER_TIMEOUT)
-            finally:
-                probe.release()
-            return "up"
-        except Exception as exc:
-            log.warning(
-                "healthcheck: broker: %s", str(exc).splitlines()[0][:160] if str(exc) else exc
-            )
-            return "down"
-
 
 def routes(api: Api) -> list[tuple[str, object]]:
     return [("/api/v2/version", Version()), ("/api/v2/healthcheck", Healthcheck(api))]
@@ -106,9 +89,9 @@ def routes(api: Api) -> list[tuple[str, object]]:
 _HEALTH = {
     "type": "object",
     "properties": {
-        "status": {"type": "string", "enum": ["ok", "down"]},
+        "status": {"type": "string", "enum": ["ok", "degraded", "down"]},
         "database": {"type": "string", "enum": ["up", "down"]},
-        "broker": {"type": "string", "enum": ["up", "down"]},
+        "broker": {"type": "string", "enum": ["up", "blocked", "down"]},
         "engines": {"type": "object", "additionalProperties": {"type": "string"}},
         "supervisord": {"type": "string", "enum": ["down"]},
     },
@@ -149,7 +132,8 @@ OPENAPI = {
             "security": [],
             "responses": {
                 "200": {
-                    "description": "Everything is up",
+                    "description": "Everything is up (ok), or the broker refuses publishes "
+                    "(degraded, broker blocked: events cannot be sent)",
                     "content": {"application/json": {"schema": _HEALTH}},
                 },
                 "503": {
