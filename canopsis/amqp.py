@@ -74,7 +74,6 @@ log = logging.getLogger("canopsis.amqp")
 ENTRY_ENGINE = "cleaner"
 CONTENT_TYPE = "application/json"
 PERSISTENT = 2
-HEARTBEAT = 30
 #: seconds an engine's publish waits for the broker's confirm while the broker accepts publishes
 CONFIRM_TIMEOUT = 30
 #: seconds a sender's publish (the API, ``send_event``) waits for the socket and for a confirm
@@ -137,11 +136,12 @@ class _Transport(pyamqp.Transport):
 def connection(cfg: ConfigObj | None = None) -> kombu.Connection:
     """A (lazy) connection to the broker of ``amqp.conf`` (publish with a :class:`Publisher`)."""
     cfg = cfg if cfg is not None else config.load("amqp")
-    return url_connection(config.amqp_url(cfg))
+    return url_connection(config.amqp_url(cfg), cfg["heartbeat"])
 
 
-def url_connection(url: str) -> kombu.Connection:
-    """A (lazy) connection to the broker at ``url`` that knows when the broker blocks it.
+def url_connection(url: str, heartbeat: int = 0) -> kombu.Connection:
+    """A (lazy) connection to the broker at ``url`` that knows when the broker blocks it,
+    with a heartbeat every ``heartbeat`` seconds (0: none).
 
     py-amqp sets ``TCP_USER_TIMEOUT`` to 1 s, so the kernel drops a connection whose
     peer has not read its data for a second: a blocked broker stops reading, and the
@@ -150,7 +150,7 @@ def url_connection(url: str) -> kombu.Connection:
     """
     return kombu.Connection(
         url,
-        heartbeat=HEARTBEAT,
+        heartbeat=heartbeat,
         connect_timeout=5,
         transport=_Transport,
         transport_options={"socket_settings": {socket.TCP_USER_TIMEOUT: 0}},
