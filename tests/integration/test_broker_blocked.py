@@ -19,7 +19,7 @@ import pymongo
 import pytest
 from configobj import ConfigObj
 
-from canopsis import auth, config, ingestkeys
+from canopsis import auth, config, deadletters, ingestkeys
 from tests.conftest import free_port, wait_for_port
 from tests.integration.test_api_gunicorn import call
 from tests.integration.test_ingest import ingest  # noqa: F401 (a fixture)
@@ -100,14 +100,23 @@ def empty_entry(services):
 
 
 @pytest.fixture
-def keys(services) -> Iterator[dict[str, str]]:
-    """An operator's key header, in MongoDB and in the ingest service's key file."""
+def db(services):
     client = pymongo.MongoClient(services.mongo_uri, serverSelectionTimeoutMS=5000)
-    db = client[services.database]
-    _doc, key = auth.create_key(db, "operator", "blocked", "operator-user", None)
-    ingestkeys.write(db, services.prefix / "var" / "lib" / "ingest" / "keys.json")
-    yield {"Authorization": f"Key {key}"}
+    yield client[services.database]
     client.close()
+
+
+def key(services, db, role: str) -> dict[str, str]:
+    """The key header of a new user with ``role``, also in the ingest service's key file."""
+    _doc, secret = auth.create_key(db, role, "blocked", f"{role}-user", None)
+    ingestkeys.write(db, services.prefix / "var" / "lib" / "ingest" / "keys.json")
+    return {"Authorization": f"Key {secret}"}
+
+
+@pytest.fixture
+def keys(services, db) -> dict[str, str]:
+    """An operator's key header."""
+    return key(services, db, "operator")
 
 
 @pytest.fixture
@@ -126,8 +135,13 @@ def webserver(services) -> Iterator[str]:
 
 
 def test_the_api_answers_503_naming_the_alarm_and_publishes_nothing(
-    services, webserver, keys, empty_entry
+    services, webserver, db, keys, empty_entry
 ):
+    admin = key(services, db, "admin")
+    db[deadletters.COLLECTION].insert_one(
+        deadletters.letter("blocked-1", json.dumps(event("replayed")), [], "k", "cleaner", 0)
+    )
+    replay = f"{webserver}/deadletters/blocked-1/replay"
     assert call(f"{webserver}/event", event("before"), keys)[0] == 202
     with disk_alarm(services):
         for component in ("during-1", "during-2"):
@@ -136,19 +150,20 @@ def test_the_api_answers_503_naming_the_alarm_and_publishes_nothing(
                 503,
                 {"error": {"code": 503, "message": f"{REFUSED}; retry later", "fields": {}}},
             )
+        assert call(replay, {}, admin) == (503, body)
         status, health = call(f"{webserver}/healthcheck")
         assert status == 200, health
         assert (health["status"], health["broker"]) == ("degraded", "blocked")
-    status, body = wait_for(
-        lambda: (found := call(f"{webserver}/event", event("after"), keys))[0] == 202 and found,
+    wait_for(
+        lambda: call(f"{webserver}/event", event("after"), keys)[0] == 202,
         30,
         "the API to take events again",
     )
-    assert body == {"accepted": 1, "refused": []}
     status, health = call(f"{webserver}/healthcheck")
     assert (status, health["status"], health["broker"]) == (200, "ok", "up")
-    # the refused events were never published: the sender may send them again
-    assert entry_depth(services) == 2
+    assert call(replay, {}, admin)[0] == 202  # the letter was kept
+    # the refused requests published nothing: their senders may send them again
+    assert entry_depth(services) == 3
 
 
 def test_the_ingest_service_answers_503_naming_the_alarm(
