@@ -268,9 +268,11 @@ class Publisher:
         """Return when the broker confirmed everything published; TimeoutError when it has
         not within the publisher's timeout while it accepts publishes."""
         deadline = time.monotonic() + self.timeout
-        while self.confirmed < self.sent:
+        while True:
             if self._held():
                 deadline = time.monotonic() + self.timeout
+            if self.confirmed >= self.sent:  # the confirms may have come with what _held read
+                break
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError(f"no confirm from the broker within {self.timeout} s")
