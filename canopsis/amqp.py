@@ -268,11 +268,9 @@ class Publisher:
         """Return when the broker confirmed everything published; TimeoutError when it has
         not within the publisher's timeout while it accepts publishes."""
         deadline = time.monotonic() + self.timeout
-        while True:
+        while self.confirmed < self.sent:
             if self._held():
                 deadline = time.monotonic() + self.timeout
-            if self.confirmed >= self.sent:  # the confirms may have come with what _held read
-                break
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError(f"no confirm from the broker within {self.timeout} s")
@@ -284,12 +282,10 @@ class Publisher:
             raise MessageNacked(f"the broker refused {refused} message(s)")
 
     def _held(self) -> bool:
-        """Read what the broker sent meanwhile; while it blocks publishes, raise
-        :class:`Blocked` or (``waits``) wait until it accepts them. True when it waited."""
+        """While the broker blocks publishes (as far as read: py-amqp reads what is pending
+        before each publish), raise :class:`Blocked` or (``waits``) wait until it accepts
+        them again. True when it waited."""
         conn = self.channel.connection
-        with contextlib.suppress(TimeoutError):
-            while True:
-                conn.drain_events(timeout=0)
         if conn.blocked is None:
             return False
         if not self.waits:
@@ -302,7 +298,12 @@ class Publisher:
 
     def probe(self) -> None:
         """Check that the broker takes publishes now, with a message no queue receives:
-        :class:`Blocked` when it refuses them, a connection error when it is gone."""
+        :class:`Blocked` when it refuses them, a connection error when it is gone (read
+        from all it sent since the last use, e.g. a close for missed heartbeats)."""
+        conn = self.channel.connection
+        with contextlib.suppress(TimeoutError):
+            while True:
+                conn.drain_events(timeout=0)
         self._held()
         self.producer.publish(
             b"", exchange="", routing_key=PROBE_KEY, delivery_mode=1, timeout=self.timeout
