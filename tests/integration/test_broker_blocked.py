@@ -19,20 +19,20 @@ import pymongo
 import pytest
 from configobj import ConfigObj
 
-from canopsis import auth, config, deadletters, ingestkeys
+from canopsis import amqp, auth, config, deadletters, ingestkeys
 from tests.conftest import free_port, wait_for_port
 from tests.integration.test_api_gunicorn import call
 from tests.integration.test_ingest import ingest  # noqa: F401 (a fixture)
-from tests.integration.test_pipeline import (
+from tests.integration.test_pipeline import (  # noqa: F401 (site: a fixture)
     expected,
     send,
+    site,
     start,
     stop,
     stored,
     stream,
     wait_applied,
     wait_for,
-    write_confs,
 )
 
 pytestmark = pytest.mark.integration
@@ -212,18 +212,17 @@ SPLIT = (
 )
 
 
-def test_engines_wait_while_the_broker_blocks_them_and_lose_nor_duplicate_anything(services):
+def test_engines_wait_while_the_broker_blocks_them_and_lose_nor_duplicate_anything(
+    site,  # noqa: F811
+    db,
+):
     """The chain in two processes, so the first forwards every event through the broker; a
     batch's forwards (200 KB events) are more than the sockets hold, and the alarm outlasts a
     confirm's timeout (amqp.CONFIRM_TIMEOUT, 30 s)."""
-    client = pymongo.MongoClient(services.mongo_uri, tz_aware=True)
-    db = client[services.database]
-    write_confs(services.prefix)
+    services = site
     events = [{**ev, "detail": "x" * 200_000} for ev in stream("blocked", entities=20, length=3)]
     procs = []
     try:
-        with kombu.Connection(services.amqp_url) as conn:
-            conn.default_channel.queue_purge("Engine_cleaner")
         send(services.amqp_url, *events)
         with disk_alarm(services):
             procs = [start(services, *SPLIT[1]), start(services, *SPLIT[0])]
@@ -236,7 +235,9 @@ def test_engines_wait_while_the_broker_blocks_them_and_lose_nor_duplicate_anythi
     finally:
         for proc in procs:
             stop(proc)
-        client.close()
+        with kombu.Connection(services.amqp_url) as conn:  # a layout other tests do not expect
+            conn.default_channel.queue_delete(amqp.queue_name("alerts", 1))
+            conn.default_channel.exchange_delete(amqp.engine_exchange("alerts").name)
     first = procs[1].text()
     assert "failed" not in first + procs[0].text(), first
     assert f"canopsis.amqp: {REFUSED}" in first and "accepts publishes again" in first
