@@ -32,7 +32,7 @@ class WindowPublisher:
     messages (``sync``, called then and at the end)."""
 
     def __init__(self, url: str, window: int = WINDOW) -> None:
-        self.conn = kombu.Connection(url)
+        self.conn = amqp.url_connection(url)
         self.conn.connect()
         self.publisher = amqp.Publisher(self.conn, ConfigObj({"exchange": "canopsis.events"}))
         self.publisher.batching = True
@@ -64,7 +64,7 @@ def _publish(url: str, bodies: list[str], ready, out) -> None:
 
 def _publish_each_confirmed(url: str, bodies: list[str]) -> float:
     """Publishes per second when each waits for its confirm (a publish outside a batch)."""
-    with kombu.Connection(url) as conn:
+    with amqp.url_connection(url) as conn:
         publisher = amqp.Publisher(conn, ConfigObj({"exchange": "canopsis.events"}))
         start = time.time()
         for body in bodies:

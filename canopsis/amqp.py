@@ -36,6 +36,16 @@ since each confirm of a persistent message waits for a disk write. Consumers
 use ``on_message`` and read the raw body, so a body that is not JSON still
 reaches the cleaner, which dead-letters it with the reason.
 
+A broker in a resource alarm (disk or memory below its limit) stops reading
+the connections that publish and says so with ``connection.blocked`` (its
+reason, e.g. "low on disk"), then ``connection.unblocked`` when the alarm
+clears; it tells a connection only once it publishes. An engine's publisher
+waits as long as the broker blocks it (nothing is failed, requeued or sent
+twice) and goes on when the alarm clears. A sender's publisher (the API, the
+ingest service, ``send_event``) raises :class:`Blocked` at once, naming the
+alarm, and checks before it publishes with :meth:`Publisher.probe`, so a
+refused request has published nothing (unless the alarm began during it).
+
 Changing an engine's ``numprocs`` leaves the queues of the old layout bound
 and filled: drain and delete them (``rabbitmqctl delete_queue``) after the
 change.
@@ -44,6 +54,7 @@ change.
 import contextlib
 import hashlib
 import logging
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -54,6 +65,7 @@ from amqp import spec
 from amqp.exceptions import MessageNacked
 from configobj import ConfigObj
 from kombu.mixins import ConsumerMixin
+from kombu.transport import pyamqp
 
 from canopsis import config
 
@@ -62,10 +74,12 @@ log = logging.getLogger("canopsis.amqp")
 ENTRY_ENGINE = "cleaner"
 CONTENT_TYPE = "application/json"
 PERSISTENT = 2
-HEARTBEAT = 30
-#: seconds a publish waits for the broker's confirm (a blocked broker fails the batch, which
-#: is requeued and retried, rather than holding the engine forever)
+#: seconds an engine's publish waits for the broker's confirm while the broker accepts publishes
 CONFIRM_TIMEOUT = 30
+#: seconds a sender's publish (the API, ``send_event``) waits for the socket and for a confirm
+SENDER_TIMEOUT = 10
+#: routing key of :meth:`Publisher.probe`'s message: on the default exchange, no queue has it
+PROBE_KEY = "canopsis.probe"
 
 ConsumerBase = ConsumerMixin
 
@@ -79,10 +93,77 @@ class Delivery:
     message_id: str | None
 
 
+class Blocked(Exception):
+    """The broker refuses publishes (a resource alarm); the message names the alarm."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the broker refuses publishes: {alarm(reason)}")
+
+
+def alarm(reason: str) -> str:
+    """The alarm in RabbitMQ's ``connection.blocked`` reason: "low on disk" is "disk alarm"."""
+    parts = [part.strip() for part in reason.split("&")]
+    return " and ".join(
+        f"{part.removeprefix('low on ')} alarm" if part.startswith("low on ") else part
+        for part in parts
+    )
+
+
+class _Connection(pyamqp.Connection):
+    """py-amqp's connection, keeping the reason of ``connection.blocked`` (py-amqp reads the
+    method without its argument and hands its callback a fixed text)."""
+
+    _METHODS = {
+        **pyamqp.Connection._METHODS,
+        spec.Connection.Blocked: spec.method(spec.Connection.Blocked, "s"),
+    }
+    #: the broker's reason while it refuses publishes, None while it accepts them
+    blocked: str | None = None
+
+    def _on_blocked(self, reason: str) -> None:
+        self.blocked = reason
+        log.info("the broker refuses publishes: %s", alarm(reason))
+
+    def _on_unblocked(self) -> None:
+        self.blocked = None
+        log.info("the broker accepts publishes again")
+
+
+class _Transport(pyamqp.Transport):
+    Connection = _Connection
+
+
 def connection(cfg: ConfigObj | None = None) -> kombu.Connection:
     """A (lazy) connection to the broker of ``amqp.conf`` (publish with a :class:`Publisher`)."""
     cfg = cfg if cfg is not None else config.load("amqp")
-    return kombu.Connection(config.amqp_url(cfg), heartbeat=HEARTBEAT, connect_timeout=5)
+    return url_connection(config.amqp_url(cfg), cfg["heartbeat"])
+
+
+def url_connection(url: str, heartbeat: int = 0) -> kombu.Connection:
+    """A (lazy) connection to the broker at ``url`` that knows when the broker blocks it,
+    with a heartbeat every ``heartbeat`` seconds (0: none).
+
+    py-amqp sets ``TCP_USER_TIMEOUT`` to 1 s, so the kernel drops a connection whose
+    peer has not read its data for a second: a blocked broker stops reading, and the
+    first publishes larger than its socket's buffer would cost the connection (and
+    the batch). The system default is used instead; heartbeats find a dead broker.
+    """
+    return kombu.Connection(
+        url,
+        heartbeat=heartbeat,
+        connect_timeout=5,
+        transport=_Transport,
+        transport_options={"socket_settings": {socket.TCP_USER_TIMEOUT: 0}},
+    )
+
+
+def close(conn: kombu.Connection) -> None:
+    """Close ``conn``: with the AMQP handshake when the broker reads it, else (blocked, or
+    broken) the socket only, since a blocked broker answers nothing until its alarm clears."""
+    if conn.connected and conn.connection.blocked is None:
+        conn.release()
+    else:
+        conn.collect()
 
 
 def connection_errors(conn: kombu.Connection) -> tuple[type[BaseException], ...]:
@@ -144,10 +225,17 @@ class Publisher:
     a block left by an exception waits for nothing (its messages may or may not be
     on the broker: the caller's retry sends them again, with the same ids).
     A message the broker refuses raises :class:`amqp.exceptions.MessageNacked`.
+
+    While the broker blocks publishes (a resource alarm), an engine's publisher
+    (``waits``) waits until it accepts them again, without a deadline, then goes on;
+    a sender's (``waits=False``) raises :class:`Blocked` at once, and waits at most
+    :data:`SENDER_TIMEOUT` for the socket and for a confirm.
     """
 
-    def __init__(self, conn: kombu.Connection, cfg: ConfigObj) -> None:
+    def __init__(self, conn: kombu.Connection, cfg: ConfigObj, *, waits: bool = True) -> None:
         self.cfg = cfg
+        self.waits = waits
+        self.timeout = CONFIRM_TIMEOUT if waits else SENDER_TIMEOUT
         self.channel = conn.channel()
         self.channel.confirm_select()
         self.channel.events["basic_ack"].add(self._on_ack)
@@ -177,17 +265,51 @@ class Publisher:
         self.wait()
 
     def wait(self) -> None:
-        """Return when the broker confirmed everything published; socket.timeout after
-        :data:`CONFIRM_TIMEOUT`."""
-        deadline = time.monotonic() + CONFIRM_TIMEOUT
+        """Return when the broker confirmed everything published; TimeoutError when it has
+        not within the publisher's timeout while it accepts publishes."""
+        deadline = time.monotonic() + self.timeout
         while self.confirmed < self.sent:
+            if self._held():
+                deadline = time.monotonic() + self.timeout
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError(f"no confirm from the broker within {CONFIRM_TIMEOUT} s")
-            self.channel.wait([spec.Basic.Ack, spec.Basic.Nack], timeout=left)
+                raise TimeoutError(f"no confirm from the broker within {self.timeout} s")
+            with contextlib.suppress(TimeoutError):
+                # a second at most: each frame (a heartbeat) would start a longer timeout again
+                self.channel.connection.drain_events(timeout=min(left, 1))
         if self.refused:
             refused, self.refused = self.refused, 0
             raise MessageNacked(f"the broker refused {refused} message(s)")
+
+    def _held(self) -> bool:
+        """While the broker blocks publishes (as far as read: py-amqp reads what is pending
+        before each publish), raise :class:`Blocked` or (``waits``) wait until it accepts
+        them again. True when it waited."""
+        conn = self.channel.connection
+        if conn.blocked is None:
+            return False
+        if not self.waits:
+            raise Blocked(conn.blocked)
+        while conn.blocked is not None:
+            with contextlib.suppress(TimeoutError):
+                conn.drain_events(timeout=1)
+            conn.heartbeat_tick()
+        return True
+
+    def probe(self) -> None:
+        """Check that the broker takes publishes now, with a message no queue receives:
+        :class:`Blocked` when it refuses them, a connection error when it is gone (read
+        from all it sent since the last use, e.g. a close for missed heartbeats)."""
+        conn = self.channel.connection
+        with contextlib.suppress(TimeoutError):
+            while True:
+                conn.drain_events(timeout=0)
+        self._held()
+        self.producer.publish(
+            b"", exchange="", routing_key=PROBE_KEY, delivery_mode=1, timeout=self.timeout
+        )
+        self.sent += 1
+        self.wait()
 
     def to_events(self, body: bytes | str, routing_key: str, message_id: str | None = None) -> None:
         """Publish to ``canopsis.events`` with ``routing_key``."""
@@ -199,6 +321,7 @@ class Publisher:
 
     def publish(self, body, exchange: kombu.Exchange, key: str, message_id: str | None) -> None:
         """Publish ``body`` to ``exchange`` with routing key ``key``."""
+        self._held()
         self.producer.publish(
             body,
             exchange=exchange,
@@ -207,7 +330,8 @@ class Publisher:
             content_type=CONTENT_TYPE,
             content_encoding="utf-8" if isinstance(body, str) else "binary",
             message_id=message_id or uuid.uuid4().hex,
-            timeout=CONFIRM_TIMEOUT,
+            # a blocked broker stops reading: an engine waits in the write, a sender does not
+            timeout=None if self.waits else self.timeout,
         )
         self.sent += 1
         if not self.batching:
@@ -215,6 +339,7 @@ class Publisher:
 
     def queue_depth(self, name: str) -> int:
         """Messages ready in queue ``name`` (passive declare)."""
+        self._held()
         return self.channel.queue_declare(queue=name, passive=True).message_count
 
 
@@ -227,16 +352,23 @@ def publish_events(
 
     The entry engine's topology is declared first (when its configuration is
     known, through ``on_declare``) so that an event sent before the cleaner
-    ever started waits in its queue instead of being unroutable.
+    ever started waits in its queue instead of being unroutable. A sender's
+    publisher: :class:`Blocked` at once when the broker refuses publishes.
     """
-    with connection(cfg) as conn:
+    conn = connection(cfg)
+    try:
         conn.ensure_connection(max_retries=3, interval_start=1, interval_step=1)
         if on_declare is not None:
             on_declare(conn.default_channel)
-        publisher = Publisher(conn, cfg)
+        publisher = Publisher(conn, cfg, waits=False)
+        publisher.probe()
         with publisher.batch():
             for body, key in messages:
                 publisher.to_events(body, key)
+    except BaseException:
+        conn.collect()
+        raise
+    close(conn)
 
 
 def delivery(message: kombu.Message) -> Delivery:

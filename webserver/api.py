@@ -4,7 +4,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from canopsis.webserver.errors import Unavailable
+from canopsis.webserver.errors import ApiError, Unavailable
 from configobj import ConfigObj
 from pymongo.database import Database
 
@@ -17,7 +17,12 @@ class EventSender:
     """Publishes events to ``canopsis.events``, confirmed by the broker (a request's together).
 
     One connection per process, opened at the first use and again after a
-    failure; a broker that cannot be reached is a 503 for the request.
+    failure. Each request first checks it with :meth:`canopsis.amqp.Publisher.probe`:
+    a connection found dead (e.g. closed by the broker for heartbeats nothing
+    answered while the process was idle) is replaced, once, before anything is
+    published. A broker that cannot be reached, or that refuses publishes (a
+    resource alarm, named in the message), is a 503 for the request within
+    :data:`canopsis.amqp.SENDER_TIMEOUT` seconds or so.
     """
 
     def __init__(self, cfg: ConfigObj) -> None:
@@ -27,45 +32,61 @@ class EventSender:
         self.publisher: amqp.Publisher | None = None
 
     def send(self, messages: list[tuple[str, str, str]]) -> None:
-        """Publish ``(body, routing_key, message_id)`` triples; Unavailable on a broker failure."""
+        """Publish ``(body, routing_key, message_id)`` triples; a 503 when the broker fails."""
         with self.lock:
             try:
-                if self.publisher is None:
-                    self._open()
-                with self.publisher.batch():
+                publisher = self._ready()
+                with publisher.batch():
                     for body, key, message_id in messages:
-                        self.publisher.to_events(body, key, message_id)
+                        publisher.to_events(body, key, message_id)
+            except amqp.Blocked as exc:
+                raise ApiError(503, f"{exc}; retry later") from exc
             except Exception as exc:
                 self._close()
                 log.warning("broker: %s", exc)
                 raise Unavailable("the broker") from exc
 
-    def ping(self) -> bool:
-        """True when the broker answers (the events exchange exists), else False."""
+    def state(self) -> str:
+        """``up`` when the broker takes publishes, ``blocked`` when it refuses them (a
+        resource alarm), ``down`` when it cannot be reached."""
         with self.lock:
             try:
-                if self.publisher is None:
-                    self._open()
-                channel = self.conn.default_channel
-                channel.exchange_declare(exchange=self.cfg["exchange"], type="topic", passive=True)
-                return True
+                self._ready()
+                return "up"
+            except amqp.Blocked:
+                return "blocked"
             except Exception as exc:
                 self._close()
                 log.warning("broker: %s", exc)
-                return False
+                return "down"
 
-    def _open(self) -> None:
+    def _ready(self) -> amqp.Publisher:
+        """The publisher, its connection checked (Blocked when the broker refuses publishes)."""
+        if self.publisher is not None:
+            try:
+                self.publisher.probe()
+                return self.publisher
+            except amqp.Blocked:
+                raise
+            except Exception as exc:
+                log.info("broker connection lost (%s): opening another", exc)
+                self._close()
         conn = amqp.connection(self.cfg)
-        conn.ensure_connection(max_retries=1, interval_start=0.5)
-        engine.entry_declarer(self.cfg)(conn.default_channel)
-        self.conn, self.publisher = conn, amqp.Publisher(conn, self.cfg)
+        try:
+            conn.ensure_connection(max_retries=1, interval_start=0.5)
+            engine.entry_declarer(self.cfg)(conn.default_channel)
+            publisher = amqp.Publisher(conn, self.cfg, waits=False)
+        except Exception:
+            conn.collect()
+            raise
+        self.conn, self.publisher = conn, publisher
+        publisher.probe()
+        return publisher
 
     def _close(self) -> None:
+        """Drop the connection (the socket only: after a failure the broker may answer nothing)."""
         if self.conn is not None:
-            try:
-                self.conn.release()
-            except Exception as exc:  # already broken: nothing more to release
-                log.debug("closing the broker connection: %s", exc)
+            self.conn.collect()
         self.conn = self.publisher = None
 
 

@@ -7,7 +7,10 @@ by ``etc/ingest.conf``. It needs only the broker:
 - ``POST /event``: one event or a list, validated and published exactly as
   ``POST /api/v2/event`` does (:func:`canopsis.webserver.resources.events.submit`),
   with the same answers: 202 ``{"accepted", "refused"}``, 400 with ``fields``.
-- ``GET /health`` (no key): 200 when the broker answers, else 503.
+- ``GET /health`` (no key): ``{"status", "broker"}``: 200 ``ok``/``up`` when the
+  broker takes publishes, 200 ``degraded``/``blocked`` while it refuses them (a
+  disk or memory alarm: ``POST /event`` answers 503 naming it), 503
+  ``down``/``down`` when it cannot be reached.
 
 Keys are the API keys of canopsis (``Authorization: Key <key>`` or
 ``X-Canopsis-Authkey``), with the operator or admin role, checked against the
@@ -29,6 +32,8 @@ from configobj import ConfigObj
 from canopsis import config, ingestkeys
 
 ROLES = ("operator", "admin")
+#: the service's status for each state of the broker (:meth:`EventSender.state`)
+STATUS = {"up": "ok", "blocked": "degraded", "down": "down"}
 
 
 class KeyCheck:
@@ -66,9 +71,9 @@ class Health:
         self.sender = sender
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        up = self.sender.ping()
-        resp.status = falcon.HTTP_200 if up else falcon.HTTP_503
-        resp.media = {"broker": "up" if up else "down"}
+        broker = self.sender.state()
+        resp.status = falcon.HTTP_503 if broker == "down" else falcon.HTTP_200
+        resp.media = {"status": STATUS[broker], "broker": broker}
 
 
 def create_app(

@@ -8,7 +8,9 @@ fields. ``source_type`` defaults to ``resource`` when there is a resource and
 ``component`` otherwise. The event is checked first: a bad event gets every
 problem on stderr, one ``field: reason`` per line, and exit status 2. A good
 one is published to ``canopsis.events`` with its routing key, confirmed by the
-broker, and exit status is 0 (1 when the broker cannot be reached).
+broker, and exit status is 0; 1 when the broker cannot be reached or refuses
+publishes (a disk or memory alarm, named: "the broker refuses publishes: disk
+alarm"), said within seconds.
 """
 
 import argparse
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config.load("amqp")
         body = json.dumps(normalized, ensure_ascii=False)
         amqp.publish_events(cfg, [(body, normalized["routing_key"])], engine.entry_declarer(cfg))
-    except config.ConfigError as exc:
+    except (config.ConfigError, amqp.Blocked) as exc:
         return fail(NAME, str(exc), 1)
     except Exception as exc:
         return fail(NAME, f"cannot publish: {type(exc).__name__}: {exc}", 1)

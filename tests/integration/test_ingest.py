@@ -99,7 +99,7 @@ def test_ingest_accepts_events_with_a_key_even_while_mongodb_is_down(services, i
     assert key.split(".")[1] not in keys_file.read_text()
     good = {"Authorization": f"Key {key}"}
 
-    assert get(ingest, "/health") == (200, {"broker": "up"})
+    assert get(ingest, "/health") == (200, {"status": "ok", "broker": "up"})
     assert post(ingest, check_event("ingest-ok"), good) == (202, {"accepted": 1, "refused": []})
     status, _ = post(ingest, [check_event("ingest-hdr")], {"X-Canopsis-Authkey": revoked})
     assert status == 202

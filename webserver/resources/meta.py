@@ -2,12 +2,14 @@
 
 The healthcheck answers::
 
-    {"status": "ok" | "down", "database": "up" | "down", "broker": "up" | "down",
-     "engines": {program: supervisord state}}
+    {"status": "ok" | "degraded" | "down", "database": "up" | "down",
+     "broker": "up" | "blocked" | "down", "engines": {program: supervisord state}}
 
 - ``database``: a ``ping`` to MongoDB.
-- ``broker``: up when the webserver's own broker connection is open, else a
-  short connection attempt (2 s, one try) to ``amqp.conf``'s broker.
+- ``broker``: whether the broker takes a publish now, checked on the
+  webserver's own broker connection (:meth:`EventSender.state`): ``blocked``
+  while it refuses publishes (a disk or memory alarm: events cannot be sent,
+  the rest of the API is served), ``down`` when it cannot be reached.
 - ``engines``: the state of each supervisord program whose name starts with
   ``engine-``; they count as up when all are ``RUNNING`` or none is known.
   When supervisord does not answer, ``engines`` is ``{}`` and
@@ -24,7 +26,8 @@ The healthcheck answers::
 200 with ``"status": "ok"`` when the database and the broker are up and no
 known engine is in another state than ``RUNNING``; 200 with ``"status":
 "degraded"`` when besides an engine is stalled (the API serves, the pipeline
-does not move); 503 with ``"status": "down"`` otherwise.
+does not move) or the broker is blocked (it refuses publishes: events cannot be
+sent); 503 with ``"status": "down"`` otherwise.
 """
 
 import logging
@@ -36,11 +39,9 @@ from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError
 from canopsis.webserver.resources.engines import Supervisord
 
-from canopsis import __version__, amqp, config, enginehealth
+from canopsis import __version__, enginehealth
 
 log = logging.getLogger("canopsis.webserver")
-
-BROKER_TIMEOUT = 2
 
 
 class Version:
@@ -61,7 +62,7 @@ class Healthcheck:
         body = {
             "status": "ok",
             "database": self._database(),
-            "broker": self._broker(),
+            "broker": self.api.sender.state(),
             "engines": {},
         }
         try:
@@ -77,9 +78,11 @@ class Healthcheck:
             if stalled:
                 body["stalled"] = stalled
                 body["status"] = "degraded"
-        if body["database"] != "up" or body["broker"] != "up" or not engines_up:
+        if body["database"] != "up" or body["broker"] == "down" or not engines_up:
             body["status"] = "down"
             resp.status = falcon.HTTP_503
+        elif body["broker"] == "blocked":
+            body["status"] = "degraded"
         resp.media = body
 
     def _stalled(self) -> dict[str, str]:
@@ -97,26 +100,6 @@ class Healthcheck:
             log.warning("healthcheck: database: %s", str(exc).splitlines()[0][:160])
             return "down"
 
-    def _broker(self) -> str:
-        sender = self.api.sender
-        conn = getattr(sender, "conn", None)
-        if conn is not None and conn.connected:
-            return "up"
-        try:
-            cfg = sender.cfg if sender is not None else config.load("amqp")
-            probe = amqp.connection(cfg)
-            probe.connect_timeout = BROKER_TIMEOUT
-            try:
-                probe.ensure_connection(max_retries=1, interval_start=0, timeout=BROKER_TIMEOUT)
-            finally:
-                probe.release()
-            return "up"
-        except Exception as exc:
-            log.warning(
-                "healthcheck: broker: %s", str(exc).splitlines()[0][:160] if str(exc) else exc
-            )
-            return "down"
-
 
 def routes(api: Api) -> list[tuple[str, object]]:
     return [("/api/v2/version", Version()), ("/api/v2/healthcheck", Healthcheck(api))]
@@ -127,7 +110,7 @@ _HEALTH = {
     "properties": {
         "status": {"type": "string", "enum": ["ok", "degraded", "down"]},
         "database": {"type": "string", "enum": ["up", "down"]},
-        "broker": {"type": "string", "enum": ["up", "down"]},
+        "broker": {"type": "string", "enum": ["up", "blocked", "down"]},
         "engines": {"type": "object", "additionalProperties": {"type": "string"}},
         "supervisord": {"type": "string", "enum": ["down"]},
         "stalled": {
@@ -173,7 +156,9 @@ OPENAPI = {
             "security": [],
             "responses": {
                 "200": {
-                    "description": "Everything is up (or degraded: an engine is stalled)",
+                    "description": "Everything is up (ok), or degraded: an engine is "
+                    "stalled, or the broker refuses publishes (broker blocked: events cannot "
+                    "be sent)",
                     "content": {"application/json": {"schema": _HEALTH}},
                 },
                 "503": {
