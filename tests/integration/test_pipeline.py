@@ -409,7 +409,7 @@ def publish_at(site, events: list[dict], rate: float) -> None:
     """Publish ``events`` at ``rate`` per second, each with its own message id, confirmed
     by the broker before the next ones."""
     cfg = config.load("amqp", site.prefix / "etc" / "amqp.conf")
-    with kombu.Connection(site.amqp_url) as conn:
+    with amqp.connection(cfg) as conn:
         publisher = amqp.Publisher(conn, cfg)
         start, sent = time.monotonic(), 0
         while sent < len(events):
