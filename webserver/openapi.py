@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from types import ModuleType
 
 import falcon
-from canopsis.webserver.http import DEFAULT_LIMIT, MAX_LIMIT, require
+from canopsis.webserver.http import DEFAULT_LIMIT, MAX_LIMIT
 
 from canopsis import __version__
 
@@ -49,6 +49,7 @@ PUBLIC = {
     ("/api/v2/version", "get"),
     ("/api/v2/healthcheck", "get"),
     ("/api/v2/auth/login", "post"),
+    (PATH, "get"),
 }
 OBJECT = {"type": "object", "additionalProperties": True}
 ERROR_SCHEMA = {
@@ -212,13 +213,15 @@ def document(modules: Iterable[ModuleType]) -> dict:
 
 
 class OpenApi:
-    """``GET /api/v2/openapi.json``: the document (any authenticated principal)."""
+    """``GET /api/v2/openapi.json``: the document, without credentials (it describes the API
+    and holds no data), so that documentation viewers and client generators can read it."""
+
+    auth_required = False
 
     def __init__(self, doc: dict) -> None:
         self.doc = doc
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        require(req, "viewer")
         resp.media = self.doc
 
 
@@ -237,7 +240,7 @@ OPENAPI = {
                         "additionalProperties": True,
                     },
                 ),
-                **errors(401, 503),
+                **errors(503),
             },
         }
     }
