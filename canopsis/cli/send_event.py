@@ -23,39 +23,75 @@ from canopsis import amqp, config, engine, event
 from canopsis.cli.common import Parser, fail
 
 NAME = "send_event"
-TEXT_FIELDS = (
-    "connector",
-    "connector_name",
-    "event_type",
-    "source_type",
-    "component",
-    "resource",
-    "output",
-    "long_output",
-    "perf_data",
-    "author",
-    "ticket",
-)
-INT_FIELDS = ("state", "state_type", "duration")
+#: the event's fields an option sets, with what the option's help says of them
+TEXT_FIELDS = {
+    "connector": "kind of the sending tool (nagios, collectd, ...)",
+    "connector_name": "which instance of it (e.g. nagios-paris)",
+    "event_type": "check, perf, log, heartbeat, or an action: ack, ackremove, cancel, "
+    "uncancel, snooze, declareticket, assocticket, changestate, comment",
+    "source_type": "component or resource (default: resource when --resource is given)",
+    "component": "the host or application the event is about",
+    "resource": "the service of the component (a check, a disk, ...)",
+    "output": "the message (one line)",
+    "long_output": "more text",
+    "perf_data": "Nagios perf data: 'label=value[UOM];warn;crit;min;max ...'",
+    "author": "who acts (actions)",
+    "ticket": "the ticket number (declareticket, assocticket)",
+}
+INT_FIELDS = {
+    "state_type": "0 soft, 1 hard",
+    "duration": "seconds (snooze)",
+}
+#: Nagios state names ``--state`` accepts besides numbers
+NAGIOS_STATES = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
+
+
+def state(text: str) -> int:
+    """A state as a number or a Nagios state name (any case)."""
+    try:
+        return NAGIOS_STATES[text.upper()] if text.upper() in NAGIOS_STATES else int(text)
+    except ValueError:
+        names = ", ".join(NAGIOS_STATES)
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected 0 to 3 or a Nagios state name ({names})"
+        ) from None
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = Parser(prog=NAME, description=__doc__.splitlines()[0])
-    for name in TEXT_FIELDS:
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name)
-    for name in INT_FIELDS:
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int)
-    parser.add_argument("--timestamp", type=float)
+    return options().parse_args(argv)
+
+
+def options() -> argparse.ArgumentParser:
+    """The command line of ``send_event``, each option with its help."""
+    parser = Parser(prog=NAME, description=__doc__.splitlines()[0].replace("``", ""))
+    for name, text in TEXT_FIELDS.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, help=text)
+    parser.add_argument(
+        "--state",
+        type=state,
+        help="0 info/OK, 1 minor/WARNING, 2 major/CRITICAL, 3 critical/UNKNOWN: a number or a "
+        "Nagios state name (checks)",
+    )
+    for name, text in INT_FIELDS.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int, help=text)
+    parser.add_argument("--timestamp", type=float, help="epoch seconds (default: now)")
     parser.add_argument("--tag", dest="tags", action="append", help="a tag (repeatable)")
-    parser.add_argument("--field", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other field, VALUE read as JSON when it is JSON (repeatable)",
+    )
     parser.add_argument("--file", metavar="F", help="a JSON event ('-': standard input)")
     parser.add_argument("--dry-run", action="store_true", help="check only, do not publish")
-    return parser.parse_args(argv)
+    return parser
 
 
 def build(args: argparse.Namespace, stdin=None) -> object:
     """The raw event from the file or stdin and the options; ValueError for unreadable input."""
-    fields = {name: getattr(args, name) for name in (*TEXT_FIELDS, *INT_FIELDS, "timestamp")}
+    names = (*TEXT_FIELDS, "state", *INT_FIELDS, "timestamp")
+    fields = {name: getattr(args, name) for name in names}
     fields = {k: v for k, v in fields.items() if v is not None}
     if args.tags:
         fields["tags"] = args.tags

@@ -304,6 +304,26 @@ def test_send_event_builds_from_options_fields_and_file(tmp_path):
         send_event.build(send_event.parse(["--component", "h", "--field", "novalue"]))
 
 
+@pytest.mark.parametrize(
+    ("given", "state"), [("OK", 0), ("warning", 1), ("Critical", 2), ("UNKNOWN", 3), ("2", 2)]
+)
+def test_send_event_takes_a_state_as_a_number_or_a_nagios_name(given, state):
+    assert send_event.parse(["--state", given]).state == state
+
+
+def test_send_event_names_a_state_it_cannot_read(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        send_event.parse(["--state", "bogus"])
+    assert exit_.value.code == 2
+    assert "'bogus': expected 0 to 3 or a Nagios state name" in capsys.readouterr().err
+
+
+def test_send_event_help_describes_every_option():
+    actions = send_event.options()._actions
+    assert len(actions) == 20  # --help and the 19 options
+    assert [a.option_strings[-1] for a in actions if not a.help] == []
+
+
 class Recorder(Engine):
     """Records what each batch brings (prepare) and the order events are worked."""
 
