@@ -15,9 +15,15 @@ engines).
   bits; ``hash`` is its SHA-256. A fast hash is enough for a secret of that
   entropy (no dictionary to try), and keeps every API call cheap, where a
   slow hash per request would cost tens of milliseconds.
-- ``login_failures``: ``{_id: address, count, since}``; after too many
-  failed logins from one address within the window, logins from it are
-  refused until the window ends.
+- ``login_failures``: ``{_id, name, address, count, expires}``, one counter
+  per account and address (``pair:<address> <name>``), per account
+  (``account:<name>``) and per address (``address:<address>``), each lasting
+  the window from its first failure; past its limit (:class:`LoginLimits`), a
+  login of that account from that address, of that account, or from that
+  address is refused until the counter expires. A successful login clears the
+  counters of its account only (every ``name`` document), never the
+  address's: one account's login cannot reset the count of another, and an
+  address shared by many users (a reverse proxy) has a limit of its own.
 """
 
 import hashlib
@@ -56,6 +62,7 @@ def ensure_indexes(db: Database) -> None:
     db[SESSIONS].create_index("expires", expireAfterSeconds=0)
     db[SESSIONS].create_index("user")
     db[FAILURES].create_index("expires", expireAfterSeconds=0)
+    db[FAILURES].create_index("name")
 
 
 def now() -> datetime:
@@ -190,23 +197,65 @@ def _aware(date: datetime) -> datetime:
 # Failed logins.
 
 
-def login_blocked(db: Database, address: str, limit: int) -> int:
-    """Seconds until ``address`` may try again (0: it may now)."""
-    doc = db[FAILURES].find_one({"_id": address})
-    if doc is None or doc["count"] < limit:
-        return 0
-    return max(1, int((_aware(doc["expires"]) - now()).total_seconds()) + 1)
+@dataclass(frozen=True)
+class LoginLimits:
+    """Failed logins allowed within ``window`` seconds, per account and address, per account
+    and per address."""
+
+    per_pair: int
+    per_account: int
+    per_address: int
+    window: int
 
 
-def record_failure(db: Database, address: str, window: int) -> None:
-    """Count a failed login of ``address``; the count lasts ``window`` seconds from the first."""
-    db[FAILURES].delete_one({"_id": address, "expires": {"$lte": now()}})
-    db[FAILURES].update_one(
-        {"_id": address},
-        {"$inc": {"count": 1}, "$setOnInsert": {"expires": now() + timedelta(seconds=window)}},
-        upsert=True,
-    )
+def _counters(name: str, address: str, limits: LoginLimits) -> list[tuple[dict, int, str]]:
+    """The failure counters of a login: the document identifying each, its limit, and what
+    it blocks (said in the refusal)."""
+    return [
+        (
+            {"_id": f"pair:{address} {name}", "name": name, "address": address},
+            limits.per_pair,
+            f"for {name} from {address}",
+        ),
+        ({"_id": f"account:{name}", "name": name}, limits.per_account, f"for {name}"),
+        ({"_id": f"address:{address}", "address": address}, limits.per_address, f"from {address}"),
+    ]
 
 
-def clear_failures(db: Database, address: str) -> None:
-    db[FAILURES].delete_one({"_id": address})
+def login_blocked(
+    db: Database, name: str, address: str, limits: LoginLimits
+) -> tuple[str, int] | None:
+    """What refuses a login of ``name`` from ``address`` (``"for <name> from <address>"``,
+    ``"for <name>"`` or ``"from <address>"``) and the seconds until it ends; None when none does.
+    """
+    counters = _counters(name, address, limits)
+    ids = [ident["_id"] for ident, _limit, _what in counters]
+    found = {
+        doc["_id"]: doc
+        for doc in db[FAILURES].find({"_id": {"$in": ids}, "expires": {"$gt": now()}})
+    }
+    for ident, limit, what in counters:
+        doc = found.get(ident["_id"])
+        if doc is not None and doc["count"] >= limit:
+            return what, max(1, int((_aware(doc["expires"]) - now()).total_seconds()) + 1)
+    return None
+
+
+def record_failure(db: Database, name: str, address: str, limits: LoginLimits) -> None:
+    """Count a failed login of ``name`` from ``address`` on each of its counters; a counter
+    lasts ``limits.window`` seconds from its first failure."""
+    counters = _counters(name, address, limits)
+    ids = [ident["_id"] for ident, _limit, _what in counters]
+    db[FAILURES].delete_many({"_id": {"$in": ids}, "expires": {"$lte": now()}})
+    expires = now() + timedelta(seconds=limits.window)
+    for ident, _limit, _what in counters:
+        db[FAILURES].update_one(
+            {"_id": ident["_id"]},
+            {"$inc": {"count": 1}, "$setOnInsert": {**ident, "expires": expires}},
+            upsert=True,
+        )
+
+
+def clear_failures(db: Database, name: str) -> None:
+    """Forget the failed logins of ``name`` (from every address), not those of its address."""
+    db[FAILURES].delete_many({"name": name})

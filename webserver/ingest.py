@@ -15,8 +15,9 @@ by ``etc/ingest.conf``. It needs only the broker:
 Keys are the API keys of canopsis (``Authorization: Key <key>`` or
 ``X-Canopsis-Authkey``), with the operator or admin role, checked against the
 key file the webserver keeps (:mod:`canopsis.ingestkeys`), never against
-MongoDB: nothing here opens a database connection. Errors have the REST API's
-one shape (:mod:`canopsis.webserver.errors`).
+MongoDB: nothing here opens a database connection. An action is authored by
+the key that sent it, ``ingest:<key id>``, whatever its ``author`` says. Errors
+have the REST API's one shape (:mod:`canopsis.webserver.errors`).
 """
 
 from pathlib import Path
@@ -53,6 +54,13 @@ class KeyCheck:
             raise ApiError(401, "invalid, expired or revoked credentials")
         if role not in ROLES:
             raise ApiError(403, f"this needs the operator role; the key has {role}")
+        req.context.author = author(found[1])
+
+
+def author(key: str) -> str:
+    """The author of the actions sent with ``key``: ``ingest:<key id>`` (the key file holds
+    no user name, and the id tells two integrations apart)."""
+    return f"ingest:{key.partition('.')[0]}"
 
 
 class Event:
@@ -61,7 +69,7 @@ class Event:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.status = falcon.HTTP_202
-        resp.media = submit(read_json(req), self.sender)
+        resp.media = submit(read_json(req), self.sender, req.context.author)
 
 
 class Health:

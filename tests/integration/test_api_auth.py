@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from canopsis import auth
+from canopsis import auth, config
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -69,6 +70,74 @@ def test_a_wrong_password_is_401_and_repeated_failures_are_slowed_down(api):
     )
     assert blocked.status_code == 429
     assert 0 < int(blocked.headers["retry-after"]) <= 300
+
+
+LIMITS = config.load("webserver", REPO / "etc" / "webserver.conf")["auth"]
+PER_PAIR = LIMITS["max_failed_logins"]
+
+
+def login(api, name: str, password: str, address: str = "10.0.0.1"):
+    return api.simulate_post(
+        "/api/v2/auth/login", json={"name": name, "password": password}, remote_addr=address
+    )
+
+
+def fail(api, name: str, times: int, address: str = "10.0.0.1") -> None:
+    for _ in range(times):
+        assert login(api, name, "wrong", address).status_code == 401
+
+
+def blocked(resp, what: str) -> None:
+    assert resp.status_code == 429, resp.text
+    wait = int(resp.headers["retry-after"])
+    assert 0 < wait <= LIMITS["failed_login_window"]
+    assert error(resp)["message"] == f"too many failed logins {what}; retry in {wait} s"
+
+
+def test_another_accounts_login_does_not_reset_the_failures_of_an_account(api):
+    auth.create_user(api.db, "root", "root-pass", "admin")
+    auth.create_user(api.db, "bob", "bob-pass", "viewer")
+    fail(api, "root", PER_PAIR - 1)
+    assert login(api, "bob", "bob-pass").status_code == 200
+    fail(api, "root", 1)
+    blocked(login(api, "root", "root-pass"), "for root from 10.0.0.1")
+
+
+def test_a_locked_account_locks_out_neither_the_others_nor_itself_elsewhere(api):
+    auth.create_user(api.db, "root", "root-pass", "admin")
+    auth.create_user(api.db, "bob", "bob-pass", "viewer")
+    fail(api, "root", PER_PAIR)
+    blocked(login(api, "root", "root-pass"), "for root from 10.0.0.1")
+    assert login(api, "bob", "bob-pass").status_code == 200
+    assert login(api, "root", "root-pass", "10.0.0.2").status_code == 200
+
+
+def test_failures_from_many_addresses_lock_the_account(api):
+    auth.create_user(api.db, "root", "root-pass", "admin")
+    per_account = LIMITS["max_failed_logins_per_account"]
+    for n in range(per_account):
+        fail(api, "root", 1, f"10.0.1.{n % PER_PAIR}")
+    blocked(login(api, "root", "root-pass", "10.0.2.1"), "for root")
+
+
+def test_a_flood_from_one_address_is_blocked_for_every_account(api):
+    auth.create_user(api.db, "bob", "bob-pass", "viewer")
+    for n in range(LIMITS["max_failed_logins_per_address"]):
+        fail(api, f"guess{n}", 1)
+    blocked(login(api, "bob", "bob-pass"), "from 10.0.0.1")
+    assert login(api, "bob", "bob-pass", "10.0.0.2").status_code == 200
+
+
+def test_a_successful_login_clears_only_its_own_account(api):
+    auth.create_user(api.db, "carol", "carol-pass", "viewer")
+    auth.create_user(api.db, "dave", "dave-pass", "viewer")
+    fail(api, "carol", PER_PAIR - 1)
+    fail(api, "dave", PER_PAIR - 1)
+    assert login(api, "carol", "carol-pass").status_code == 200
+    fail(api, "dave", 1)
+    blocked(login(api, "dave", "dave-pass"), "for dave from 10.0.0.1")
+    fail(api, "carol", PER_PAIR - 1)
+    assert login(api, "carol", "carol-pass").status_code == 200
 
 
 def test_api_keys_are_created_listed_without_secret_and_revoked(api):

@@ -19,6 +19,7 @@ from configobj import ConfigObj
 
 from canopsis import auth, ingestkeys
 from tests.conftest import EngineProcess, free_port, wait_for_port
+from tests.integration.test_api_event_author import published
 from tests.integration.test_pipeline import CHAIN, REPO_ENGINES, write_confs
 
 pytestmark = pytest.mark.integration
@@ -144,3 +145,19 @@ def test_ingest_accepts_events_with_a_key_even_while_mongodb_is_down(services, i
         for conf in (services.prefix / "etc" / "engines").glob("*.conf"):
             if (REPO_ENGINES / conf.name).exists():
                 shutil.copy(REPO_ENGINES / conf.name, conf)
+
+
+def test_an_action_sent_to_ingest_is_authored_by_its_key(services, ingest, db):
+    keys_file = services.prefix / "var" / "lib" / "ingest" / "keys.json"
+    doc, key = auth.create_key(db, "operator", "monitor", "it", None)
+    ingestkeys.write(db, keys_file)
+    with kombu.Connection(services.amqp_url) as conn:
+        conn.default_channel.queue_purge("Engine_cleaner")
+    forged = {**check_event("ingest-author"), "event_type": "comment", "author": "admin"}
+    del forged["state"]
+    assert post(ingest, forged, {"X-Canopsis-Authkey": key}) == (
+        202,
+        {"accepted": 1, "refused": []},
+    )
+    events = wait_for(lambda: published(services), 30, "the published event")
+    assert [e["author"] for e in events] == [f"ingest:{doc['_id']}"]

@@ -16,6 +16,12 @@ class Login:
     def __init__(self, api: Api) -> None:
         self.api = api
         self.cfg = api.cfg["auth"]
+        self.limits = auth.LoginLimits(
+            self.cfg["max_failed_logins"],
+            self.cfg["max_failed_logins_per_account"],
+            self.cfg["max_failed_logins_per_address"],
+            self.cfg["failed_login_window"],
+        )
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = read_object(req, ("name", "password"), ("name", "password"))
@@ -28,15 +34,16 @@ class Login:
             raise bad_request(fields)
         address = req.remote_addr or "-"
         db = self.api.db
-        wait = auth.login_blocked(db, address, self.cfg["max_failed_logins"])
-        if wait:
+        blocked = auth.login_blocked(db, body["name"], address, self.limits)
+        if blocked:
+            what, wait = blocked
             resp.set_header("Retry-After", str(wait))
-            raise ApiError(429, f"too many failed logins from {address}; retry in {wait} s")
+            raise ApiError(429, f"too many failed logins {what}; retry in {wait} s")
         user = auth.check_login(db, body["name"], body["password"])
         if user is None:
-            auth.record_failure(db, address, self.cfg["failed_login_window"])
+            auth.record_failure(db, body["name"], address, self.limits)
             raise ApiError(401, "wrong name or password")
-        auth.clear_failures(db, address)
+        auth.clear_failures(db, user["_id"])
         hours = self.cfg["session_hours"]
         token = auth.open_session(db, user, hours)
         resp.set_cookie(
@@ -91,7 +98,9 @@ OPENAPI = {
         "post": {
             "summary": "Open a session",
             "description": "Sets the canopsis_session cookie (HttpOnly, SameSite=Strict). "
-            "Too many failed logins from one address are refused with 429 for a while.",
+            "Too many failed logins of one account from one address, of one account, or "
+            "from one address (a higher limit) are refused with 429 for a while, naming "
+            "which and for how long; a successful login clears its account's count.",
             "operationId": "login",
             "tags": ["auth"],
             "requestBody": json_body(

@@ -5,7 +5,10 @@ published to ``canopsis.events`` (persistent, each confirmed by the broker,
 with its computed routing key and a message id) and the answer is ``202``
 with how many were accepted and, by index, why the others were refused. When
 none is valid the answer is ``400`` with ``fields`` named ``<index>.<field>``.
-An event without ``timestamp`` gets the time it reached the API.
+An event without ``timestamp`` gets the time it reached the API. An action
+(:data:`canopsis.event.ACTION_TYPES`) is authored by whoever sent it: its
+``author`` is replaced by the authenticated principal's name, whatever the
+body says.
 """
 
 import time
@@ -28,13 +31,16 @@ class Events:
         self.api = api
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        require(req, "operator")
+        who = require(req, "operator")
         resp.status = falcon.HTTP_202
-        resp.media = submit(read_json(req), self.api.sender)
+        resp.media = submit(read_json(req), self.api.sender, who.name)
 
 
-def submit(body: Any, sender: EventSender) -> dict:
+def submit(body: Any, sender: EventSender, author: str) -> dict:
     """Validate ``body`` (one event or a list) and publish the valid events with ``sender``.
+
+    Every action is published with ``author`` as its author (the sender's own
+    identity), never the one the body claims.
 
     The answer's body: ``{"accepted", "refused"}``; 400 when no event is valid
     (also used by the emergency ingest service, :mod:`canopsis.webserver.ingest`).
@@ -53,6 +59,8 @@ def submit(body: Any, sender: EventSender) -> dict:
             refused.append({"index": index, "errors": reasons})
             continue
         sent = {**raw, "timestamp": normalized["timestamp"]}
+        if normalized["event_type"] in event.ACTION_TYPES:
+            sent["author"] = author
         messages.append((dumps(sent), normalized["routing_key"], uuid.uuid4().hex))
     if not messages:
         fields = {
@@ -103,7 +111,10 @@ _EVENT = {
         "duration": {"type": "integer", "minimum": 1},
         "output": {"type": "string"},
         "long_output": {"type": "string"},
-        "author": _identifier(),
+        "author": {
+            **_identifier(),
+            "description": "ignored on actions: their author is the authenticated principal",
+        },
         "ticket": _identifier(),
         "timestamp": {
             "type": "number",
