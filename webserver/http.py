@@ -18,6 +18,11 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 #: a JSON escape of a UTF-16 surrogate: alone, it decodes to a string no UTF-8 can hold
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+#: the deepest nesting of arrays and objects a body may have; no event comes near it, and
+#: deeper input would exhaust the parser's recursion
+MAX_DEPTH = 64
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(rb"[\[\]{}]")
 
 
 def new_app(middleware: list) -> falcon.App:
@@ -65,6 +70,11 @@ def read_json(req: falcon.Request) -> Any:
     raw = req.bounded_stream.read()
     if not raw:
         raise bad_request({"body": "missing"}, "the request has no body")
+    if _too_deep(raw):
+        raise bad_request(
+            {"body": f"arrays and objects nested deeper than {MAX_DEPTH} levels"},
+            f"the body is nested deeper than {MAX_DEPTH} levels",
+        )
     try:
         body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     except UnicodeDecodeError:
@@ -78,6 +88,16 @@ def read_json(req: falcon.Request) -> Any:
             reason = "a \\u escape of a lone UTF-16 surrogate, which is no character"
             raise bad_request({"body": reason}, "the body is not text") from None
     return body
+
+
+def _too_deep(raw: bytes) -> bool:
+    """Whether the arrays and objects of ``raw`` (strings aside) nest deeper than MAX_DEPTH."""
+    depth = 0
+    for bracket in _BRACKET.finditer(_JSON_STRING.sub(b"", raw)):
+        depth += 1 if bracket.group() in (b"[", b"{") else -1
+        if depth > MAX_DEPTH:
+            return True
+    return False
 
 
 def read_object(req: falcon.Request, allowed: Iterable[str], required: Iterable[str] = ()) -> dict:

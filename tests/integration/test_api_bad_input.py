@@ -142,6 +142,10 @@ def test_every_operation_with_a_body_has_a_wrong_type_case():
     assert sorted(WRONG_TYPES) == sorted(WITH_BODY)
 
 
+#: objects nested 5,000 deep: over the parser's recursion limit, far over canopsis' 64 levels
+NESTED = b'{"a":' * 5000 + b"1" + b"}" * 5000
+
+
 @pytest.mark.parametrize(
     "body", [b'{"name": ', b"{'a': 1}", b"[1, 2", b'{"a": NaN}', b'"\\ud800"', b"\xff\xfe"]
 )
@@ -149,6 +153,15 @@ def test_every_operation_with_a_body_has_a_wrong_type_case():
 def test_a_body_that_is_not_json_is_400_naming_the_body(site, method, path, body):
     resp = call(site, method, path, body=body, content_type="application/json")
     assert resp.status_code == 400 and "body" in error(resp)["fields"], resp.text
+    still_serving(site)
+
+
+@pytest.mark.parametrize(("method", "path"), WITH_BODY)
+def test_a_deeply_nested_body_is_400_naming_the_limit(site, method, path):
+    resp = call(site, method, path, body=NESTED, content_type="application/json")
+    assert resp.status_code == 400, resp.text
+    assert error(resp)["message"] == "the body is nested deeper than 64 levels"
+    assert "body" in error(resp)["fields"]
     still_serving(site)
 
 

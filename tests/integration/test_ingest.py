@@ -144,3 +144,21 @@ def test_ingest_accepts_events_with_a_key_even_while_mongodb_is_down(services, i
         for conf in (services.prefix / "etc" / "engines").glob("*.conf"):
             if (REPO_ENGINES / conf.name).exists():
                 shutil.copy(REPO_ENGINES / conf.name, conf)
+
+
+def test_ingest_answers_a_deeply_nested_body_with_400_naming_the_limit(services, ingest, db):
+    keys_file = services.prefix / "var" / "lib" / "ingest" / "keys.json"
+    _doc, key = auth.create_key(db, "operator", "nested", "it", None)
+    ingestkeys.write(db, keys_file)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{ingest}/event",
+        data=b'{"a":' * 5000 + b"1" + b"}" * 5000,
+        headers={"Content-Type": "application/json", "Authorization": f"Key {key}"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, timeout=30)
+    error = json.loads(answer.value.read())["error"]
+    assert (answer.value.code, error["code"]) == (400, 400)
+    assert error["message"] == "the body is nested deeper than 64 levels"
+    assert get(ingest, "/health") == (200, {"status": "ok", "broker": "up"})
