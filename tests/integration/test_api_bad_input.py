@@ -224,3 +224,53 @@ def test_a_10_mb_body_is_413_and_the_server_keeps_serving(site, method, path):
     assert resp.status_code == 413
     assert "larger than" in error(resp)["message"]
     still_serving(site)
+
+
+#: the operations whose answers may carry a secret or personal data: never cached
+NO_STORE = {
+    ("post", "/api/v2/apikeys"),
+    ("post", "/api/v2/auth/login"),
+    ("get", "/api/v2/auth/me"),
+    ("get", "/api/v2/users"),
+    ("post", "/api/v2/users"),
+    ("put", "/api/v2/users/{name}"),
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    sorted(
+        {(m, p) for m, p, _params in QUERIES if m == "get"}
+        | {("get", "/api/v2/auth/me"), ("get", "/api/v2/users")}
+        | set(WITH_BODY)
+    ),
+)
+def test_every_answer_says_nosniff_and_those_with_secrets_say_no_store(site, method, path):
+    """The lists and ``me`` as they are, the others with a body of the wrong type (a 415 that
+    changes nothing)."""
+    if method == "get":
+        resp = call(site, method, path)
+    else:
+        resp = call(site, method, path, body=b"x", content_type="text/plain")
+        assert resp.status_code == 415, resp.text
+    assert resp.headers.get("X-Content-Type-Options") == "nosniff"
+    assert resp.headers.get("Cache-Control") == ("no-store" if (method, path) in NO_STORE else None)
+
+
+def test_an_unknown_route_says_nosniff(site):
+    resp = call(site, "get", "/api/v2/nosuch")
+    assert resp.status_code == 404 and resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize(("method", "path"), WITH_BODY)
+def test_a_chunked_body_is_411_asking_for_a_length(site, method, path):
+    resp = call(
+        site,
+        method,
+        path,
+        body=b'{"output": "x"}',
+        content_type="application/json",
+        extras={"HTTP_TRANSFER_ENCODING": "chunked"},
+    )
+    assert resp.status_code == 411, resp.text
+    assert error(resp)["message"] == "send the body with a Content-Length header, not chunked"

@@ -160,5 +160,6 @@ def test_ingest_answers_a_deeply_nested_body_with_400_naming_the_limit(services,
         urllib.request.urlopen(request, timeout=30)
     error = json.loads(answer.value.read())["error"]
     assert (answer.value.code, error["code"]) == (400, 400)
+    assert answer.value.headers["X-Content-Type-Options"] == "nosniff"
     assert error["message"] == "the body is nested deeper than 64 levels"
     assert get(ingest, "/health") == (200, {"status": "ok", "broker": "up"})
