@@ -2,6 +2,7 @@
 document): a 4xx in the one error shape naming the field, and the server keeps serving."""
 
 import importlib
+import json
 import re
 from urllib.parse import quote
 
@@ -163,6 +164,25 @@ def test_a_deeply_nested_body_is_400_naming_the_limit(site, method, path):
     assert error(resp)["message"] == "the body is nested deeper than 64 levels"
     assert "body" in error(resp)["fields"]
     still_serving(site)
+
+
+@pytest.mark.parametrize(
+    ("output", "refused"),
+    [
+        ([[[]]] * 1000, False),
+        (json.loads("[" * 63 + "]" * 63), False),
+        (json.loads("[" * 64 + "]" * 64), True),
+        ("[{" * 100, False),
+    ],
+)
+def test_the_nesting_limit_counts_levels_of_arrays_and_objects_not_brackets_in_text(
+    site, output, refused
+):
+    """The body ``{"output": ...}`` is one level; 64 in all pass, 65 do not."""
+    resp = call(site, "post", "/api/v2/auth/login", json={"output": output})
+    assert resp.status_code == 400, resp.text
+    nested = error(resp)["message"] == "the body is nested deeper than 64 levels"
+    assert nested == refused, resp.text
 
 
 @pytest.mark.parametrize(("method", "path"), WITH_BODY)
