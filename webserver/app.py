@@ -16,7 +16,7 @@ import falcon
 from canopsis.webserver import openapi
 from canopsis.webserver.api import Api, EventSender
 from canopsis.webserver.http import new_app
-from canopsis.webserver.middleware import Authentication, BodyLimit
+from canopsis.webserver.middleware import Authentication, BodyLimit, SecurityHeaders
 from configobj import ConfigObj
 from pymongo.database import Database
 
@@ -40,6 +40,14 @@ WEBSERVICES = {
 }
 
 
+def private(req: falcon.Request) -> bool:
+    """Whether the answer may carry a secret or personal data (a new key, a session, users)."""
+    path = req.path
+    return path.startswith(("/api/v2/auth/", "/api/v2/users")) or (
+        req.method == "POST" and path == "/api/v2/apikeys"
+    )
+
+
 def check_webservices(cfg: ConfigObj) -> dict[str, bool]:
     """The ``[webservices]`` switches of ``webserver.conf``; ConfigError naming an unknown one."""
     switches = dict(cfg["webservices"])
@@ -61,7 +69,9 @@ def create_app(
     db = db if db is not None else storage.journaled(storage.database())
     sender = sender if sender is not None else EventSender(config.load("amqp"))
     api = Api(cfg, db, sender)
-    app = new_app([BodyLimit(cfg["server"]["max_body_bytes"]), Authentication(api)])
+    app = new_app(
+        [SecurityHeaders(private), BodyLimit(cfg["server"]["max_body_bytes"]), Authentication(api)]
+    )
     enabled = [m for name, m in WEBSERVICES.items() if switches.get(name, True)]
     loaded = []
     for module_name in (*ALWAYS, *enabled):

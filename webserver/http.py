@@ -18,6 +18,13 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 #: a JSON escape of a UTF-16 surrogate: alone, it decodes to a string no UTF-8 can hold
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+#: the deepest nesting of arrays and objects a body may have; no event comes near it, and
+#: deeper input would exhaust the parser's recursion
+MAX_DEPTH = 64
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+#: ``translate`` arguments keeping only the brackets, objects' as arrays'
+_AS_BRACKETS = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
 
 
 def new_app(middleware: list) -> falcon.App:
@@ -65,6 +72,11 @@ def read_json(req: falcon.Request) -> Any:
     raw = req.bounded_stream.read()
     if not raw:
         raise bad_request({"body": "missing"}, "the request has no body")
+    if _too_deep(raw):
+        raise bad_request(
+            {"body": f"arrays and objects nested deeper than {MAX_DEPTH} levels"},
+            f"the body is nested deeper than {MAX_DEPTH} levels",
+        )
     try:
         body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     except UnicodeDecodeError:
@@ -78,6 +90,29 @@ def read_json(req: falcon.Request) -> Any:
             reason = "a \\u escape of a lone UTF-16 surrogate, which is no character"
             raise bad_request({"body": reason}, "the body is not text") from None
     return body
+
+
+def _too_deep(raw: bytes) -> bool:
+    """Whether the arrays and objects of ``raw`` (strings aside) nest deeper than MAX_DEPTH.
+
+    On the brackets alone, each pass drops the innermost pairs, one level (in C, so that
+    megabytes of brackets cost no Python loop over each); what is left is then scanned.
+    """
+    text = _JSON_STRING.sub(b"", raw).translate(_AS_BRACKETS, _NOT_BRACKETS)
+    dropped = 0
+    while text and dropped < MAX_DEPTH:
+        inner = text.replace(b"[]", b"")
+        if len(inner) == len(text):
+            break
+        text, dropped = inner, dropped + 1
+    depth = dropped
+    for char in text:
+        depth += 1 if char == ord("[") else -1
+        if depth > MAX_DEPTH:
+            return True
+        if depth < dropped:  # a closing bracket too many: not JSON, the parser says so
+            return False
+    return False
 
 
 def read_object(req: falcon.Request, allowed: Iterable[str], required: Iterable[str] = ()) -> dict:

@@ -26,7 +26,7 @@ import falcon
 from canopsis.webserver.api import EventSender
 from canopsis.webserver.errors import ApiError
 from canopsis.webserver.http import new_app, read_json
-from canopsis.webserver.middleware import BodyLimit, credentials
+from canopsis.webserver.middleware import BodyLimit, SecurityHeaders, credentials
 from canopsis.webserver.resources.events import submit
 from configobj import ConfigObj
 
@@ -92,7 +92,9 @@ def create_app(
     """The application for ``etc/ingest.conf`` (the arguments replace what tests provide)."""
     cfg = cfg if cfg is not None else config.load("ingest")
     sender = sender if sender is not None else EventSender(config.load("amqp"))
-    app = new_app([BodyLimit(cfg["server"]["max_body_bytes"]), KeyCheck(keys_path)])
+    app = new_app(
+        [SecurityHeaders(), BodyLimit(cfg["server"]["max_body_bytes"]), KeyCheck(keys_path)]
+    )
     app.add_route("/event", Event(sender))
     app.add_route("/health", Health(sender))
     return app

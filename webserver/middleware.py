@@ -1,4 +1,6 @@
-"""Authentication of every request and the request body limit."""
+"""Authentication of every request, the request body limit and the security headers."""
+
+from collections.abc import Callable
 
 import falcon
 from canopsis.webserver.api import Api
@@ -30,18 +32,34 @@ CHUNK = 1024 * 1024
 
 
 class BodyLimit:
-    """413 for a request announcing a body over ``max_body`` bytes, never parsed."""
+    """413 for a request announcing a body over ``max_body`` bytes, never parsed; 411 for a
+    chunked body (no length to check the limit against before reading it)."""
 
     def __init__(self, max_body: int) -> None:
         self.max_body = max_body
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if req.get_header("Transfer-Encoding"):
+            raise ApiError(411, "send the body with a Content-Length header, not chunked")
         length = req.content_length
         if length is not None and length > self.max_body:
             if length <= DRAINED:
                 while req.bounded_stream.read(CHUNK):
                     pass
             raise ApiError(413, f"the body is larger than {self.max_body} bytes")
+
+
+class SecurityHeaders:
+    """``X-Content-Type-Options: nosniff`` on every response, and ``Cache-Control: no-store``
+    on those of the requests ``private`` says carry a secret or personal data."""
+
+    def __init__(self, private: Callable[[falcon.Request], bool] = lambda req: False) -> None:
+        self.private = private
+
+    def process_response(self, req: falcon.Request, resp: falcon.Response, resource, ok) -> None:
+        resp.set_header("X-Content-Type-Options", "nosniff")
+        if self.private(req):
+            resp.set_header("Cache-Control", "no-store")
 
 
 class Authentication:

@@ -189,6 +189,9 @@ def ingest(args: list[str]) -> None:
     _gunicorn("ingest", "canopsis.webserver.ingest:create_app()", args)
 
 
+MAX_REQUEST_LINE = 8190
+
+
 def _gunicorn(program: str, app: str, args: list[str]) -> None:
     """Exec gunicorn serving ``app`` on the address of ``etc/<program>.conf``."""
     cfg = config.load(program)["server"]
@@ -200,6 +203,11 @@ def _gunicorn(program: str, app: str, args: list[str]) -> None:
         f"canopsis-{program}",
         "--control-socket",
         str(paths.var("run", f"{program}.ctl")),
+        # gunicorn's largest request line (its default is 4094): a URL holding a long id
+        # reaches the application, which answers in its error shape; a longer line still
+        # gets gunicorn's own HTML 414
+        "--limit-request-line",
+        str(MAX_REQUEST_LINE),
         *args,
         app,
     ]

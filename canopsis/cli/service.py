@@ -2,8 +2,8 @@
 
 ``<name>`` is a supervisord program (``webserver``), a group (``engines``)
 or a shell pattern (``engine-*``). supervisord is started first when it is
-not running. ``status`` exits 0 when every named program runs and 3 when one
-is stopped, as LSB init scripts do.
+not running. ``status`` exits 0 when every named program runs, 3 when one
+is stopped and 4 when the name matches no program, as LSB init scripts do.
 """
 
 import argparse
@@ -16,6 +16,7 @@ from canopsis.cli.common import Parser, fail, print_table, report_failures
 NAME = "service"
 ACTIONS = ("start", "stop", "restart", "status", "tail")
 LSB_NOT_RUNNING = 3
+LSB_UNKNOWN = 4
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -36,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         selected = supervisor.select(args.name, known)
         if not selected:
             names = sorted({p.name for p in known} | {p.group for p in known})
-            return fail(NAME, f"unknown service {args.name!r}; known: {', '.join(names)}")
+            message = f"unknown service {args.name!r}; known: {', '.join(names)}"
+            return fail(NAME, message, LSB_UNKNOWN if args.action == "status" else 1)
         return run(args, selected)
     except (supervisor.SupervisorError, config.ConfigError) as exc:
         return fail(NAME, str(exc))

@@ -2,6 +2,7 @@
 document): a 4xx in the one error shape naming the field, and the server keeps serving."""
 
 import importlib
+import json
 import re
 from urllib.parse import quote
 
@@ -142,6 +143,10 @@ def test_every_operation_with_a_body_has_a_wrong_type_case():
     assert sorted(WRONG_TYPES) == sorted(WITH_BODY)
 
 
+#: objects nested 5,000 deep: over the parser's recursion limit, far over canopsis' 64 levels
+NESTED = b'{"a":' * 5000 + b"1" + b"}" * 5000
+
+
 @pytest.mark.parametrize(
     "body", [b'{"name": ', b"{'a': 1}", b"[1, 2", b'{"a": NaN}', b'"\\ud800"', b"\xff\xfe"]
 )
@@ -150,6 +155,34 @@ def test_a_body_that_is_not_json_is_400_naming_the_body(site, method, path, body
     resp = call(site, method, path, body=body, content_type="application/json")
     assert resp.status_code == 400 and "body" in error(resp)["fields"], resp.text
     still_serving(site)
+
+
+@pytest.mark.parametrize(("method", "path"), WITH_BODY)
+def test_a_deeply_nested_body_is_400_naming_the_limit(site, method, path):
+    resp = call(site, method, path, body=NESTED, content_type="application/json")
+    assert resp.status_code == 400, resp.text
+    assert error(resp)["message"] == "the body is nested deeper than 64 levels"
+    assert "body" in error(resp)["fields"]
+    still_serving(site)
+
+
+@pytest.mark.parametrize(
+    ("output", "refused"),
+    [
+        ([[[]]] * 1000, False),
+        (json.loads("[" * 63 + "]" * 63), False),
+        (json.loads("[" * 64 + "]" * 64), True),
+        ("[{" * 100, False),
+    ],
+)
+def test_the_nesting_limit_counts_levels_of_arrays_and_objects_not_brackets_in_text(
+    site, output, refused
+):
+    """The body ``{"output": ...}`` is one level; 64 in all pass, 65 do not."""
+    resp = call(site, "post", "/api/v2/auth/login", json={"output": output})
+    assert resp.status_code == 400, resp.text
+    nested = error(resp)["message"] == "the body is nested deeper than 64 levels"
+    assert nested == refused, resp.text
 
 
 @pytest.mark.parametrize(("method", "path"), WITH_BODY)
@@ -211,3 +244,53 @@ def test_a_10_mb_body_is_413_and_the_server_keeps_serving(site, method, path):
     assert resp.status_code == 413
     assert "larger than" in error(resp)["message"]
     still_serving(site)
+
+
+#: the operations whose answers may carry a secret or personal data: never cached
+NO_STORE = {
+    ("post", "/api/v2/apikeys"),
+    ("post", "/api/v2/auth/login"),
+    ("get", "/api/v2/auth/me"),
+    ("get", "/api/v2/users"),
+    ("post", "/api/v2/users"),
+    ("put", "/api/v2/users/{name}"),
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    sorted(
+        {(m, p) for m, p, _params in QUERIES if m == "get"}
+        | {("get", "/api/v2/auth/me"), ("get", "/api/v2/users")}
+        | set(WITH_BODY)
+    ),
+)
+def test_every_answer_says_nosniff_and_those_with_secrets_say_no_store(site, method, path):
+    """The lists and ``me`` as they are, the others with a body of the wrong type (a 415 that
+    changes nothing)."""
+    if method == "get":
+        resp = call(site, method, path)
+    else:
+        resp = call(site, method, path, body=b"x", content_type="text/plain")
+        assert resp.status_code == 415, resp.text
+    assert resp.headers.get("X-Content-Type-Options") == "nosniff"
+    assert resp.headers.get("Cache-Control") == ("no-store" if (method, path) in NO_STORE else None)
+
+
+def test_an_unknown_route_says_nosniff(site):
+    resp = call(site, "get", "/api/v2/nosuch")
+    assert resp.status_code == 404 and resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize(("method", "path"), WITH_BODY)
+def test_a_chunked_body_is_411_asking_for_a_length(site, method, path):
+    resp = call(
+        site,
+        method,
+        path,
+        body=b'{"output": "x"}',
+        content_type="application/json",
+        extras={"HTTP_TRANSFER_ENCODING": "chunked"},
+    )
+    assert resp.status_code == 411, resp.text
+    assert error(resp)["message"] == "send the body with a Content-Length header, not chunked"

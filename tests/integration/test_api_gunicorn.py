@@ -1,6 +1,7 @@
 """The REST API through real HTTP: gunicorn as its supervisord program runs it
 (``canopsis-launch webserver``), with the engines, RabbitMQ and the embedded MongoDB."""
 
+import http.client
 import json
 import shutil
 import time
@@ -153,3 +154,30 @@ def test_what_the_api_answered_as_created_survives_a_kill_9_of_the_database(web,
     with pymongo.MongoClient(services.mongo_uri, serverSelectionTimeoutMS=10000) as client:
         found = client[services.database].pbehaviors.count_documents({"_id": {"$in": created}})
     assert found == len(created)
+
+
+def test_a_chunked_body_is_411_in_the_error_shape(web):
+    base, keys = web
+    url = urllib.parse.urlsplit(base)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    try:
+        body = iter([b'{"output": ', b'"sent in chunks"}'])
+        headers = {"Content-Type": "application/json", **keys["operator"]}
+        conn.request("POST", f"{url.path}/event", body=body, headers=headers)
+        resp = conn.getresponse()
+        assert resp.status == 411
+        assert json.loads(resp.read())["error"] == {
+            "code": 411,
+            "message": "send the body with a Content-Length header, not chunked",
+            "fields": {},
+        }
+    finally:
+        conn.close()
+    assert call(f"{base}/healthcheck")[0] == 200
+
+
+def test_a_5000_character_id_in_the_url_is_answered_in_the_error_shape(web):
+    base, keys = web
+    status, body = call(f"{base}/alarms/{'x' * 5000}", headers=keys["viewer"])
+    assert status == 404
+    assert set(body["error"]) == {"code", "message", "fields"}

@@ -161,3 +161,22 @@ def test_an_action_sent_to_ingest_is_authored_by_its_key(services, ingest, db):
     )
     events = wait_for(lambda: published(services), 30, "the published event")
     assert [e["author"] for e in events] == [f"ingest:{doc['_id']}"]
+
+
+def test_ingest_answers_a_deeply_nested_body_with_400_naming_the_limit(services, ingest, db):
+    keys_file = services.prefix / "var" / "lib" / "ingest" / "keys.json"
+    _doc, key = auth.create_key(db, "operator", "nested", "it", None)
+    ingestkeys.write(db, keys_file)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{ingest}/event",
+        data=b'{"a":' * 5000 + b"1" + b"}" * 5000,
+        headers={"Content-Type": "application/json", "Authorization": f"Key {key}"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, timeout=30)
+    error = json.loads(answer.value.read())["error"]
+    assert (answer.value.code, error["code"]) == (400, 400)
+    assert answer.value.headers["X-Content-Type-Options"] == "nosniff"
+    assert error["message"] == "the body is nested deeper than 64 levels"
+    assert get(ingest, "/health") == (200, {"status": "ok", "broker": "up"})
