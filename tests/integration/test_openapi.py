@@ -7,13 +7,14 @@ import time
 import kombu
 import pytest
 import schemathesis
-from canopsis.webserver import openapi
+from canopsis.webserver import http, openapi
 from canopsis.webserver.api import Api
 from configobj import ConfigObj
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
 from schemathesis import checks
+from schemathesis.core import NOT_SET
 
 from canopsis import alarm, amqp, config, deadletters, event
 from canopsis.match import FieldError
@@ -224,8 +225,27 @@ def no_server_error_but_supervisords_503(ctx, response, case) -> None:
         raise AssertionError(f"{case.operation.label}: {status} {response.text[:300]}")
 
 
+def depth(value) -> int:
+    """How many levels of arrays and objects ``value`` nests."""
+    if isinstance(value, dict):
+        return 1 + max(map(depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(depth, value), default=0)
+    return 0
+
+
+@schemathesis.check
+def a_body_nested_too_deep_is_400(ctx, response, case) -> None:
+    """A body nested deeper than the limit is a 400 naming the limit, on every operation."""
+    if depth(case.body) > http.MAX_DEPTH:
+        message = response.json()["error"]["message"] if response.status_code == 400 else ""
+        if message != f"the body is nested deeper than {http.MAX_DEPTH} levels":
+            raise AssertionError(f"{case.operation.label}: {response.status_code} {response.text}")
+
+
 CHECKS = [
     no_server_error_but_supervisords_503,
+    a_body_nested_too_deep_is_400,
     checks.status_code_conformance,
     checks.content_type_conformance,
     checks.response_schema_conformance,
@@ -257,9 +277,25 @@ def aim(case, alarm_id: str | None) -> None:
         case.body["ids"] = [alarm_id, *case.body["ids"]]
 
 
+def nest(case, levels: int | None) -> None:
+    """Wrap a case's body in ``levels`` objects, when the operation takes one."""
+    if levels is None or case.body is NOT_SET:
+        return
+    body = case.body
+    for _ in range(levels):
+        body = {"a": body}
+    case.body = body
+
+
+#: bodies left as generated, or nested just past the limit, far past it, and as deep as
+#: Python's JSON encoder goes
+NESTING = st.sampled_from([None, None, None, None, 1, http.MAX_DEPTH, 200, 900])
+
+
 def test_schemathesis_finds_no_server_error_and_no_answer_off_the_schema(publishing):
     """Positive cases of every operation, those that publish included (to the real broker);
-    a case naming an alarm names a seeded one half the time, so actions get past the 404.
+    a case naming an alarm names a seeded one half the time, so actions get past the 404;
+    a body is wrapped in more objects at times, so some go past the nesting limit.
 
     schemathesis' pytest loader from a fixture fails under pytest 9, so each
     operation's strategy runs here under hypothesis; failures are collected.
@@ -273,10 +309,15 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_the_schema(publish
         operation = result.ok()
         ran.add((operation.path, operation.method.lower()))
 
-        @given(case=operation.as_strategy(), alarm_id=st.none() | st.sampled_from(alarm_ids))
+        @given(
+            case=operation.as_strategy(),
+            alarm_id=st.none() | st.sampled_from(alarm_ids),
+            levels=NESTING,
+        )
         @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-        def check(case, alarm_id):
+        def check(case, alarm_id, levels):
             aim(case, alarm_id)
+            nest(case, levels)
             case.call_and_validate(headers=admin, checks=CHECKS)
 
         try:
