@@ -252,7 +252,7 @@ def test_valid_rule_has_no_problem():
 def test_bad_regex_is_reported_with_its_field():
     problems = validate_rule(rule("re", {"resource": {"$regex": "disk["}}, {"type": "drop"}))
     assert [p.field for p in problems] == ["match.resource.$regex"]
-    assert problems[0].reason.startswith("bad regular expression: unterminated character set")
+    assert problems[0].reason.startswith("bad regular expression (RE2 syntax): missing ]: [")
 
 
 def test_rule_with_several_problems_reports_all_of_them():
