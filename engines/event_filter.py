@@ -22,8 +22,8 @@ For each event, :func:`~canopsis.eventfilter.apply_rules` decides:
 
 Each rule document counts what it did: ``hits`` (events it matched),
 ``drops`` (events it dropped) and ``last_hit`` (when it last matched, UTC),
-written by :meth:`EventFilter.flush` in one ``bulk_write``; the engine's perf
-event carries ``dropped``, the events dropped since the last beat. A rule deleted
+written by :meth:`EventFilter.flush` in one ``bulk_write``; the engine's own
+check carries ``dropped``, the events dropped since the last beat. A rule deleted
 in the meantime is not brought back. These counters are statistics and not
 idempotent: a batch redelivered after a crash is counted again.
 """
