@@ -315,7 +315,10 @@ def _regex(
         errors.append(FieldError(at, f"bad regular expression (RE2 syntax): {reason}"))
         return _never
     search = regex.search
-    return _each(lambda v: isinstance(v, str) and search(v) is not None)
+    # RE2 reads UTF-8: a string is encoded here, a lone surrogate (JSON allows one) included
+    return _each(
+        lambda v: isinstance(v, str) and search(v.encode("utf-8", "surrogatepass")) is not None
+    )
 
 
 def _present(value: object) -> bool:

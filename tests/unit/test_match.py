@@ -182,6 +182,12 @@ def test_a_catastrophic_pattern_runs_in_linear_time():
     assert pattern.matches({"output": "a" * 100_000})
 
 
+def test_a_regex_reads_any_text_an_event_can_hold():
+    pattern = compile_pattern({"output": {"$regex": "^é.+up$"}})
+    assert pattern.matches({"output": "été\ud800 up"})  # a lone surrogate, as JSON allows
+    assert not pattern.matches({"output": "ete up"})
+
+
 def test_options_m_and_s_keep_their_meaning():
     text = {"output": "first\nsecond"}
     assert compile_pattern({"output": {"$regex": "^second", "$options": "m"}}).matches(text)
