@@ -6,8 +6,9 @@ dicts or None), ``beat(now)`` runs every ``beat_interval`` seconds, and
 ``flush()`` writes what the events worked since the last flush caused
 (``bulk_write``). Its settings are ``etc/engines/<name>.conf``
 (spec ``canopsis/specs/engine.spec``): ``next``, ``beat_interval``,
-``numprocs``, ``batch_size``, ``batch_ms`` and an ``[options]`` section checked
-against the class's :attr:`Engine.options_spec`.
+``numprocs``, ``batch_size``, ``batch_ms``, an ``[options]`` section checked
+against the class's :attr:`Engine.options_spec`, and a ``[perf]`` section: the
+thresholds of the engine's own check (:class:`Thresholds`).
 
 ``canopsis-engine A B C`` runs the chain A → B → C fused in one process:
 events pass from A to B in memory (the command line is the order), and what C
@@ -61,24 +62,29 @@ the process stays up and says so in its log rather than exiting.
 Health: the process writes its health to MongoDB every few seconds and when
 it changes (:mod:`canopsis.enginehealth`, outside the pipeline, which may be
 what is stuck): batches failing again and again, or messages waiting while
-nothing is acknowledged, make it stalled; the perf events then carry state
+nothing is acknowledged, make it stalled; its own checks then carry state
 3 and the reason, and the healthcheck and ``/metrics`` show it.
 
 SIGTERM: a batch or a beat in progress is finished (a batch written, published,
 acknowledged), then the process exits 0; messages received but not started are
 requeued by the broker when the connection closes.
 
-Each engine publishes every beat a ``perf`` event about itself to
+Each engine publishes every beat a ``check`` event about itself to
 ``canopsis.events`` (connector ``canopsis``, connector_name ``engines``,
-component the host, resource ``engine-<name>``) with ``events_per_second``,
-``mean_processing_ms``, ``errors`` (exceptions, refused events and failed
-batches) and, for the engine that reads the queue, ``queue_depth``; its
-``state`` is 3 and its ``output`` says why while the engine is stalled.
+component the host, resource ``engine-<name>``) with the perf data
+``events_per_second``, ``mean_processing_ms``, ``errors`` (exceptions, refused
+events and failed batches) and, for the engine that reads the queue,
+``queue_depth``. Its ``state`` is 3 and its ``output`` says why while the
+engine is stalled; else 1 or 2 when the time per event or the queue depth
+crosses the warning or critical threshold of the ``[perf]`` section of its
+conf, the output saying which (``alerts: 12.3 ms per event (warning above
+10), queue 5,400 (critical above 5,000)``); else 0 and ``ok``. A check, so a
+slow or stalled engine becomes an alarm on its entity like any other.
 
 An engine run as several processes does its ``beat()`` once per interval, not
 once per process: before each beat, a process takes or renews the engine's
 lease (:mod:`canopsis.lease`, for ``2 * beat_interval``) and only the holder
-runs ``beat()``; every process still publishes its own perf event. A holder
+runs ``beat()``; every process still publishes its own check. A holder
 that dies is replaced within two intervals; one stopped by SIGTERM releases
 the lease, so another process takes it at its next beat. Taking and losing a
 lease are logged.
@@ -188,6 +194,45 @@ class Stop(BaseException):
 
 
 @dataclass(frozen=True)
+class Thresholds:
+    """When an engine's own check is a warning (1) or critical (2): the ``[perf]`` section of
+    its conf; 0 turns a threshold off."""
+
+    warn_ms_per_event: float = 0.0
+    crit_ms_per_event: float = 0.0
+    warn_queue: int = 0
+    crit_queue: int = 0
+
+    def assess(self, engine: str, ms_per_event: float, depth: int | None) -> tuple[int, str]:
+        """``(state, output)`` of ``engine`` taking ``ms_per_event`` with ``depth`` messages
+        waiting (None: not its queue)."""
+        measures = [
+            (
+                ms_per_event,
+                f"{ms_per_event:,.1f}" if ms_per_event >= 0.1 else f"{ms_per_event:.2g}",
+                " ms per event",
+                self.warn_ms_per_event,
+                self.crit_ms_per_event,
+            )
+        ]
+        if depth is not None:
+            measures.append((depth, f"queue {depth:,}", "", self.warn_queue, self.crit_queue))
+        state, parts = enginehealth.STATE_OK, []
+        for value, shown, unit, warn, crit in measures:
+            if crit and value > crit:
+                level, said = 2, f" (critical above {crit:,g})"
+            elif warn and value > warn:
+                level, said = 1, f" (warning above {warn:,g})"
+            else:
+                level, said = enginehealth.STATE_OK, ""
+            state = max(state, level)
+            parts.append(f"{shown}{unit}{said}")
+        if state == enginehealth.STATE_OK:
+            return state, "ok"
+        return state, f"{engine}: " + ", ".join(parts)
+
+
+@dataclass(frozen=True)
 class EngineConf:
     name: str
     next: str
@@ -197,6 +242,7 @@ class EngineConf:
     batch_ms: int
     options: dict[str, Any]
     path: str
+    perf: Thresholds = Thresholds()
 
 
 def conf_path(name: str):
@@ -207,6 +253,14 @@ def load_conf(name: str) -> EngineConf:
     """``etc/engines/<name>.conf``, checked against ``engine.spec``."""
     path = conf_path(name)
     cfg = config.load("engine", path)
+    perf = cfg["perf"]
+    for measure in ("ms_per_event", "queue"):
+        warn, crit = perf[f"warn_{measure}"], perf[f"crit_{measure}"]
+        if warn and crit and crit < warn:
+            raise config.ConfigError(
+                f"{path}: perf.crit_{measure} = {crit}: expected 0 (off) or at least "
+                f"perf.warn_{measure} ({warn})"
+            )
     return EngineConf(
         name=name,
         next=cfg["next"].strip(),
@@ -216,6 +270,7 @@ def load_conf(name: str) -> EngineConf:
         batch_ms=cfg["batch_ms"],
         options=dict(cfg["options"]),
         path=str(path),
+        perf=Thresholds(**perf),
     )
 
 
@@ -342,6 +397,10 @@ class Stats:
     errors: int = 0
     since: float = field(default_factory=time.monotonic)
 
+    @property
+    def ms_per_event(self) -> float:
+        return self.seconds * 1000 / self.events if self.events else 0.0
+
     def reset(self, now: float) -> None:
         self.events, self.seconds, self.errors, self.since = 0, 0.0, 0, now
 
@@ -357,8 +416,9 @@ def perf_event(
     state: int = enginehealth.STATE_OK,
     output: str = "ok",
 ) -> dict:
-    """The self-monitoring ``perf`` event of ``engine`` (``counters``: the engine's own;
-    ``state`` 3 and ``output`` saying why when it is stalled, see :mod:`canopsis.enginehealth`)."""
+    """The self-monitoring check of ``engine`` with its perf data (``counters``: the engine's
+    own); ``state`` and ``output`` say how it goes (stalled: :mod:`canopsis.enginehealth`,
+    slow: :class:`Thresholds`)."""
     metrics = [
         {
             "metric": "events_per_second",
@@ -367,7 +427,7 @@ def perf_event(
         },
         {
             "metric": "mean_processing_ms",
-            "value": stats.seconds * 1000 / stats.events if stats.events else 0.0,
+            "value": stats.ms_per_event,
             "unit": "ms",
         },
         {"metric": "errors", "value": stats.errors, "unit": None},
@@ -379,7 +439,7 @@ def perf_event(
     return {
         "connector": "canopsis",
         "connector_name": "engines",
-        "event_type": "perf",
+        "event_type": "check",
         "source_type": "resource",
         "component": host,
         "resource": f"engine-{engine}",
@@ -934,11 +994,11 @@ class Runner(amqp.ConsumerBase):
                 if now < self.next_beat[engine.name]:
                     continue
                 self.next_beat[engine.name] = now + conf.beat_interval
-                self._beat(engine, now)
+                self._beat(engine, conf, now)
         finally:
             self.busy = False
 
-    def _beat(self, engine: Engine, now: float) -> None:
+    def _beat(self, engine: Engine, conf: EngineConf, now: float) -> None:
         stats = self.chain.stats[engine.name]
         if self._lead(engine.name):
             try:
@@ -950,6 +1010,8 @@ class Runner(amqp.ConsumerBase):
         if engine is self.chain.engines[0]:
             depth = self.publisher.queue_depth(self.queue) + len(self.pending)
         state, output = self._health(now)
+        if state == enginehealth.STATE_OK:
+            state, output = conf.perf.assess(engine.name, stats.ms_per_event, depth)
         perf = perf_event(
             engine.name,
             stats,

@@ -1,8 +1,8 @@
 """Whether each engine makes progress, reported around the pipeline rather than through it.
 
-An engine's perf event travels through the pipeline, the very thing that is
+An engine's own check (its perf data and state) travels through the pipeline, the very thing that is
 stuck when an engine stalls (a cleaner that cannot get a batch through also
-holds its own perf event in its queue). So every engine process also writes
+holds its own check in its queue). So every engine process also writes
 its health straight to MongoDB, one document per engine it runs, in
 ``engine_health``::
 

@@ -24,8 +24,14 @@ Supported, with MongoDB's meaning:
   missing field;
 - ``$gt``, ``$gte``, ``$lt``, ``$lte``: the operand must be a number, and only
   numbers match (not ``"5"``, not ``true``);
-- ``$regex`` (Python ``re`` syntax, searched anywhere in the string unless
-  anchored) with ``$options`` among ``i``, ``m``, ``s``, ``x``; only strings match;
+- ``$regex`` (RE2 syntax, searched anywhere in the string unless anchored)
+  with ``$options`` among ``i``, ``m``, ``s``; only strings match. RE2 takes
+  time linear in the length of the string whatever the pattern, so no rule
+  can make an engine backtrack for ever on an event (``(a+)+$`` included); it
+  has the usual syntax of Python's ``re`` and MongoDB's PCRE but no
+  backreferences (``\\1``), no lookaround (``(?=``, ``(?!``, ``(?<=``), no
+  ``x`` option and repetitions up to ``{1000}``: such a pattern is refused
+  with RE2's reason;
 - ``$exists``: true or false (a field set to null exists);
 - ``$not``: an object of operators, negated;
 - ``$and``, ``$or``, ``$nor``: non-empty lists of patterns.
@@ -34,8 +40,8 @@ Anything else (another operator, an object or list as a value to compare
 with, a comparison with a non-number, a bad regex) is refused by
 :func:`compile_pattern` with every problem, so an accepted pattern is also a
 valid MongoDB filter with the same meaning: :meth:`Pattern.to_mongo` gives it
-to pymongo as is. The one difference is the regex dialect (Python ``re``
-against MongoDB's PCRE), which agree on the usual syntax.
+to pymongo as is. The one difference is the regex dialect (RE2 against
+MongoDB's PCRE), which agree on the usual syntax.
 
 A pattern is compiled once into closures (regexes compiled once, sets for
 ``$in``), so :meth:`Pattern.matches` does no parsing per document.
@@ -43,10 +49,11 @@ A pattern is compiled once into closures (regexes compiled once, sets for
 
 import copy
 import operator
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
+
+import re2
 
 Test = Callable[[dict], bool]
 ValueTest = Callable[[object], bool]
@@ -54,7 +61,9 @@ ValueTest = Callable[[object], bool]
 _MISSING = object()
 _LOGICAL = ("$and", "$or", "$nor")
 _COMPARISONS = {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le}
-_REGEX_OPTIONS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
+_REGEX_OPTIONS = "ims"  # RE2's flags, given as (?ims) before the pattern
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a refused pattern is the user's error, reported to them
 _VALUE = "expected a string, number, boolean or null"
 
 
@@ -281,25 +290,35 @@ def _compare(op: Callable[[object, object], bool], number: float) -> ValueTest:
 def _regex(
     pattern: object, options: object, at: str, where: str, errors: list[FieldError]
 ) -> ValueTest:
-    flags = 0
+    flags = ""
     if not isinstance(options, str):
         errors.append(FieldError(f"{where}.$options", "expected a string"))
     else:
         for letter in options:
-            if letter not in _REGEX_OPTIONS:
-                reason = f"unknown option {letter!r} (expected i, m, s or x)"
+            if letter == "x":
+                reason = "option 'x' is not supported (RE2 has no extended syntax)"
                 errors.append(FieldError(f"{where}.$options", reason))
-            else:
-                flags |= _REGEX_OPTIONS[letter]
+            elif letter not in _REGEX_OPTIONS:
+                reason = f"unknown option {letter!r} (expected i, m or s)"
+                errors.append(FieldError(f"{where}.$options", reason))
+            elif letter not in flags:
+                flags += letter
     if not isinstance(pattern, str):
         errors.append(FieldError(at, "expected a string"))
         return _never
     try:
-        search = re.compile(pattern, flags).search
-    except re.error as exc:
-        errors.append(FieldError(at, f"bad regular expression: {exc}"))
+        regex = re2.compile(pattern, _RE2_OPTIONS)  # its errors name the user's text alone
+        if flags:
+            regex = re2.compile(f"(?{flags}){pattern}", _RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+        errors.append(FieldError(at, f"bad regular expression (RE2 syntax): {reason}"))
         return _never
-    return _each(lambda v: isinstance(v, str) and search(v) is not None)
+    search = regex.search
+    # RE2 reads UTF-8: a string is encoded here, a lone surrogate (JSON allows one) included
+    return _each(
+        lambda v: isinstance(v, str) and search(v.encode("utf-8", "surrogatepass")) is not None
+    )
 
 
 def _present(value: object) -> bool:

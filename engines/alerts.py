@@ -12,8 +12,8 @@ worker opens one (most checks are about such entities); each event is applied in
 :func:`canopsis.alarm.apply_event`, its ``event_id`` as the idempotency key;
 :meth:`Alerts.flush` writes each changed alarm once. The event is passed on
 with ``alarm_id`` set when it concerned an alarm; an event that changed
-nothing is counted by reason (``ignored_<reason>`` in the engine's perf
-event).
+nothing is counted by reason (``ignored_<reason>`` in the engine's own
+check).
 
 Writes are guarded by a revision: each alarm carries ``rev``, incremented by
 every write, and an update applies only to the revision it was computed from.

@@ -31,7 +31,7 @@ is not a sign of life of its entity: it changes no ``last_seen``.
 
 Disabled entities: an event whose entity (or, for a resource, whose component)
 has ``enabled: false`` is dropped and counted (``dropped_disabled`` in the
-engine's perf event). The disabled ids are reloaded on each beat
+engine's own check). The disabled ids are reloaded on each beat
 (``beat_interval``, 10 s by default), so an entity disabled or enabled through
 the API takes effect within one beat.
 """

@@ -3,25 +3,32 @@
 The rules and their evaluation are :mod:`canopsis.eventfilter`'s. The engine
 loads every rule document at start and again on every beat, so a rule added,
 changed or removed in MongoDB takes effect within ``beat_interval`` seconds.
-A rule that does not compile is logged (its id and every reason) at each
-reload and skipped; the other rules still apply. When MongoDB cannot be read
-at a beat, the rules loaded before are kept.
+A stored rule that does not compile (written straight into MongoDB, or by an
+older version whose patterns RE2 refuses) is skipped; the other rules still
+apply. It is logged once (its id and every reason) and the reason is written
+into its document's ``error`` field, which the rules API shows; the field is
+removed once the rule compiles again. When MongoDB cannot be read at a beat,
+the rules loaded before are kept.
 
 For each event, :func:`~canopsis.eventfilter.apply_rules` decides:
 
 - dropped: nothing passes on. Dropping is what the rule's author asked for,
   so it is no dead letter; it is counted on the rule that dropped it;
 - routed: the edited event goes to the rule's engine instead of ``next``;
-- otherwise the edited event goes to ``next``.
+- otherwise the edited event goes to ``next``;
+- the rules took more than ``rules_budget_ms`` of CPU time on it
+  (``[options]``, 250 ms by default): it goes to the dead letters with that
+  reason (logged, one line), and the next events go on.
 
 Each rule document counts what it did: ``hits`` (events it matched),
 ``drops`` (events it dropped) and ``last_hit`` (when it last matched, UTC),
-written by :meth:`EventFilter.flush` in one ``bulk_write``; the engine's perf
-event carries ``dropped``, the events dropped since the last beat. A rule deleted
+written by :meth:`EventFilter.flush` in one ``bulk_write``; the engine's own
+check carries ``dropped``, the events dropped since the last beat. A rule deleted
 in the meantime is not brought back. These counters are statistics and not
 idempotent: a batch redelivered after a crash is counted again.
 """
 
+import json
 import logging
 import time
 from collections import Counter
@@ -34,7 +41,8 @@ from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
 from canopsis.engine import Engine, Routed
-from canopsis.eventfilter import Rule, apply_rules, compile_rules
+from canopsis.event import FieldError
+from canopsis.eventfilter import OverBudget, Rule, apply_rules, compile_rules
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +52,14 @@ COUNTER_FIELDS = ("drops", "last_hit")
 
 
 class EventFilter(Engine):
+    options_spec = "rules_budget_ms = float(min=0.01, max=60000, default=250)"
+
     def __init__(self, name: str, options: dict[str, Any], db: Database) -> None:
         super().__init__(name, options, db)
         self.rules: list[Rule] = []
+        self.budget = options["rules_budget_ms"] / 1000
+        #: why each stored rule that does not compile is skipped, by rule id
+        self.skipped: dict[str, str] = {}
         self._hits: Counter[str] = Counter()
         self._drops: Counter[str] = Counter()
         self._last_hit: dict[str, float] = {}
@@ -64,19 +77,38 @@ class EventFilter(Engine):
             )
 
     def reload(self) -> None:
-        """Load every rule of ``eventfilter_rules``."""
+        """Load every rule of ``eventfilter_rules``; set or clear the ``error`` of each."""
         projection = dict.fromkeys(COUNTER_FIELDS, 0)
-        self.use_rules(self.db[COLLECTION].find({}, projection))
+        docs = list(self.db[COLLECTION].find({}, projection))
+        self.use_rules(docs)
+        writes = []
+        for doc in docs:
+            rule_id = str(doc.get("_id"))
+            reason = self.skipped.get(rule_id)
+            if doc.get("error") == reason:
+                continue
+            change = {"$set": {"error": reason}} if reason else {"$unset": {"error": ""}}
+            writes.append(UpdateOne({"_id": doc.get("_id")}, change))
+        if writes:
+            self.db[COLLECTION].bulk_write(writes, ordered=False)
 
     def use_rules(self, docs: Iterable[object]) -> None:
-        """Apply the rule documents ``docs`` from now on; log and skip those that fail."""
+        """Apply the rule documents ``docs`` from now on; skip those that fail, logging each
+        once (again when its reason changes)."""
         rules, failed = compile_rules(docs)
-        for rule_id, error in failed:
-            log.warning("%s: rule %s skipped: %s", self.name, rule_id, error)
-        self.rules = rules
+        skipped = {rule_id: str(error) for rule_id, error in failed}
+        for rule_id, reason in skipped.items():
+            if self.skipped.get(rule_id) != reason:
+                log.warning("%s: rule %s skipped: %s", self.name, rule_id, reason)
+        self.rules, self.skipped = rules, skipped
 
     def work(self, event: dict) -> dict | Routed | None:
-        verdict = apply_rules(self.rules, event)
+        try:
+            verdict = apply_rules(self.rules, event, self.budget)
+        except OverBudget as exc:
+            log.warning("%s: event %s dead-lettered: %s", self.name, event.get("event_id"), exc)
+            self.refuse(json.dumps(event, ensure_ascii=False), [FieldError("", str(exc))])
+            return None
         if verdict.hits:
             now = time.time()
             for rule_id in verdict.hits:

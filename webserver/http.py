@@ -13,6 +13,7 @@ from canopsis.webserver import errors
 from canopsis.webserver.errors import ApiError, bad_request
 
 from canopsis.auth import Principal
+from canopsis.event import LATEST
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
@@ -168,6 +169,16 @@ class Query:
 
     def number(self, name: str, default: float | None = None) -> float | None:
         return self._convert(name, default, float, "expected a number", lambda v: v == v)
+
+    def epoch(self, name: str) -> float | None:
+        """Epoch seconds from 0 to :data:`~canopsis.event.LATEST` (the end of year 9999)."""
+        return self._convert(
+            name,
+            None,
+            float,
+            f"expected epoch seconds from 0 to {LATEST}",
+            lambda v: 0 <= v <= LATEST,
+        )
 
     def boolean(self, name: str, default: bool | None = None) -> bool | None:
         value = self._one(name)

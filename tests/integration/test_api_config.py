@@ -93,6 +93,33 @@ def test_a_bad_rule_is_400_naming_the_field(api, body, field):
     assert api.db.eventfilter_rules.count_documents({}) == 0
 
 
+@pytest.mark.parametrize(
+    ("regex", "reason"),
+    [
+        (r"(disk)\1", r"invalid escape sequence: \1"),
+        ("disk(?!1)", "invalid perl operator: (?!"),
+    ],
+)
+def test_a_pattern_re2_cannot_run_is_400_naming_the_field_and_the_reason(api, regex, reason):
+    """Backreferences and lookaround need backtracking: refused, so no rule can stall a worker."""
+    body = rule("re", match={"$or": [{"output": {"$regex": regex, "$options": "i"}}]})
+    resp = api.simulate_post(RULES, json=body, headers=api.as_role("admin"))
+    assert resp.status_code == 400, resp.text
+    assert error(resp)["fields"] == {
+        "match.$or.0.output.$regex": f"bad regular expression (RE2 syntax): {reason}"
+    }
+    assert api.db.eventfilter_rules.find_one({"_id": "re"}) is None
+
+
+def test_the_error_the_engine_writes_is_shown_and_cannot_be_sent(api):
+    api.db.eventfilter_rules.insert_one({**rule("old"), "error": "match: why it is skipped"})
+    shown = api.simulate_get(f"{RULES}/old", headers=api.as_role("viewer"))
+    assert shown.json["error"] == "match: why it is skipped"
+    sent = api.simulate_post(RULES, json=rule("new", error="x"), headers=api.as_role("admin"))
+    assert sent.status_code == 400
+    assert error(sent)["fields"] == {"error": "set by canopsis, not by a client"}
+
+
 def test_a_body_that_is_not_json_is_400(api):
     resp = api.simulate_post(
         RULES,

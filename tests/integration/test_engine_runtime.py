@@ -307,10 +307,10 @@ def test_events_of_one_entity_always_land_on_the_same_worker_queue(cleaner, brok
     assert all(seqs == sorted(seqs) for seqs in order.values())
 
 
-def test_each_beat_publishes_a_perf_event_about_the_engine(cleaner, broker):
+def test_each_beat_publishes_a_check_with_perf_data_about_the_engine(cleaner, broker):
     [(_q, event, _m)] = collect(broker, 1, timeout=10, connector="canopsis")
     assert event["connector_name"] == "engines"
-    assert event["event_type"] == "perf"
+    assert (event["event_type"], event["state"], event["output"]) == ("check", 0, "ok")
     assert event["resource"] == "engine-cleaner"
     names = {m["metric"] for m in event["perf_data_array"]}
     assert names == {"events_per_second", "mean_processing_ms", "queue_depth", "errors"}

@@ -121,3 +121,27 @@ def test_a_broken_rule_is_skipped_and_logged_while_the_others_apply(mongo_db, ca
         "event_filter: rule broken skipped: match.state.$nope: unknown operator"
     ]
     assert mongo_db.eventfilter_rules.find_one({"_id": "broken"}).get("hits") is None
+
+
+def test_a_stored_rule_re2_refuses_is_skipped_logged_once_and_says_why(mongo_db, caplog):
+    """A rule stored before patterns ran on RE2 (a backreference) does not stop the engine."""
+    old = {"_id": "old", "match": {"resource": {"$regex": r"(disk)\1"}}, "actions": []}
+    mongo_db.eventfilter_rules.insert_many([old, SET_SITE])
+    with caplog.at_level(logging.WARNING):
+        filter_ = started(mongo_db)
+        filter_.beat(0)
+        filter_.beat(0)
+    reason = (
+        "match.resource.$regex: bad regular expression (RE2 syntax): invalid escape sequence: \\1"
+    )
+    assert [r.getMessage() for r in caplog.records] == [f"event_filter: rule old skipped: {reason}"]
+    assert run(filter_, [event("diskdisk")]) == [{**event("diskdisk"), "site": "paris"}]
+    assert mongo_db.eventfilter_rules.find_one({"_id": "old"})["error"] == reason
+    assert "error" not in mongo_db.eventfilter_rules.find_one({"_id": "site"})
+    mongo_db.eventfilter_rules.update_one(
+        {"_id": "old"}, {"$set": {"match": {"resource": {"$regex": "(disk){2}"}}}}
+    )
+    filter_.beat(0)
+    assert "error" not in mongo_db.eventfilter_rules.find_one({"_id": "old"})
+    assert run(filter_, [event("diskdisk")]) == [{**event("diskdisk"), "site": "paris"}]
+    assert mongo_db.eventfilter_rules.find_one({"_id": "old"})["hits"] == 1

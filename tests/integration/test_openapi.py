@@ -25,7 +25,11 @@ pytestmark = pytest.mark.integration
 METHODS = ("get", "post", "put", "patch", "delete")
 #: falcon routes taking the rest of the path -> the OpenAPI paths of each method
 PATH_ROUTES = {
-    ("/api/v2/alarms/{rest:path}", "get"): {"/api/v2/alarms/counts", "/api/v2/alarms/{alarm_id}"},
+    ("/api/v2/alarms/{rest:path}", "get"): {
+        "/api/v2/alarms/counts",
+        "/api/v2/alarms/{alarm_id}",
+        "/api/v2/alarms/{alarm_id}/history",
+    },
     ("/api/v2/alarms/{rest:path}", "post"): {
         "/api/v2/alarms/{alarm_id}/{action}",
         *(f"/api/v2/alarms/{action}" for action in event.ACTION_TYPES),

@@ -139,7 +139,7 @@ def test_an_engine_whose_batches_keep_failing_is_seen_stalled_and_recovers(site,
     conn = kombu.Connection(site.amqp_url)
     channel = conn.channel()
     channel.queue_declare(perf_queue, auto_delete=False)
-    channel.queue_bind(perf_queue, "canopsis.events", "canopsis.engines.perf.#")
+    channel.queue_bind(perf_queue, "canopsis.events", "canopsis.engines.check.#")
     db.engine_health.delete_many({})  # the reports of engines other tests killed
     assert api.simulate_get("/api/v2/healthcheck").json["status"] == "ok"
 

@@ -158,7 +158,11 @@ def test_the_alarms_stored_before_are_there_and_a_check_goes_through_the_new_eng
 def test_the_administrators_edit_is_kept_and_untouched_keys_follow_the_new_default(updated):
     alerts = updated["prefix"] / "etc" / "engines" / "alerts.conf"
     text = alerts.read_text()
-    assert text.endswith(ADMIN_LINE)
+    # the administrator's line kept, then the section the new default has and the old had not
+    assert text.endswith(
+        ADMIN_LINE + "[perf]\nwarn_ms_per_event = 100\ncrit_ms_per_event = 1000\n"
+        "warn_queue = 10000\ncrit_queue = 100000\n"
+    )
     assert "\nnext = heartbeat\n" in text
     assert (
         alerts.with_name("alerts.conf.dist").read_text()

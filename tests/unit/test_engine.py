@@ -196,11 +196,13 @@ def test_backoff_doubles_up_to_30_seconds():
     assert [engine.backoff(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
 
 
-def test_perf_event_is_a_valid_event():
+def test_perf_event_is_a_valid_check():
     stats = engine.Stats(events=50, seconds=0.5, errors=2)
     perf = engine.perf_event("cleaner", stats, time.time(), 10.0, "host-a", 7)
     normalized, errors = event.normalize(perf, time.time())
     assert errors == []
+    assert normalized["event_type"] == "check"
+    assert (normalized["state"], normalized["output"]) == (0, "ok")
     assert normalized["entity_id"] == "engine-cleaner/host-a"
     values = {m["metric"]: m["value"] for m in perf["perf_data_array"]}
     assert values == {
@@ -209,6 +211,45 @@ def test_perf_event_is_a_valid_event():
         "errors": 2,
         "queue_depth": 7,
     }
+
+
+def test_the_engine_check_is_a_warning_or_critical_past_its_thresholds_saying_which():
+    perf = engine.Thresholds(
+        warn_ms_per_event=10, crit_ms_per_event=50, warn_queue=1000, crit_queue=5000
+    )
+    assert perf.assess("alerts", 2.5, 40) == (0, "ok")
+    assert perf.assess("alerts", 12.34, 5400) == (
+        2,
+        "alerts: 12.3 ms per event (warning above 10), queue 5,400 (critical above 5,000)",
+    )
+    assert perf.assess("context", 51, None) == (2, "context: 51.0 ms per event (critical above 50)")
+    assert perf.assess("cleaner", 0.042, 1001) == (
+        1,
+        "cleaner: 0.042 ms per event, queue 1,001 (warning above 1,000)",
+    )
+    assert engine.Thresholds().assess("cleaner", 10**6, 10**9) == (0, "ok")  # all off
+
+
+def test_perf_thresholds_come_from_the_conf_and_are_checked_at_start(tmp_path, monkeypatch):
+    monkeypatch.setenv("CANOPSIS_PREFIX", str(tmp_path))
+    engines = tmp_path / "etc" / "engines"
+    engines.mkdir(parents=True)
+    path = engines / "alerts.conf"
+    path.write_text("next = x\n")
+    assert engine.load_conf("alerts").perf == engine.Thresholds(100, 1000, 10000, 100000)
+    path.write_text("[perf]\nwarn_ms_per_event = 2.5\ncrit_queue = 0\n")
+    assert engine.load_conf("alerts").perf == engine.Thresholds(2.5, 1000, 10000, 0)
+    path.write_text("[perf]\nwarn_queue = many\n")
+    with pytest.raises(config.ConfigError) as err:
+        engine.load_conf("alerts")
+    assert str(err.value) == f"{path}: perf.warn_queue = 'many': expected integer(min=0)"
+    path.write_text("[perf]\nwarn_ms_per_event = 20\ncrit_ms_per_event = 5\n")
+    with pytest.raises(config.ConfigError) as err:
+        engine.load_conf("alerts")
+    assert str(err.value) == (
+        f"{path}: perf.crit_ms_per_event = 5.0: expected 0 (off) or at least "
+        "perf.warn_ms_per_event (20.0)"
+    )
 
 
 def test_queue_names_and_worker_numbers():

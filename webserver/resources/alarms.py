@@ -12,6 +12,10 @@
   whose entity is in a pbehavior (maintenance, pause or inactive), ``false``
   the others.
 - ``GET /api/v2/alarms/{alarm_id}`` (viewer): one open or resolved alarm with its steps.
+- ``GET /api/v2/alarms/{alarm_id}/history`` (viewer): the history of the
+  alarm's entity (its ``events_log`` documents, see
+  :mod:`canopsis.engines.eventstore`: state changes and actions), newest
+  first, paged, within ``from <= t < to`` (epoch seconds) when given.
 - ``POST /api/v2/alarms/{alarm_id}/{action}`` (operator): publishes the action
   event of :data:`ACTIONS` for an open alarm; ``202``.
 - ``POST /api/v2/alarms/{action}`` (operator): the same for the open alarms of
@@ -26,9 +30,11 @@ authenticated principal.
 import re
 import time
 import uuid
+from datetime import UTC, datetime
 
 import falcon
 from canopsis.engines.alerts import OPEN, RESOLVED
+from canopsis.engines.eventstore import COLLECTION as EVENTS_LOG
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import Query, dumps, page_body, read_object, require
@@ -42,6 +48,7 @@ from canopsis.webserver.openapi import (
     path_param,
     query,
 )
+from pymongo import DESCENDING
 from pymongo.collection import Collection
 
 from canopsis import event
@@ -51,6 +58,7 @@ STATUSES = range(5)
 MAX_IDS = 1000
 MAX_SNOOZE = 31_536_000
 ACTIONS = event.ACTION_TYPES
+HISTORY = "/history"
 FILTERS = (
     "opened",
     "state",
@@ -261,9 +269,31 @@ class AlarmPath:
             resp.media = self.counts(req)
             return
         alarm = _find_any(self.api, rest)
+        if alarm is None and rest.endswith(HISTORY):
+            resp.media = self.history(req, rest.removesuffix(HISTORY))
+            return
         if alarm is None:
             raise ApiError(404, f"no alarm {rest}")
         resp.media = alarm
+
+    def history(self, req: falcon.Request, alarm_id: str) -> dict:
+        """A page of the history of the alarm's entity, newest first."""
+        q = Query(req, ("from", "to", "page", "limit"))
+        window = {
+            op: datetime.fromtimestamp(when, UTC)
+            for op, when in (("$gte", q.epoch("from")), ("$lt", q.epoch("to")))
+            if when is not None
+        }
+        page, limit = q.paging()
+        q.check()
+        alarm = _find_any(self.api, alarm_id)
+        if alarm is None:
+            raise ApiError(404, f"no alarm {alarm_id}")
+        where = {"entity_id": alarm["entity_id"], **({"t": window} if window else {})}
+        found = self.api.db[EVENTS_LOG]
+        total = found.count_documents(where)
+        docs = found.find(where).sort([("t", DESCENDING), ("_id", DESCENDING)])
+        return page_body(list(docs.skip((page - 1) * limit).limit(limit)), total, page, limit)
 
     def counts(self, req: falcon.Request) -> dict:
         q = Query(req, FILTERS)
@@ -382,7 +412,7 @@ def routes(api: Api) -> list[tuple[str, object]]:
 # /api/v2/alarms/{alarm_id}, which OpenAPI forbids, so each bulk action is its
 # own path /api/v2/alarms/ack, /api/v2/alarms/cancel... (what clients call).
 # Not faithful: an alarm whose id is "counts" or an action name, or ends with
-# "/<action>", cannot be read or acted on through these paths; alarm ids are
+# "/<action>" or "/history", cannot be read or acted on through these paths; alarm ids are
 # <resource>/<component>:<key> or <component>:<key>, which never are.
 _ALARM = {
     "type": "object",
@@ -391,6 +421,20 @@ _ALARM = {
     "properties": {"_id": {"type": "string"}, "steps": {"type": "array", "items": OBJECT}},
     "additionalProperties": True,
 }
+_HISTORY_ENTRY = {
+    "type": "object",
+    "description": "An event as the history keeps it (without its perf data).",
+    "required": ["_id", "entity_id", "event_type", "t", "stored"],
+    "properties": {
+        "_id": {"type": "string"},
+        "entity_id": {"type": "string"},
+        "event_type": {"type": "string"},
+        "t": {"type": "string", "format": "date-time"},
+        "stored": {"type": "string", "format": "date-time"},
+    },
+    "additionalProperties": True,
+}
+_EPOCH = {"type": "number", "minimum": 0, "maximum": event.LATEST}
 _INTEGERS = "a comma separated list of integers from {} to {}"
 _FILTER_PARAMETERS = [
     query("opened", {"type": "boolean", "default": True}, "false for resolved alarms"),
@@ -550,6 +594,26 @@ OPENAPI = {
             "responses": {
                 "200": json_response("The alarm.", _ALARM),
                 **errors(401, 403, 404, 503),
+            },
+        }
+    },
+    "/api/v2/alarms/{alarm_id}/history": {
+        "get": {
+            "summary": "The history of the alarm's entity, newest first",
+            "description": "The events_log of the entity of the open or resolved alarm: "
+            "its state changes and actions as the eventstore engine kept them (t: when it "
+            "happened, stored: when it was kept), newest first.",
+            "operationId": "getAlarmHistory",
+            "tags": ["alarms"],
+            "parameters": [
+                _ALARM_ID,
+                query("from", _EPOCH, "entries at or after (epoch seconds)"),
+                query("to", _EPOCH, "entries before (epoch seconds)"),
+                *PAGING,
+            ],
+            "responses": {
+                "200": json_response("The page.", page_of(_HISTORY_ENTRY)),
+                **errors(400, 401, 403, 404, 503),
             },
         }
     },

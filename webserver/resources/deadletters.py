@@ -60,9 +60,7 @@ class Letters:
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
         require(req, "admin")
         query = Query(req, ("before",))
-        before = query.number("before")
-        if before is not None and not 0 <= before <= LATEST:
-            query.fields["before"] = f"expected epoch seconds from 0 to {LATEST}"
+        before = query.epoch("before")
         query.check()
         when = datetime.fromtimestamp(before, UTC) if before is not None else None
         resp.media = {"deleted": deadletters.purge(self.api.db, when)}

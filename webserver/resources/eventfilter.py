@@ -6,7 +6,8 @@
 ``/api/v2/eventfilter/rules/{rule_id}`` read, replace and delete one; a
 replaced rule keeps its stored ``hits``, ``drops``, ``last_hit`` and
 ``created``. The API stores ``author`` (who wrote it last), ``created`` and
-``updated`` (epoch seconds); those and the engine's counters cannot be sent.
+``updated`` (epoch seconds); those, the engine's counters and the ``error`` it
+writes into a stored rule it cannot compile cannot be sent.
 """
 
 from canopsis.engines.event_filter import COLLECTION
@@ -76,9 +77,15 @@ _RULE_BODY = body_schema(
     "drops and last_hit are set by canopsis and refused here.",
 )
 _RULE = stored_schema(
-    _RULE_FIELDS,
+    {
+        **_RULE_FIELDS,
+        "error": {
+            "type": "string",
+            "description": "why the engine skips this stored rule (it does not compile)",
+        },
+    },
     "A stored rule with what canopsis adds (author, created, updated, "
-    "and the engine's hits, drops, last_hit).",
+    "and the engine's hits, drops, last_hit, and error when it skips the rule).",
 )
 _RULE_ID = path_param("rule_id", "the rule _id")
 OPENAPI = {

@@ -14,7 +14,7 @@
   messages wait while nothing is acknowledged, or it stopped reporting), else
   0; and ``canopsis_engine_batch_failures``, its batches failed in a row. From
   the reports the engines write around the pipeline (:mod:`canopsis.enginehealth`),
-  so a stalled engine shows even when its own perf event is stuck behind it.
+  so a stalled engine shows even when its own check is stuck behind it.
 """
 
 import time

@@ -35,14 +35,6 @@ def _required(query: Query, name: str) -> str | None:
     return value
 
 
-def _epoch(query: Query, name: str) -> float | None:
-    value = query.number(name)
-    if value is not None and not 0 <= value <= LATEST:
-        query.fields[name] = f"expected epoch seconds from 0 to {LATEST}"
-        return None
-    return value
-
-
 class Perfdata:
     def __init__(self, api: Api) -> None:
         self.api = api
@@ -52,8 +44,8 @@ class Perfdata:
         query = Query(req, ("entity_id", "metric", "from", "to", "aggregation", "max_points"))
         entity_id = _required(query, "entity_id")
         metric = _required(query, "metric")
-        start = _epoch(query, "from")
-        end = _epoch(query, "to")
+        start = query.epoch("from")
+        end = query.epoch("to")
         aggregation = query.text("aggregation", "mean")
         max_points = query.integer("max_points", metrics.DEFAULT_MAX_POINTS, 1, MAX_POINTS)
         query.check()
