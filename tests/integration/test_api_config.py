@@ -5,7 +5,7 @@ import time
 
 import kombu
 import pytest
-from conftest import ApiClient
+from conftest import ApiClient, author_of
 
 from canopsis import deadletters
 from canopsis.event import FieldError
@@ -38,7 +38,7 @@ def test_rules_are_created_listed_read_replaced_and_deleted(api):
     for made in (rule("b", 5), rule("z", 0), rule("a", 5)):
         resp = api.simulate_post(RULES, json=made, headers=admin)
         assert resp.status_code == 201, resp.text
-        assert resp.json["author"] == "admin-user"
+        assert resp.json["author"] == author_of(admin)
         assert before <= resp.json["created"] == resp.json["updated"] <= time.time()
     listed = api.simulate_get(RULES, headers=viewer)
     assert [r["_id"] for r in listed.json["items"]] == ["z", "a", "b"]
@@ -56,7 +56,7 @@ def test_rules_are_created_listed_read_replaced_and_deleted(api):
     stored = api.db.eventfilter_rules.find_one({"_id": "a"})
     assert stored["actions"] == [{"type": "drop"}] and stored["match"] == {}
     assert stored["hits"] == 7 and stored["last_hit"] == 123.0 and stored["created"] == created
-    assert stored["updated"] >= created and stored["author"] == "admin-user"
+    assert stored["updated"] >= created and stored["author"] == author_of(admin)
     assert replaced.json == stored
     same_id = api.simulate_put(f"{RULES}/a", json=rule("a", 3), headers=admin)
     assert same_id.status_code == 200 and same_id.json["priority"] == 3

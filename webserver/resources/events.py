@@ -7,8 +7,8 @@ with how many were accepted and, by index, why the others were refused. When
 none is valid the answer is ``400`` with ``fields`` named ``<index>.<field>``.
 An event without ``timestamp`` gets the time it reached the API. An action
 (:data:`canopsis.event.ACTION_TYPES`) is authored by whoever sent it: its
-``author`` is replaced by the authenticated principal's name, whatever the
-body says.
+``author`` is replaced by the authenticated principal's (the user's name, or
+``key:<key id>/<description>`` for an API key), whatever the body says.
 """
 
 import time
@@ -33,7 +33,7 @@ class Events:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         who = require(req, "operator")
         resp.status = falcon.HTTP_202
-        resp.media = submit(read_json(req), self.api.sender, who.name)
+        resp.media = submit(read_json(req), self.api.sender, who.author)
 
 
 def submit(body: Any, sender: EventSender, author: str) -> dict:
@@ -113,7 +113,8 @@ _EVENT = {
         "long_output": {"type": "string"},
         "author": {
             **_identifier(),
-            "description": "ignored on actions: their author is the authenticated principal",
+            "description": "ignored on actions: their author is the authenticated principal "
+            "(the user's name, or key:<key id>/<description> for an API key)",
         },
         "ticket": _identifier(),
         "timestamp": {
