@@ -18,7 +18,7 @@ import pytest
 from configobj import ConfigObj
 
 from canopsis import auth, ingestkeys
-from tests.conftest import EngineProcess, free_port, make_key, wait_for_port
+from tests.conftest import ApiClient, EngineProcess, free_port, make_key, wait_for_port
 from tests.integration.test_api_event_author import published
 from tests.integration.test_pipeline import CHAIN, REPO_ENGINES, write_confs
 
@@ -180,3 +180,28 @@ def test_ingest_answers_a_deeply_nested_body_with_400_naming_the_limit(services,
     assert answer.value.headers["X-Content-Type-Options"] == "nosniff"
     assert error["message"] == "the body is nested deeper than 64 levels"
     assert get(ingest, "/health") == (200, {"status": "ok", "broker": "up"})
+
+
+def test_ingest_follows_the_rights_of_a_keys_creator_changed_through_the_api(
+    services, ingest, db, monkeypatch
+):
+    """The webserver rewrites the key file when a user is demoted or deleted: the ingest
+    service then refuses what the creator may no longer do."""
+    monkeypatch.setenv("CANOPSIS_PREFIX", str(services.prefix))
+    api = ApiClient(db)
+    admin = api.as_role("admin")
+    _doc, key = make_key(db, "operator", "leaver-key", creator="leaver")
+    assert api.simulate_get("/api/v2/apikeys", headers=admin).status_code == 200  # file written
+    with kombu.Connection(services.amqp_url) as conn:
+        conn.default_channel.queue_purge("Engine_cleaner")
+    headers = {"X-Canopsis-Authkey": key}
+    assert post(ingest, check_event("ingest-leaver"), headers)[0] == 202
+    demoted = api.simulate_put("/api/v2/users/leaver", json={"role": "viewer"}, headers=admin)
+    assert demoted.status_code == 200
+    status, body = post(ingest, check_event("ingest-leaver"), headers)
+    assert status == 403 and body["error"]["message"] == (
+        "this needs the operator role; the key has viewer"
+    )
+    assert api.simulate_delete("/api/v2/users/leaver", headers=admin).status_code == 204
+    assert post(ingest, check_event("ingest-leaver"), headers)[0] == 401
+    assert len(published(services)) == 1
