@@ -3,9 +3,10 @@
 ``GET /api/v2/deadletters`` (viewer) pages them newest first;
 ``GET /api/v2/deadletters/{letter_id}`` answers one, and ``DELETE`` (admin)
 deletes it (204). ``POST /api/v2/deadletters/{letter_id}/replay`` (admin)
-without a body publishes its raw body again to ``canopsis.events`` with its
-routing key, then deletes it (202); one whose body was kept cut
-(``body_truncated``) cannot be replayed so (409). With a body, the corrected
+without a body (or with ``{}``) publishes its raw body again to
+``canopsis.events`` with its routing key, then deletes it (202); one whose
+body was kept cut (``body_truncated``) cannot be replayed so (409). With a
+body, the corrected
 event, checked like ``POST /api/v2/event`` checks one (400 naming the field,
 nothing published), is published instead with the routing key computed from
 it (an action authored by the admin), and the dead letter stays as it was
@@ -117,11 +118,11 @@ class Replay:
                 raise Unavailable("the broker")
             self.api.sender.send([(body, routing_key, uuid.uuid4().hex)])
 
-        corrected = bool(req.content_length)
+        event = read_json(req) if req.content_length else {}
+        if not isinstance(event, dict):
+            raise bad_request({"body": "expected the corrected event, one JSON object"})
+        corrected = event != {}
         if corrected:
-            event = read_json(req)
-            if not isinstance(event, dict):
-                raise bad_request({"body": "expected the corrected event, one JSON object"})
             message, reasons = prepare(event, time.time(), who.author)
             if message is None:
                 raise bad_request(reasons, "the corrected event is not valid")
@@ -243,16 +244,21 @@ OPENAPI = {
     "/api/v2/deadletters/{letter_id}/replay": {
         "post": {
             "summary": "Publish a dead letter again, as it was or corrected (admin)",
-            "description": "Without a body, the letter's raw body is published again with its "
-            "routing key, then the letter is deleted (409 when its body was kept cut). With a "
-            "body, the corrected event, checked as POST /api/v2/event checks one (400 naming "
-            "the field, nothing published), is published instead with the routing key "
-            "computed from it (an action is authored by the admin), and the letter stays as "
-            "it was refused, the replay added to its replays (who, when, the body sent).",
+            "description": "Without a body (or with {}), the letter's raw body is published "
+            "again with its routing key, then the letter is deleted (409 when its body was "
+            "kept cut). With a body, the corrected event, checked as POST /api/v2/event "
+            "checks one (400 naming the field, nothing published), is published instead with "
+            "the routing key computed from it (an action is authored by the admin), and the "
+            "letter stays as it was refused, the replay added to its replays (who, when, the "
+            "body sent).",
             "operationId": "replayDeadletter",
             "tags": ["deadletters"],
             "parameters": [_LETTER_ID],
-            "requestBody": json_body(EVENT, "the corrected event (optional)", required=False),
+            "requestBody": json_body(
+                {"oneOf": [EVENT, {"type": "object", "maxProperties": 0}]},
+                "the corrected event (optional; {} is no correction)",
+                required=False,
+            ),
             "responses": {
                 "202": json_response(
                     "Published with this routing key.",
