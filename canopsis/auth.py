@@ -4,9 +4,10 @@ Roles, each allowing what the one before allows: ``viewer`` (reads),
 ``operator`` (acts on alarms), ``admin`` (configuration, users, keys,
 engines).
 
-- ``users``: ``{_id: name, role, password, created}``; the password is an
+- ``users``: ``{_id: name, role, password, created, disabled}``; the password is an
   Argon2id hash (argon2-cffi's defaults, salted), never stored or logged in
-  clear.
+  clear. A ``disabled`` user (absent means enabled) cannot log in, and its
+  sessions and keys stop working.
 - ``sessions``: ``{_id: sha256(token), user, expires}``; the token is the
   session cookie's value, so a stolen database holds no usable token; a TTL
   index removes expired sessions.
@@ -14,7 +15,12 @@ engines).
   revoked, hash}``. A key is ``<key id>.<secret>``, the secret 256 random
   bits; ``hash`` is its SHA-256. A fast hash is enough for a secret of that
   entropy (no dictionary to try), and keeps every API call cheap, where a
-  slow hash per request would cost tens of milliseconds.
+  slow hash per request would cost tens of milliseconds. ``author`` is the
+  user who made the key: on every request the key acts with the lesser of its
+  own role and that user's current role, and not at all once that user is
+  disabled or deleted (:func:`key_role`). What a key does is authored by the
+  key itself, ``key:<key id>/<description>`` (:func:`key_author`), so two
+  integrations are told apart in the alarm steps.
 - ``login_failures``: ``{_id, name, address, count, expires}``, one counter
   per account and address (``pair:<address> <name>``), per account
   (``account:<name>``) and per address (``address:<address>``), each lasting
@@ -48,14 +54,20 @@ _hasher = PasswordHasher()
 
 @dataclass(frozen=True)
 class Principal:
-    """Who makes a request: a user (by session or key) and the role it acts with."""
+    """Who makes a request: a user (by session or key), the role it acts with, and the author
+    of what it writes (the user's name, or the key's :func:`key_author`)."""
 
     name: str
     role: str
     via: str  # "session" or "key:<key id>"
+    author: str
 
     def allows(self, role: str) -> bool:
         return RANK[self.role] >= RANK[role]
+
+
+class KeyRefused(Exception):
+    """A key with the right secret that no longer works, and why (its creator is gone)."""
 
 
 def ensure_indexes(db: Database) -> None:
@@ -132,8 +144,10 @@ def session_principal(db: Database, token: str) -> Principal | None:
     session = db[SESSIONS].find_one({"_id": _sha256(token), "expires": {"$gt": now()}})
     if session is None:
         return None
-    user = db[USERS].find_one({"_id": session["user"]}, {"role": 1})
-    return Principal(user["_id"], user["role"], "session") if user else None
+    user = db[USERS].find_one({"_id": session["user"]}, {"role": 1, "disabled": 1})
+    if user is None or user.get("disabled"):
+        return None
+    return Principal(user["_id"], user["role"], "session", user["_id"])
 
 
 def close_session(db: Database, token: str) -> None:
@@ -177,9 +191,46 @@ def key_principal(db: Database, key: str) -> Principal | None:
         return None
     if doc["revoked"] is not None:
         return None
-    if doc["expires"] is not None and _aware(doc["expires"]) <= now():
+    if key_expired(doc):
         return None
-    return Principal(doc["author"], doc["role"], f"key:{key_id}")
+    role, why = key_role(doc, key_creators(db, [doc]).get(doc["author"]))
+    if role is None:
+        raise KeyRefused(f"API key {key_id} no longer works: {why}")
+    return Principal(doc["author"], role, f"key:{key_id}", key_author(doc))
+
+
+def key_expired(key: dict) -> bool:
+    return key["expires"] is not None and _aware(key["expires"]) <= now()
+
+
+def key_role(key: dict, creator: dict | None) -> tuple[str | None, str]:
+    """The role ``key`` acts with, the lesser of its own and its ``creator``'s (the user document
+    of its ``author``, None when deleted), and why: ``(None, reason)`` when the creator is
+    deleted or disabled. A user of the same name created after the key is another account:
+    the key's creator was deleted."""
+    born = creator and creator.get("created")
+    if creator is None or (born and _aware(born) > _aware(key["created"])):
+        return None, f"its creator {key['author']} was deleted"
+    if creator.get("disabled"):
+        return None, f"its creator {key['author']} is disabled"
+    if RANK[creator["role"]] < RANK[key["role"]]:
+        return creator["role"], f"its creator {key['author']} has the {creator['role']} role"
+    return key["role"], "its own role"
+
+
+def key_author(key: dict) -> str:
+    """Who the actions made with ``key`` are authored by: ``key:<key id>/<description>``, or
+    ``key:<key id>`` without a description (the one form, for the REST API and the ingest
+    service)."""
+    description = (key.get("description") or "").strip()
+    return f"key:{key['_id']}/{description}" if description else f"key:{key['_id']}"
+
+
+def key_creators(db: Database, keys: list[dict]) -> dict[str, dict]:
+    """The user documents of the creators of ``keys`` that still exist, by name."""
+    names = list({key["author"] for key in keys})
+    found = db[USERS].find({"_id": {"$in": names}}, {"role": 1, "disabled": 1, "created": 1})
+    return {user["_id"]: user for user in found}
 
 
 def revoke_key(db: Database, key_id: str) -> dict | None:

@@ -24,6 +24,14 @@ Replay publishes the raw body again to ``canopsis.events`` with its routing
 key, waits for the broker's confirm, then deletes the dead letter: the
 collection is the operator's to-do list. An event still refused after a
 replay comes back as a new dead letter with the new reasons.
+
+A replay with a corrected body (:func:`replay_corrected`) publishes that body
+instead, with the routing key computed from it, and keeps the dead letter as
+it was refused, adding the replay to its ``replays``: ``[{"time", "by",
+"body", "routing_key"}]``, oldest first, the last :data:`MAX_REPLAYS`, each
+body kept to :data:`MAX_REPLAY_BODY_BYTES` (so a letter stays far below
+MongoDB's 16 MiB). What was refused and what was sent in its place stay side
+by side; the letter leaves the store when it is deleted (or purged).
 """
 
 import base64
@@ -32,7 +40,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.database import Database
 
 from canopsis.event import FieldError, truncate
@@ -43,6 +51,8 @@ COLLECTION = "dead_letters"
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_REASONS = 100
 MAX_REASON_BYTES = 1024
+MAX_REPLAYS = 5
+MAX_REPLAY_BODY_BYTES = 1024 * 1024
 
 
 class Unreplayable(ValueError):
@@ -165,6 +175,40 @@ def replay(db: Database, letter_id: str, publish: Callable[[bytes, str], None]) 
     db[COLLECTION].delete_one({"_id": letter_id})
     log.info("replayed %s (%s)", letter_id, doc["routing_key"])
     return doc
+
+
+def replay_corrected(
+    db: Database,
+    letter_id: str,
+    body: str,
+    routing_key: str,
+    by: str,
+    publish: Callable[[bytes, str], None],
+) -> dict | None:
+    """Publish ``body`` (a valid event, the dead letter corrected) with ``routing_key``, then add
+    the replay, made ``by`` its author, to the dead letter's ``replays``; the letter as updated,
+    or None if unknown (nothing published then)."""
+    if get(db, letter_id) is None:
+        return None
+    publish(body.encode("utf-8"), routing_key)
+    replay = {
+        "time": datetime.now(UTC),
+        "by": by,
+        "body": truncate(body, MAX_REPLAY_BODY_BYTES),
+        "routing_key": routing_key,
+    }
+    doc = db[COLLECTION].find_one_and_update(
+        {"_id": letter_id},
+        {"$push": {"replays": {"$each": [replay], "$slice": -MAX_REPLAYS}}},
+        return_document=ReturnDocument.AFTER,
+    )
+    log.info("replayed %s corrected by %s (%s)", letter_id, by, routing_key)
+    return doc
+
+
+def delete(db: Database, letter_id: str) -> bool:
+    """Delete one dead letter; False when unknown."""
+    return db[COLLECTION].delete_one({"_id": letter_id}).deleted_count == 1
 
 
 def purge(db: Database, before: datetime | None = None) -> int:

@@ -3,15 +3,19 @@
 The ingest service (:mod:`canopsis.webserver.ingest`) must accept events while
 MongoDB is down, so it cannot look keys up in ``api_keys``. The webserver
 keeps a copy of every usable key in ``$PREFIX/var/lib/ingest/keys.json``: it
-writes the file at start and after each key is created or revoked.
+writes the file at start, after each key is created or revoked, and after each
+user is changed or deleted (a key's role depends on its creator's).
 
 The file lives under ``var/lib``, not ``etc``: the webserver runs as the
 unprivileged ``canopsis`` user, which cannot write ``$PREFIX/etc``.
 
-The file is ``{key id: {"hash", "role", "expires"}}``: ``hash`` the SHA-256 of
-the key's secret (never the secret itself), ``expires`` epoch seconds or null.
-Revoked keys are left out; expiry is checked when a key is used, so a key that
-expires between two writes stops working on time. The file is written
+The file is ``{key id: {"hash", "role", "expires", "author"}}``: ``hash`` the
+SHA-256 of the key's secret (never the secret itself), ``role`` the one the key
+acts with (:func:`canopsis.auth.key_role`), ``expires`` epoch seconds or null,
+``author`` what its actions are authored by (:func:`canopsis.auth.key_author`).
+Revoked keys and keys whose creator is disabled or deleted are left out;
+expiry is checked when a key is used, so a key that expires between two
+writes stops working on time. The file is written
 atomically (a temporary file renamed over it) with mode 0640, so a reader
 never sees half a file.
 """
@@ -27,11 +31,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from canopsis import paths
+from canopsis import auth, paths
 
 log = logging.getLogger("canopsis.ingestkeys")
 
-API_KEYS = "api_keys"  # canopsis.auth.API_KEYS, without importing the MongoDB side
 MODE = 0o640
 
 _cache: dict[Path, tuple[tuple[int, int], dict[str, dict]]] = {}
@@ -61,12 +64,21 @@ def _epoch(value: datetime | None) -> float | None:
 
 
 def usable_keys(db) -> dict[str, dict]:
-    """Every key of ``db`` that is not revoked, as the file holds them."""
-    found = db[API_KEYS].find({"revoked": None}, {"hash": 1, "role": 1, "expires": 1})
-    return {
-        doc["_id"]: {"hash": doc["hash"], "role": doc["role"], "expires": _epoch(doc["expires"])}
-        for doc in found
-    }
+    """Every key of ``db`` that is not revoked and whose creator may use it, as the file
+    holds them."""
+    found = list(db[auth.API_KEYS].find({"revoked": None}))
+    creators = auth.key_creators(db, found)
+    usable = {}
+    for doc in found:
+        role, _why = auth.key_role(doc, creators.get(doc["author"]))
+        if role is not None:
+            usable[doc["_id"]] = {
+                "hash": doc["hash"],
+                "role": role,
+                "expires": _epoch(doc["expires"]),
+                "author": auth.key_author(doc),
+            }
+    return usable
 
 
 def write(db, target: Path | None = None) -> Path:
@@ -121,8 +133,8 @@ def read(source: Path | None = None) -> dict[str, dict]:
     return keys
 
 
-def check(keys: dict[str, dict], key: str, now: float | None = None) -> str | None:
-    """The role of ``key`` (``<key id>.<secret>``) when it is in ``keys`` and not expired."""
+def check(keys: dict[str, dict], key: str, now: float | None = None) -> dict | None:
+    """The entry of ``key`` (``<key id>.<secret>``) when it is in ``keys`` and not expired."""
     key_id, _dot, secret = key.partition(".")
     entry = keys.get(key_id) if key_id and secret else None
     if not isinstance(entry, dict):
@@ -133,4 +145,4 @@ def check(keys: dict[str, dict], key: str, now: float | None = None) -> str | No
     expires = entry.get("expires")
     if expires is not None and expires <= (time.time() if now is None else now):
         return None
-    return entry.get("role")
+    return entry

@@ -217,12 +217,22 @@ def services():
         shutil.rmtree(prefix, ignore_errors=True)
 
 
+def make_key(db, role: str, description: str = "test", creator: str = "") -> tuple[dict, str]:
+    """A new API key with ``role`` (its document and the key), made by ``creator`` (default
+    ``<role>-user``), a user with that role created first when it does not exist."""
+    creator = creator or f"{role}-user"
+    if db[auth.USERS].find_one({"_id": creator}, {"_id": 1}) is None:
+        auth.create_user(db, creator, f"{creator}-password", role)
+    return auth.create_key(db, role, description, creator, None)
+
+
 class ApiClient:
     """The REST application in process (falcon's TestClient) on a real database.
 
-    ``as_role(role)`` gives the headers of an API key of a new user with that
-    role; ``sender`` is None unless a broker was given, so a test that posts
-    events needs the ``services`` fixture.
+    ``as_role(role)`` gives the headers of an API key of the user ``<role>-user``
+    (password ``<role>-user-password``, created with that role the first time);
+    ``sender`` is None unless a broker was given, so a test that posts events
+    needs the ``services`` fixture.
     """
 
     def __init__(self, db, amqp_conf: Path | None = None) -> None:
@@ -232,11 +242,17 @@ class ApiClient:
         self.client = testing.TestClient(create_app(cfg, db, sender))
 
     def as_role(self, role: str) -> dict[str, str]:
-        _doc, key = auth.create_key(self.db, role, "test", f"{role}-user", None)
+        _doc, key = make_key(self.db, role)
         return {"Authorization": f"Key {key}"}
 
     def __getattr__(self, name: str):
         return getattr(self.client, name)
+
+
+def author_of(headers: dict[str, str]) -> str:
+    """The author of what the key of ``headers`` (:meth:`ApiClient.as_role`) does."""
+    key_id = headers["Authorization"].removeprefix("Key ").partition(".")[0]
+    return f"key:{key_id}/test"
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ state deleted with it, and whether canopsis names a new document sent without
 ``_id``. :class:`Documents` serves the list (viewer) and the
 creation (admin, 409 when the ``_id`` exists); :class:`Document` serves one
 document: read (viewer), replace and delete (admin), 404 when unknown. The API
-stores ``author`` (who wrote it last), ``created`` and ``updated`` (epoch
-seconds).
+stores ``author`` (who wrote it last: a user's name, or
+``key:<key id>/<description>`` for an API key), ``created`` and ``updated``
+(epoch seconds).
 """
 
 import time
@@ -103,7 +104,7 @@ class Documents:
         who = require(req, "admin")
         body = self.kind.checked(req)
         now = time.time()
-        doc = {**body, "author": who.name, "created": now, "updated": now}
+        doc = {**body, "author": who.author, "created": now, "updated": now}
         try:
             self.api.db[self.kind.collection].insert_one(doc)
         except DuplicateKeyError:
@@ -140,7 +141,7 @@ class Document:
         body = self.kind.checked(req, doc_id)
         stored = self._get(doc_id)
         kept = {key: stored[key] for key in self.kind.kept if key in stored}
-        doc = {**body, **kept, "author": who.name, "updated": time.time()}
+        doc = {**body, **kept, "author": who.author, "updated": time.time()}
         collection = self.api.db[self.kind.collection]
         if collection.replace_one({"_id": doc_id}, doc).matched_count == 0:
             raise self._missing(doc_id)

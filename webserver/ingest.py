@@ -15,8 +15,11 @@ by ``etc/ingest.conf``. It needs only the broker:
 Keys are the API keys of canopsis (``Authorization: Key <key>`` or
 ``X-Canopsis-Authkey``), with the operator or admin role, checked against the
 key file the webserver keeps (:mod:`canopsis.ingestkeys`), never against
-MongoDB: nothing here opens a database connection. An action is authored by
-the key that sent it, ``ingest:<key id>``, whatever its ``author`` says. Errors
+MongoDB: nothing here opens a database connection. A key acts with the role
+the file gives it (the lesser of its own and its creator's), and an action is
+authored by the key that sent it, as through the REST API
+(``key:<key id>/<description>``, :func:`canopsis.auth.key_author`), whatever
+its ``author`` says. Errors
 have the REST API's one shape (:mod:`canopsis.webserver.errors`).
 """
 
@@ -30,7 +33,7 @@ from canopsis.webserver.middleware import BodyLimit, SecurityHeaders, credential
 from canopsis.webserver.resources.events import submit
 from configobj import ConfigObj
 
-from canopsis import config, ingestkeys
+from canopsis import auth, config, ingestkeys
 
 ROLES = ("operator", "admin")
 #: the service's status for each state of the broker (:meth:`EventSender.state`)
@@ -49,18 +52,14 @@ class KeyCheck:
         found = credentials(req)
         if found is None or found[0] != "key":
             raise ApiError(401, "authentication required: send an API key")
-        role = ingestkeys.check(ingestkeys.read(self.keys_path), found[1])
-        if role is None:
+        entry = ingestkeys.check(ingestkeys.read(self.keys_path), found[1])
+        if entry is None:
             raise ApiError(401, "invalid, expired or revoked credentials")
-        if role not in ROLES:
-            raise ApiError(403, f"this needs the operator role; the key has {role}")
-        req.context.author = author(found[1])
-
-
-def author(key: str) -> str:
-    """The author of the actions sent with ``key``: ``ingest:<key id>`` (the key file holds
-    no user name, and the id tells two integrations apart)."""
-    return f"ingest:{key.partition('.')[0]}"
+        if entry.get("role") not in ROLES:
+            raise ApiError(403, f"this needs the operator role; the key has {entry.get('role')}")
+        # a file written before keys had an author in it: the key's id alone
+        key_id = found[1].partition(".")[0]
+        req.context.author = entry.get("author") or auth.key_author({"_id": key_id})
 
 
 class Event:

@@ -79,7 +79,10 @@ class Authentication:
         if found is not None:
             kind, value = found
             if kind == "key":
-                who = auth.key_principal(self.api.db, value)
+                try:
+                    who = auth.key_principal(self.api.db, value)
+                except auth.KeyRefused as exc:
+                    raise ApiError(401, str(exc)) from None
             else:
                 who = auth.session_principal(self.api.db, value)
         if who is None:

@@ -151,6 +151,14 @@ def page_of(item: dict) -> dict:
     }
 
 
+#: what every API key does, said by both key schemes
+_KEYS = (
+    " A key acts with the lesser of its own role and its creator's current role, answers 401 "
+    "saying why once its creator is disabled or deleted, and authors what it does as "
+    "key:<key id>/<description> (key:<key id> without a description)."
+)
+
+
 def components() -> dict:
     return {
         "schemas": {"Error": copy.deepcopy(ERROR_SCHEMA)},
@@ -163,13 +171,13 @@ def components() -> dict:
                 "type": "apiKey",
                 "in": "header",
                 "name": "Authorization",
-                "description": 'An API key sent as "Key <key>".',
+                "description": 'An API key sent as "Key <key>".' + _KEYS,
             },
             "AuthKey": {
                 "type": "apiKey",
                 "in": "header",
                 "name": "X-Canopsis-Authkey",
-                "description": "An API key sent alone.",
+                "description": "An API key sent alone." + _KEYS,
             },
             "Session": {
                 "type": "apiKey",

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import kombu
 import pytest
-from conftest import ApiClient
+from conftest import ApiClient, author_of
 
 from canopsis import alarm, event
 
@@ -320,7 +320,7 @@ def test_actions_publish_the_operators_events(services, mongo_db):
         assert resp.json == {"queued": 1, "alarm_id": docs["a01"]["_id"]}
         [(key, sent)] = received(queue, 1)
         assert key == "nagios.nagios-b.snooze.resource.web-1.disk /var"
-        assert sent["event_type"] == "snooze" and sent["author"] == "operator-user"
+        assert sent["event_type"] == "snooze" and sent["author"] == author_of(operator)
         assert sent["duration"] == 600 and sent["output"] == "maintenance"
         assert (sent["component"], sent["resource"]) == ("web-1", "disk /var")
         assert sent["source_type"] == "resource"
@@ -338,7 +338,7 @@ def test_actions_publish_the_operators_events(services, mongo_db):
         ]
         for _key, sent in got:
             assert sent["event_type"] == "assocticket" and sent["ticket"] == "T-42"
-            assert sent["author"] == "operator-user"
+            assert sent["author"] == author_of(operator)
         assert "resource" not in got[0][1]
         assert received(queue, 1, timeout=0.5) == []
 

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from canopsis import auth, config
-from tests.conftest import REPO
+from tests.conftest import REPO, make_key
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +48,7 @@ def test_login_sets_a_session_cookie_that_identifies_the_user(api):
     assert cookie.http_only
     headers = {"Cookie": f"canopsis_session={cookie.value}"}
     me = api.simulate_get("/api/v2/auth/me", headers=headers)
-    assert me.json == {"name": "alice", "role": "operator", "via": "session"}
+    assert me.json == {"name": "alice", "role": "operator", "via": "session", "author": "alice"}
     assert api.simulate_post("/api/v2/auth/logout", headers=headers).status_code == 204
     assert api.simulate_get("/api/v2/auth/me", headers=headers).status_code == 401
 
@@ -160,7 +160,7 @@ def test_api_keys_are_created_listed_without_secret_and_revoked(api):
 
 
 def test_an_expired_or_wrong_key_is_401(api):
-    _doc, key = auth.create_key(api.db, "admin", "old", "x", None)
+    _doc, key = make_key(api.db, "admin", "old")
     api.db.api_keys.update_one({}, {"$set": {"expires": auth.now()}})
     time.sleep(0.01)
     assert (

@@ -12,7 +12,7 @@ from canopsis.engines.pbehavior import COLLECTION as PBEHAVIORS
 from canopsis.webserver import openapi
 from canopsis.webserver.app import ALWAYS, WEBSERVICES
 
-from canopsis import auth
+from canopsis import auth, deadletters
 from tests.conftest import ApiClient
 
 pytestmark = pytest.mark.integration
@@ -59,6 +59,7 @@ PBEHAVIOR = {
 #: one wrong-typed field in an otherwise valid body, for every operation taking a body
 WRONG_TYPES = {
     ("post", "/api/v2/event"): ({"state": "2"}, "0.state"),
+    ("post", "/api/v2/deadletters/{letter_id}/replay"): ({"state": "2"}, "state"),
     ("post", "/api/v2/auth/login"): ({"name": 1, "password": "x"}, "name"),
     ("post", "/api/v2/apikeys"): ({"role": "viewer", "description": 5}, "description"),
     ("post", "/api/v2/users"): ({"name": "u2", "password": ["x"], "role": "viewer"}, "password"),
@@ -111,6 +112,7 @@ def site(mongo_client):
     api.db[DEFINITIONS].insert_one(dict(HEARTBEAT))
     api.db[PBEHAVIORS].insert_one(dict(PBEHAVIOR))
     auth.create_user(api.db, "someone", "a long password", "viewer")
+    api.db[deadletters.COLLECTION].insert_one(deadletters.letter("d1", "{}", [], "k", "cleaner", 0))
     values = {
         "alarm_id": quote(ALARM["_id"], safe=""),
         "action": "snooze",
@@ -119,6 +121,7 @@ def site(mongo_client):
         "pbehavior_id": PBEHAVIOR["_id"],
         "entity_id": quote("cpu/web-1", safe=""),
         "name": "someone",
+        "letter_id": "d1",
     }
     yield api, api.as_role("admin"), values
     mongo_client.drop_database("t_bad_input")
@@ -195,7 +198,7 @@ def test_a_body_that_is_not_an_object_is_400(site, method, path):
 @pytest.mark.parametrize(("method", "path"), sorted(WRONG_TYPES))
 def test_a_field_of_the_wrong_type_is_400_naming_it(site, method, path):
     body, field = WRONG_TYPES[(method, path)]
-    if path == "/api/v2/event":
+    if path in ("/api/v2/event", "/api/v2/deadletters/{letter_id}/replay"):
         body = {**seed_event(), **body}
     resp = call(site, method, path, json=body)
     assert resp.status_code == 400, resp.text

@@ -5,7 +5,7 @@ import time
 
 import kombu
 import pytest
-from conftest import ApiClient
+from conftest import ApiClient, author_of
 
 from canopsis import deadletters
 from canopsis.event import FieldError
@@ -38,7 +38,7 @@ def test_rules_are_created_listed_read_replaced_and_deleted(api):
     for made in (rule("b", 5), rule("z", 0), rule("a", 5)):
         resp = api.simulate_post(RULES, json=made, headers=admin)
         assert resp.status_code == 201, resp.text
-        assert resp.json["author"] == "admin-user"
+        assert resp.json["author"] == author_of(admin)
         assert before <= resp.json["created"] == resp.json["updated"] <= time.time()
     listed = api.simulate_get(RULES, headers=viewer)
     assert [r["_id"] for r in listed.json["items"]] == ["z", "a", "b"]
@@ -56,7 +56,7 @@ def test_rules_are_created_listed_read_replaced_and_deleted(api):
     stored = api.db.eventfilter_rules.find_one({"_id": "a"})
     assert stored["actions"] == [{"type": "drop"}] and stored["match"] == {}
     assert stored["hits"] == 7 and stored["last_hit"] == 123.0 and stored["created"] == created
-    assert stored["updated"] >= created and stored["author"] == "admin-user"
+    assert stored["updated"] >= created and stored["author"] == author_of(admin)
     assert replaced.json == stored
     same_id = api.simulate_put(f"{RULES}/a", json=rule("a", 3), headers=admin)
     assert same_id.status_code == 200 and same_id.json["priority"] == 3
@@ -243,7 +243,7 @@ def test_a_replayed_dead_letter_is_published_again_and_deleted(services, mongo_d
         bound.declare()
         resp = api.simulate_post(f"{LETTERS}/{letter_id}/replay", headers=api.as_role("admin"))
         assert resp.status_code == 202, resp.text
-        assert resp.json == {"replayed": letter_id, "routing_key": key}
+        assert resp.json == {"replayed": letter_id, "routing_key": key, "corrected": False}
         deadline = time.monotonic() + 10
         message = None
         while message is None and time.monotonic() < deadline:
@@ -254,3 +254,76 @@ def test_a_replayed_dead_letter_is_published_again_and_deleted(services, mongo_d
         assert message.body == body
         assert message.delivery_info["routing_key"] == key
     assert mongo_db[deadletters.COLLECTION].find_one({"_id": letter_id}) is None
+
+
+def corrected(component: str, **more) -> dict:
+    return {
+        "connector": "nagios",
+        "connector_name": "paris",
+        "event_type": "check",
+        "source_type": "resource",
+        "component": component,
+        "resource": "disk",
+        "state": 2,
+        **more,
+    }
+
+
+def test_a_corrected_replay_needs_an_admin_and_a_valid_event(api):
+    [letter_id] = insert_letters(api.db, 1)
+    replay = f"{LETTERS}/{letter_id}/replay"
+    denied = api.simulate_post(replay, json=corrected("srv0"), headers=api.as_role("operator"))
+    assert denied.status_code == 403 and "admin role" in error(denied)["message"]
+    admin = api.as_role("admin")
+    invalid = {**corrected("srv0"), "state": "broken"}
+    bad = api.simulate_post(replay, json=invalid, headers=admin)
+    assert bad.status_code == 400, bad.text
+    assert error(bad)["message"] == "the corrected event is not valid"
+    assert set(error(bad)["fields"]) == {"state"}
+    listed = api.simulate_post(replay, json=[corrected("srv0")], headers=admin)
+    assert listed.status_code == 400 and set(error(listed)["fields"]) == {"body"}
+    unknown = api.simulate_post(f"{LETTERS}/nope/replay", json=corrected("x"), headers=admin)
+    assert unknown.status_code == 404
+    [kept] = api.db[deadletters.COLLECTION].find()
+    assert "replays" not in kept and kept["body"] == '{"n": 0}'
+
+
+def test_a_corrected_replay_publishes_only_the_valid_correction_and_keeps_the_letter(
+    services, mongo_db
+):
+    api = ApiClient(mongo_db, services.prefix / "etc" / "amqp.conf")
+    [letter_id] = insert_letters(mongo_db, 1)
+    admin = api.as_role("admin")
+    replay = f"{LETTERS}/{letter_id}/replay"
+    key = "nagios.paris.check.resource.fixed.disk"
+    exchange = kombu.Exchange("canopsis.events", type="topic", durable=True)
+    with kombu.Connection(services.amqp_url) as conn:
+        queue = kombu.Queue(exchange=exchange, routing_key="nagios.#", exclusive=True)
+        bound = queue(conn.default_channel)
+        bound.declare()
+        bad = api.simulate_post(replay, json=corrected("fixed", state=9), headers=admin)
+        assert bad.status_code == 400 and set(error(bad)["fields"]) == {"state"}
+        resp = api.simulate_post(replay, json=corrected("fixed"), headers=admin)
+        assert resp.status_code == 202, resp.text
+        assert resp.json == {"replayed": letter_id, "routing_key": key, "corrected": True}
+        deadline = time.monotonic() + 10
+        messages = []
+        while time.monotonic() < deadline and not messages:
+            message = bound.get(no_ack=True, accept=["application/json"])
+            if message is None:
+                time.sleep(0.05)
+            else:
+                messages.append(message)
+        # the refused correction, had it been published, would have come first
+        assert [json.loads(m.body)["state"] for m in messages] == [2]
+        assert messages[0].delivery_info["routing_key"] == key
+        assert bound.get(no_ack=True) is None
+    shown = api.simulate_get(f"{LETTERS}/{letter_id}", headers=api.as_role("viewer")).json
+    assert shown["body"] == '{"n": 0}' and shown["reasons"][0]["field"] == "state"
+    [replayed] = shown["replays"]
+    assert replayed["by"] == author_of(admin) and replayed["routing_key"] == key
+    assert json.loads(replayed["body"])["state"] == 2
+    assert time.time() - 60 < replayed["time"] <= time.time()
+    deleted = api.simulate_delete(f"{LETTERS}/{letter_id}", headers=admin)
+    assert deleted.status_code == 204
+    assert api.simulate_get(f"{LETTERS}/{letter_id}", headers=admin).status_code == 404

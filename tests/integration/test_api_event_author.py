@@ -1,13 +1,13 @@
 """An action's author is who sent it: ``POST /api/v2/event`` replaces a forged ``author``
-with the authenticated principal's name (the published event is read back from the real
-broker)."""
+with the authenticated principal's (for an API key, the key itself; the published event is
+read back from the real broker)."""
 
 import json
 
 import kombu
 import pytest
 
-from tests.conftest import ApiClient
+from tests.conftest import ApiClient, author_of
 from tests.integration.test_pipeline import wait_for
 
 pytestmark = pytest.mark.integration
@@ -44,4 +44,4 @@ def test_an_action_sent_as_an_event_is_authored_by_the_authenticated_user(servic
     resp = api.simulate_post("/api/v2/event", json=comment("forged", "admin"), headers=operator)
     assert resp.status_code == 202, resp.text
     events = wait_for(lambda: published(services), 30, "the published event")
-    assert [e["author"] for e in events] == ["operator-user"]
+    assert [e["author"] for e in events] == [author_of(operator)]

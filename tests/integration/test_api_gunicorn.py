@@ -15,7 +15,7 @@ import pytest
 from configobj import ConfigObj
 
 from canopsis import auth
-from tests.conftest import EngineProcess, free_port, wait_for_port
+from tests.conftest import EngineProcess, author_of, free_port, make_key, wait_for_port
 from tests.integration.test_pipeline import CHAIN, REPO_ENGINES, kill_database, write_confs
 
 pytestmark = pytest.mark.integration
@@ -34,7 +34,7 @@ def web(services):
     (services.prefix / "var" / "run").mkdir(parents=True, exist_ok=True)
     client = pymongo.MongoClient(services.mongo_uri, serverSelectionTimeoutMS=5000)
     db = client[services.database]
-    keys = {role: auth.create_key(db, role, "test", f"{role}-user", None)[1] for role in auth.ROLES}
+    keys = {role: make_key(db, role)[1] for role in auth.ROLES}
     with kombu.Connection(services.amqp_url) as conn:
         conn.default_channel.queue_purge("Engine_cleaner")
     write_confs(services.prefix)
@@ -108,7 +108,7 @@ def test_a_posted_event_becomes_an_alarm_that_snooze_and_cancel_change(web):
         status, answer = call(f"{path}/{action}", body, keys["operator"])
         assert (status, answer) == (202, {"queued": 1, "alarm_id": alarm["_id"]})
         changed = wait_for(lambda f=field: call(path, headers=keys["viewer"])[1][f], action)
-        assert changed["a"] == "operator-user"
+        assert changed["a"] == author_of(keys["operator"])
     steps = [step["_t"] for step in call(path, headers=keys["viewer"])[1]["steps"]]
     assert [step for step in steps if step in ("snooze", "cancel")] == ["snooze", "cancel"]
 

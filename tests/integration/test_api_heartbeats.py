@@ -4,6 +4,8 @@ import time
 
 import pytest
 
+from tests.conftest import author_of
+
 pytestmark = pytest.mark.integration
 
 HEARTBEATS = "/api/v2/heartbeats"
@@ -31,7 +33,7 @@ def test_heartbeats_are_created_listed_read_replaced_and_deleted(api):
     for made in (definition("b"), definition("c"), definition("a", name="alpha")):
         resp = api.simulate_post(HEARTBEATS, json=made, headers=admin)
         assert resp.status_code == 201, resp.text
-        assert resp.json["author"] == "admin-user"
+        assert resp.json["author"] == author_of(admin)
         assert before <= resp.json["created"] == resp.json["updated"] <= time.time()
     listed = api.simulate_get(HEARTBEATS, headers=viewer)
     assert listed.status_code == 200

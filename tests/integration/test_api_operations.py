@@ -117,8 +117,8 @@ def test_admin_creates_and_lists_users_without_password_hashes(api):
     assert made.json["name"] == "dave.ops@corp" and made.json["role"] == "operator"
     listed = api.simulate_get("/api/v2/users", headers=admin)
     assert listed.status_code == 200
-    [user] = listed.json["items"]
-    assert set(user) == {"name", "role", "created"}
+    [user] = [u for u in listed.json["items"] if u["name"] == "dave.ops@corp"]
+    assert set(user) == {"name", "role", "created", "disabled"} and user["disabled"] is False
     assert "long-enough-1" not in listed.text and "argon2" not in listed.text
     login(api, "dave.ops@corp", "long-enough-1")
 
@@ -210,9 +210,8 @@ def test_a_user_changes_their_own_password_with_the_current_one(api):
 
 
 def test_admin_changes_role_and_password_and_the_last_admin_stays(api):
-    admin = api.as_role("admin")
+    admin = api.as_role("admin")  # of admin-user, the only admin
     auth.create_user(api.db, "jack", "jack-password", "viewer")
-    auth.create_user(api.db, "root", "root-password", "admin")
     jack = login(api, "jack", "jack-password")
     resp = api.simulate_put(
         "/api/v2/users/jack", json={"role": "operator", "password": "new-jack-pass"}, headers=admin
@@ -220,8 +219,10 @@ def test_admin_changes_role_and_password_and_the_last_admin_stays(api):
     assert resp.status_code == 200 and resp.json["role"] == "operator"
     assert api.simulate_get("/api/v2/auth/me", headers=jack).status_code == 401
     login(api, "jack", "new-jack-pass")
-    last = api.simulate_put("/api/v2/users/root", json={"role": "viewer"}, headers=admin)
+    last = api.simulate_put("/api/v2/users/admin-user", json={"role": "viewer"}, headers=admin)
     assert last.status_code == 409 and "last admin" in error(last)["message"]
+    disabled = api.simulate_put("/api/v2/users/admin-user", json={"disabled": True}, headers=admin)
+    assert disabled.status_code == 409 and "last admin" in error(disabled)["message"]
     assert (
         api.simulate_put("/api/v2/users/nobody", json={"role": "viewer"}, headers=admin).status_code
         == 404
@@ -233,19 +234,19 @@ def test_admin_changes_role_and_password_and_the_last_admin_stays(api):
 
 
 def test_deleting_a_user_ends_their_sessions_but_never_the_last_admin(api):
-    admin = api.as_role("admin")
+    admin = api.as_role("admin")  # of admin-user, the only admin
     auth.create_user(api.db, "kim", "kim-password", "operator")
-    auth.create_user(api.db, "root", "root-password", "admin")
     kim = login(api, "kim", "kim-password")
     assert api.simulate_delete("/api/v2/users/kim", headers=admin).status_code == 204
     assert api.db.sessions.count_documents({"user": "kim"}) == 0
     assert api.simulate_get("/api/v2/auth/me", headers=kim).status_code == 401
     assert api.simulate_delete("/api/v2/users/kim", headers=admin).status_code == 404
-    last = api.simulate_delete("/api/v2/users/root", headers=admin)
+    last = api.simulate_delete("/api/v2/users/admin-user", headers=admin)
     assert last.status_code == 409 and error(last)
     auth.create_user(api.db, "boss", "boss-password", "admin")
-    assert api.simulate_delete("/api/v2/users/root", headers=admin).status_code == 204
-    names = [u["name"] for u in api.simulate_get("/api/v2/users", headers=admin).json["items"]]
+    assert api.simulate_delete("/api/v2/users/admin-user", headers=admin).status_code == 204
+    boss = login(api, "boss", "boss-password")
+    names = [u["name"] for u in api.simulate_get("/api/v2/users", headers=boss).json["items"]]
     assert names == ["boss"]
 
 
@@ -264,19 +265,24 @@ def test_two_simultaneous_removals_never_remove_the_last_two_admins(
     api, monkeypatch, first, second
 ):
     """Both requests reach their admin count together (a barrier in count_documents), the
-    interleaving where a count-then-remove would remove both admins."""
-    admin = api.as_role("admin")
+    interleaving where a count-then-remove would remove both admins. They are made by one of
+    the two admins (the only ones: a key's creator is an admin too), so both also remove
+    together (a barrier before each removal), after both were authenticated."""
     for name in ("ann", "bob"):
         auth.create_user(api.db, name, f"{name}-password", "admin")
+    admin = login(api, "ann", "ann-password")
     barrier = threading.Barrier(2, timeout=10)
-    count_documents = Collection.count_documents
 
-    def counted_together(self, *args, **kwargs):
-        if self.name == auth.USERS:
-            barrier.wait()
-        return count_documents(self, *args, **kwargs)
+    def together(method):
+        def wrapped(self, *args, **kwargs):
+            if self.name == auth.USERS:
+                barrier.wait()
+            return method(self, *args, **kwargs)
 
-    monkeypatch.setattr(Collection, "count_documents", counted_together)
+        return wrapped
+
+    for method in ("find_one_and_delete", "find_one_and_update", "count_documents"):
+        monkeypatch.setattr(Collection, method, together(getattr(Collection, method)))
     answers = {}
 
     def remove(name: str, how: str) -> None:
@@ -294,8 +300,7 @@ def test_two_simultaneous_removals_never_remove_the_last_two_admins(
     kept = [name for name, resp in answers.items() if resp.status_code == 409]
     assert kept, "one of them at least is refused"
     assert all("last admin" in error(answers[name])["message"] for name in kept)
-    users = api.simulate_get("/api/v2/users", headers=admin).json["items"]
-    admins = sorted(u["name"] for u in users if u["role"] == "admin")
+    admins = sorted(u["_id"] for u in api.db[auth.USERS].find({"role": "admin"}))
     assert admins == sorted(kept)
     for name in kept:
         login(api, name, f"{name}-password")

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.conftest import author_of
+
 pytestmark = pytest.mark.integration
 
 PBEHAVIORS = "/api/v2/pbehaviors"
@@ -42,7 +44,7 @@ def test_pbehaviors_are_created_read_replaced_and_deleted(api):
     admin, viewer = api.as_role("admin"), api.as_role("viewer")
     named = api.simulate_post(PBEHAVIORS, json=weekly(), headers=admin)
     assert named.status_code == 201, named.text
-    assert len(named.json["_id"]) == 32 and named.json["author"] == "admin-user"
+    assert len(named.json["_id"]) == 32 and named.json["author"] == author_of(admin)
     given = api.simulate_post(PBEHAVIORS, json=weekly(_id="backup"), headers=admin)
     assert given.status_code == 201 and given.json["_id"] == "backup"
     again = api.simulate_post(PBEHAVIORS, json=weekly(_id="backup"), headers=admin)

@@ -19,8 +19,8 @@ import pymongo
 import pytest
 from configobj import ConfigObj
 
-from canopsis import amqp, auth, config, deadletters, ingestkeys
-from tests.conftest import free_port, wait_for_port
+from canopsis import amqp, config, deadletters, ingestkeys
+from tests.conftest import free_port, make_key, wait_for_port
 from tests.integration.test_api_gunicorn import call
 from tests.integration.test_ingest import ingest  # noqa: F401 (a fixture)
 from tests.integration.test_pipeline import (  # noqa: F401 (site: a fixture)
@@ -108,7 +108,7 @@ def db(services):
 
 def key(services, db, role: str) -> dict[str, str]:
     """The key header of a new user with ``role``, also in the ingest service's key file."""
-    _doc, secret = auth.create_key(db, role, "blocked", f"{role}-user", None)
+    _doc, secret = make_key(db, role, "blocked")
     ingestkeys.write(db, services.prefix / "var" / "lib" / "ingest" / "keys.json")
     return {"Authorization": f"Key {secret}"}
 

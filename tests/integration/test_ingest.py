@@ -18,7 +18,7 @@ import pytest
 from configobj import ConfigObj
 
 from canopsis import auth, ingestkeys
-from tests.conftest import EngineProcess, free_port, wait_for_port
+from tests.conftest import ApiClient, EngineProcess, free_port, make_key, wait_for_port
 from tests.integration.test_api_event_author import published
 from tests.integration.test_pipeline import CHAIN, REPO_ENGINES, write_confs
 
@@ -93,8 +93,8 @@ def db(services):
 
 def test_ingest_accepts_events_with_a_key_even_while_mongodb_is_down(services, ingest, db):
     keys_file = services.prefix / "var" / "lib" / "ingest" / "keys.json"
-    _doc, key = auth.create_key(db, "operator", "monitor", "it", None)
-    revoked_doc, revoked = auth.create_key(db, "operator", "old", "it", None)
+    _doc, key = make_key(db, "operator", "monitor")
+    revoked_doc, revoked = make_key(db, "operator", "old")
     ingestkeys.write(db, keys_file)
     assert keys_file.stat().st_mode & 0o777 == 0o640
     assert key.split(".")[1] not in keys_file.read_text()
@@ -149,7 +149,7 @@ def test_ingest_accepts_events_with_a_key_even_while_mongodb_is_down(services, i
 
 def test_an_action_sent_to_ingest_is_authored_by_its_key(services, ingest, db):
     keys_file = services.prefix / "var" / "lib" / "ingest" / "keys.json"
-    doc, key = auth.create_key(db, "operator", "monitor", "it", None)
+    doc, key = make_key(db, "operator", "monitor")
     ingestkeys.write(db, keys_file)
     with kombu.Connection(services.amqp_url) as conn:
         conn.default_channel.queue_purge("Engine_cleaner")
@@ -160,12 +160,12 @@ def test_an_action_sent_to_ingest_is_authored_by_its_key(services, ingest, db):
         {"accepted": 1, "refused": []},
     )
     events = wait_for(lambda: published(services), 30, "the published event")
-    assert [e["author"] for e in events] == [f"ingest:{doc['_id']}"]
+    assert [e["author"] for e in events] == [f"key:{doc['_id']}/monitor"]
 
 
 def test_ingest_answers_a_deeply_nested_body_with_400_naming_the_limit(services, ingest, db):
     keys_file = services.prefix / "var" / "lib" / "ingest" / "keys.json"
-    _doc, key = auth.create_key(db, "operator", "nested", "it", None)
+    _doc, key = make_key(db, "operator", "nested")
     ingestkeys.write(db, keys_file)
     request = urllib.request.Request(
         f"http://127.0.0.1:{ingest}/event",
@@ -180,3 +180,28 @@ def test_ingest_answers_a_deeply_nested_body_with_400_naming_the_limit(services,
     assert answer.value.headers["X-Content-Type-Options"] == "nosniff"
     assert error["message"] == "the body is nested deeper than 64 levels"
     assert get(ingest, "/health") == (200, {"status": "ok", "broker": "up"})
+
+
+def test_ingest_follows_the_rights_of_a_keys_creator_changed_through_the_api(
+    services, ingest, db, monkeypatch
+):
+    """The webserver rewrites the key file when a user is demoted or deleted: the ingest
+    service then refuses what the creator may no longer do."""
+    monkeypatch.setenv("CANOPSIS_PREFIX", str(services.prefix))
+    api = ApiClient(db)
+    admin = api.as_role("admin")
+    _doc, key = make_key(db, "operator", "leaver-key", creator="leaver")
+    assert api.simulate_get("/api/v2/apikeys", headers=admin).status_code == 200  # file written
+    with kombu.Connection(services.amqp_url) as conn:
+        conn.default_channel.queue_purge("Engine_cleaner")
+    headers = {"X-Canopsis-Authkey": key}
+    assert post(ingest, check_event("ingest-leaver"), headers)[0] == 202
+    demoted = api.simulate_put("/api/v2/users/leaver", json={"role": "viewer"}, headers=admin)
+    assert demoted.status_code == 200
+    status, body = post(ingest, check_event("ingest-leaver"), headers)
+    assert status == 403 and body["error"]["message"] == (
+        "this needs the operator role; the key has viewer"
+    )
+    assert api.simulate_delete("/api/v2/users/leaver", headers=admin).status_code == 204
+    assert post(ingest, check_event("ingest-leaver"), headers)[0] == 401
+    assert len(published(services)) == 1

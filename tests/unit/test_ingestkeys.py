@@ -12,9 +12,9 @@ def entry(secret: str, role: str = "operator", expires: float | None = None) -> 
     return {"hash": hashlib.sha256(secret.encode()).hexdigest(), "role": role, "expires": expires}
 
 
-def test_a_known_key_gives_its_role():
+def test_a_known_key_gives_its_entry():
     keys = {"k1": entry("s3cret", "admin")}
-    assert ingestkeys.check(keys, "k1.s3cret") == "admin"
+    assert ingestkeys.check(keys, "k1.s3cret") == keys["k1"]
 
 
 def test_a_wrong_secret_an_unknown_id_or_a_malformed_key_gives_nothing():
@@ -28,7 +28,7 @@ def test_a_wrong_secret_an_unknown_id_or_a_malformed_key_gives_nothing():
 
 def test_expiry_is_checked_when_the_key_is_used():
     keys = {"k1": entry("s3cret", expires=1000.0)}
-    assert ingestkeys.check(keys, "k1.s3cret", now=999.0) == "operator"
+    assert ingestkeys.check(keys, "k1.s3cret", now=999.0)["role"] == "operator"
     assert ingestkeys.check(keys, "k1.s3cret", now=1000.0) is None
     assert ingestkeys.check({"k1": entry("s3cret", expires=time.time() - 1)}, "k1.s3cret") is None
 

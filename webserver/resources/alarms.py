@@ -24,7 +24,8 @@
 Alarm ids hold ``/`` (``<resource>/<component>:<key>``), so the routes after
 ``/api/v2/alarms/`` are one path parameter split here. ``event_keys`` and
 ``rev`` are internal and never answered. The action's ``author`` is the
-authenticated principal.
+authenticated principal: the user's name, or ``key:<key id>/<description>``
+for an API key (:func:`canopsis.auth.key_author`).
 """
 
 import re
@@ -304,7 +305,7 @@ class AlarmPath:
     def on_post(self, req: falcon.Request, resp: falcon.Response, rest: str) -> None:
         who = require(req, "operator")
         if rest in ACTIONS:
-            self.bulk(req, resp, rest, who.name)
+            self.bulk(req, resp, rest, who.author)
             return
         alarm_id, _, action = rest.rpartition("/")
         if not alarm_id or action not in ACTIONS:
@@ -313,7 +314,7 @@ class AlarmPath:
         alarm = self.api.db[OPEN].find_one({"_id": alarm_id, "resolved": None}, HIDDEN)
         if alarm is None:
             raise ApiError(404, f"no open alarm {alarm_id}")
-        message, errors = _message(alarm, action, who.name, fields)
+        message, errors = _message(alarm, action, who.author, fields)
         if errors:
             raise bad_request(errors, "the action event is invalid")
         self.api.sender.send([message])
@@ -469,7 +470,10 @@ _FIELD_SCHEMAS = {
     "ticket": {"type": "string", "pattern": r"\S"},
     "state": {"type": "integer", "minimum": STATES[0], "maximum": STATES[-1]},
 }
-_AUTHOR = "The author is the authenticated principal. "
+_AUTHOR = (
+    "The author is the authenticated principal: the user's name, or "
+    "key:<key id>/<description> for an API key. "
+)
 
 
 def _action_body(action: str, bulk: bool) -> dict:

@@ -2,9 +2,17 @@
 
 ``POST`` creates a key (``role``, ``description``, optional ``expires`` as
 epoch seconds) and answers the key once; ``GET`` lists keys without their
-secret; ``DELETE /api/v2/apikeys/{id}`` revokes one (it stays listed, with
+secret, each with the role it acts with now (``effective_role``, null for a key
+that no longer works) and why (``effective_reason``: its own role, its
+creator's lesser role, its creator disabled or deleted, revoked, expired);
+``DELETE /api/v2/apikeys/{id}`` revokes one (it stays listed, with
 ``revoked``). Each change rewrites the ingest service's key file
 (:mod:`canopsis.ingestkeys`).
+
+A key's ``author`` is the user who made it (with a key, that key's creator):
+the key acts with the lesser of its own role and that user's current one, and
+answers 401 once that user is disabled or deleted. What a key does is
+authored ``key:<key id>/<description>`` (:func:`canopsis.auth.key_author`).
 """
 
 from datetime import UTC, datetime
@@ -25,8 +33,9 @@ class Keys:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         require(req, "admin")
-        found = self.api.db[auth.API_KEYS].find({}, {"hash": 0}).sort("created", -1)
-        resp.media = {"items": list(found)}
+        found = list(self.api.db[auth.API_KEYS].find({}, {"hash": 0}).sort("created", -1))
+        creators = auth.key_creators(self.api.db, found)
+        resp.media = {"items": [_listed(doc, creators.get(doc["author"])) for doc in found]}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         who = require(req, "admin")
@@ -65,6 +74,17 @@ class Key:
         resp.media = auth.public_key(revoked)
 
 
+def _listed(doc: dict, creator: dict | None) -> dict:
+    """A key as listed: with the role it acts with now, and why."""
+    if doc["revoked"] is not None:
+        role, why = None, "revoked"
+    elif auth.key_expired(doc):
+        role, why = None, "expired"
+    else:
+        role, why = auth.key_role(doc, creator)
+    return {**doc, "effective_role": role, "effective_reason": why}
+
+
 def routes(api: Api) -> list[tuple[str, object]]:
     return [("/api/v2/apikeys", Keys(api)), ("/api/v2/apikeys/{key_id}", Key(api))]
 
@@ -78,10 +98,31 @@ _KEY = {
         "_id": {"type": "string", "description": "the key id, the part before the dot"},
         "role": {"enum": list(auth.ROLES)},
         "description": {"type": "string"},
-        "author": {"type": "string", "description": "the admin who made it; the key acts as them"},
+        "author": {
+            "type": "string",
+            "description": "the user who made it: the key acts with the lesser of its role and "
+            "theirs, and not at all once they are disabled or deleted; what the key does is "
+            "authored key:<key id>/<description>",
+        },
         "created": _DATE,
         "expires": {"oneOf": [_DATE, {"type": "null"}]},
         "revoked": {"oneOf": [_DATE, {"type": "null"}]},
+    },
+}
+_LISTED_KEY = {
+    **_KEY,
+    "required": [*_KEY["required"], "effective_role", "effective_reason"],
+    "properties": {
+        **_KEY["properties"],
+        "effective_role": {
+            "oneOf": [{"enum": list(auth.ROLES)}, {"type": "null"}],
+            "description": "the role the key acts with now; null when it no longer works",
+        },
+        "effective_reason": {
+            "type": "string",
+            "description": "why: its own role, its creator's lesser role, its creator "
+            "disabled or deleted, revoked, expired",
+        },
     },
 }
 _NEW_KEY = {
@@ -106,7 +147,7 @@ OPENAPI = {
                         "type": "object",
                         "required": ["items"],
                         "additionalProperties": False,
-                        "properties": {"items": {"type": "array", "items": _KEY}},
+                        "properties": {"items": {"type": "array", "items": _LISTED_KEY}},
                     },
                 ),
                 **errors(401, 403, 503),

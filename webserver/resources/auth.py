@@ -44,6 +44,8 @@ class Login:
             auth.record_failure(db, body["name"], address, self.limits)
             raise ApiError(401, "wrong name or password")
         auth.clear_failures(db, user["_id"])
+        if user.get("disabled"):
+            raise ApiError(403, f"the account {user['_id']} is disabled")
         hours = self.cfg["session_hours"]
         token = auth.open_session(db, user, hours)
         resp.set_cookie(
@@ -73,7 +75,7 @@ class Logout:
 class Me:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         who = principal(req)
-        resp.media = {"name": who.name, "role": who.role, "via": who.via}
+        resp.media = {"name": who.name, "role": who.role, "via": who.via, "author": who.author}
 
 
 def routes(api: Api) -> list[tuple[str, object]]:
@@ -100,7 +102,8 @@ OPENAPI = {
             "description": "Sets the canopsis_session cookie (HttpOnly, SameSite=Strict). "
             "Too many failed logins of one account from one address, of one account, or "
             "from one address (a higher limit) are refused with 429 for a while, naming "
-            "which and for how long; a successful login clears its account's count.",
+            "which and for how long; a successful login clears its account's count. A "
+            "disabled account (``PUT /api/v2/users/{name}`` with ``disabled``) gets 403.",
             "operationId": "login",
             "tags": ["auth"],
             "requestBody": json_body(
@@ -116,7 +119,7 @@ OPENAPI = {
             ),
             "responses": {
                 "200": json_response("The session is open; the cookie is set.", _WHO),
-                **errors(400, 401, 413, 415, 429, 503),
+                **errors(400, 401, 403, 413, 415, 429, 503),
             },
         }
     },
@@ -137,11 +140,18 @@ OPENAPI = {
             "tags": ["auth"],
             "responses": {
                 "200": json_response(
-                    "Who the request is authenticated as, and how.",
+                    "Who the request is authenticated as, and how: with a key, ``name`` is "
+                    "its creator, ``role`` the lesser of the key's and its creator's current "
+                    "one, ``via`` ``key:<key id>`` and ``author`` what its actions are "
+                    "authored by, ``key:<key id>/<description>``.",
                     {
                         **_WHO,
-                        "required": ["name", "role", "via"],
-                        "properties": {**_WHO["properties"], "via": {"type": "string"}},
+                        "required": ["name", "role", "via", "author"],
+                        "properties": {
+                            **_WHO["properties"],
+                            "via": {"type": "string"},
+                            "author": {"type": "string"},
+                        },
                     },
                 ),
                 **errors(401, 503),

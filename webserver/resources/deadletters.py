@@ -1,32 +1,43 @@
 """``/api/v2/deadletters``: the events canopsis refused (see :mod:`canopsis.deadletters`).
 
 ``GET /api/v2/deadletters`` (viewer) pages them newest first;
-``GET /api/v2/deadletters/{letter_id}`` answers one. ``POST
-/api/v2/deadletters/{letter_id}/replay`` (admin) publishes its raw body again
-to ``canopsis.events`` with its routing key, then deletes it (202); one whose
-body was kept cut (``body_truncated``) cannot be replayed (409).
+``GET /api/v2/deadletters/{letter_id}`` answers one, and ``DELETE`` (admin)
+deletes it (204). ``POST /api/v2/deadletters/{letter_id}/replay`` (admin)
+without a body (or with ``{}``) publishes its raw body again to
+``canopsis.events`` with its routing key, then deletes it (202); one whose
+body was kept cut (``body_truncated``) cannot be replayed so (409). With a
+body, the corrected
+event, checked like ``POST /api/v2/event`` checks one (400 naming the field,
+nothing published), is published instead with the routing key computed from
+it (an action authored by the admin), and the dead letter stays as it was
+refused, the replay added to its ``replays`` (who, when, the body sent, its
+routing key): see :func:`canopsis.deadletters.replay_corrected`.
 ``DELETE /api/v2/deadletters?before=<epoch seconds>`` (admin) deletes the
 letters refused before that time, or every letter without ``before``, and
-answers ``{"deleted": n}``. ``time`` is answered as epoch seconds.
+answers ``{"deleted": n}``. ``time`` (also of each replay) is answered as
+epoch seconds.
 """
 
 import calendar
+import time
 import uuid
 from datetime import UTC, datetime
 
 import falcon
 from canopsis.webserver.api import Api
-from canopsis.webserver.errors import ApiError, Unavailable
-from canopsis.webserver.http import Query, page_body, require
+from canopsis.webserver.errors import ApiError, Unavailable, bad_request
+from canopsis.webserver.http import Query, page_body, read_json, require
 from canopsis.webserver.openapi import (
     OBJECT,
     PAGING,
     errors,
+    json_body,
     json_response,
     page_of,
     path_param,
     query,
 )
+from canopsis.webserver.resources.events import EVENT, prepare
 from pymongo import DESCENDING
 
 from canopsis import deadletters
@@ -35,11 +46,17 @@ from canopsis.event import LATEST
 #: the latest ``before`` accepted: the end of year 9999
 
 
-def _public(doc: dict) -> dict:
-    when = doc.get("time")
+def _epoch(when):
     if isinstance(when, datetime):
-        when = calendar.timegm(when.utctimetuple()) + when.microsecond / 1e6
-    return {**doc, "time": when}
+        return calendar.timegm(when.utctimetuple()) + when.microsecond / 1e6
+    return when
+
+
+def _public(doc: dict) -> dict:
+    shown = {**doc, "time": _epoch(doc.get("time"))}
+    if "replays" in doc:
+        shown["replays"] = [{**one, "time": _epoch(one["time"])} for one in doc["replays"]]
+    return shown
 
 
 class Letters:
@@ -78,13 +95,20 @@ class Letter:
             raise ApiError(404, f"no dead letter {letter_id}")
         resp.media = _public(doc)
 
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, letter_id: str) -> None:
+        require(req, "admin")
+        Query(req, ()).check()
+        if not deadletters.delete(self.api.db, letter_id):
+            raise ApiError(404, f"no dead letter {letter_id}")
+        resp.status = falcon.HTTP_204
+
 
 class Replay:
     def __init__(self, api: Api) -> None:
         self.api = api
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, letter_id: str) -> None:
-        require(req, "admin")
+        who = require(req, "admin")
         Query(req, ()).check()
 
         def publish(body: bytes, routing_key: str) -> None:
@@ -92,14 +116,31 @@ class Replay:
                 raise Unavailable("the broker")
             self.api.sender.send([(body, routing_key, uuid.uuid4().hex)])
 
-        try:
-            doc = deadletters.replay(self.api.db, letter_id, publish)
-        except deadletters.Unreplayable as exc:
-            raise ApiError(409, str(exc)) from None
+        event = read_json(req) if req.content_length else {}
+        if not isinstance(event, dict):
+            raise bad_request({"body": "expected the corrected event, one JSON object"})
+        corrected = event != {}
+        if corrected:
+            message, reasons = prepare(event, time.time(), who.author)
+            if message is None:
+                raise bad_request(reasons, "the corrected event is not valid")
+            body, routing_key, _message_id = message
+            doc = deadletters.replay_corrected(
+                self.api.db, letter_id, body, routing_key, who.author, publish
+            )
+        else:
+            try:
+                doc = deadletters.replay(self.api.db, letter_id, publish)
+            except deadletters.Unreplayable as exc:
+                raise ApiError(409, str(exc)) from None
         if doc is None:
             raise ApiError(404, f"no dead letter {letter_id}")
         resp.status = falcon.HTTP_202
-        resp.media = {"replayed": letter_id, "routing_key": doc["routing_key"]}
+        resp.media = {
+            "replayed": letter_id,
+            "routing_key": routing_key if corrected else doc["routing_key"],
+            "corrected": corrected,
+        }
 
 
 def routes(api: Api) -> list[tuple[str, object]]:
@@ -119,6 +160,22 @@ _LETTER = {
         "time": {"type": ["number", "null"]},
         "routing_key": {"type": "string"},
         "reasons": {"type": "array", "items": OBJECT},
+        "replays": {
+            "type": "array",
+            "description": "the replays with a corrected body, oldest first (the last "
+            f"{deadletters.MAX_REPLAYS}): who, when, the body sent and its routing key",
+            "items": {
+                "type": "object",
+                "required": ["time", "by", "body", "routing_key"],
+                "additionalProperties": False,
+                "properties": {
+                    "time": {"type": "number"},
+                    "by": {"type": "string"},
+                    "body": {"type": "string"},
+                    "routing_key": {"type": "string"},
+                },
+            },
+        },
     },
     "additionalProperties": True,
 }
@@ -170,28 +227,54 @@ OPENAPI = {
                 "200": json_response("The dead letter.", _LETTER),
                 **errors(400, 401, 403, 404, 503),
             },
-        }
-    },
-    "/api/v2/deadletters/{letter_id}/replay": {
-        "post": {
-            "summary": "Publish a dead letter again, then delete it (admin)",
-            "operationId": "replayDeadletter",
+        },
+        "delete": {
+            "summary": "Delete one dead letter (admin)",
+            "operationId": "deleteDeadletter",
             "tags": ["deadletters"],
             "parameters": [_LETTER_ID],
             "responses": {
+                "204": {"description": "Deleted."},
+                **errors(400, 401, 403, 404, 503),
+            },
+        },
+    },
+    "/api/v2/deadletters/{letter_id}/replay": {
+        "post": {
+            "summary": "Publish a dead letter again, as it was or corrected (admin)",
+            "description": "Without a body (or with {}), the letter's raw body is published "
+            "again with its routing key, then the letter is deleted (409 when its body was "
+            "kept cut). With a body, the corrected event, checked as POST /api/v2/event "
+            "checks one (400 naming the field, nothing published), is published instead with "
+            "the routing key computed from it (an action is authored by the admin), and the "
+            "letter stays as it was refused, the replay added to its replays (who, when, the "
+            "body sent).",
+            "operationId": "replayDeadletter",
+            "tags": ["deadletters"],
+            "parameters": [_LETTER_ID],
+            "requestBody": json_body(
+                {"oneOf": [EVENT, {"type": "object", "maxProperties": 0}]},
+                "the corrected event (optional; {} is no correction)",
+                required=False,
+            ),
+            "responses": {
                 "202": json_response(
-                    "Published again with its routing key.",
+                    "Published with this routing key.",
                     {
                         "type": "object",
-                        "required": ["replayed", "routing_key"],
+                        "required": ["replayed", "routing_key", "corrected"],
                         "additionalProperties": False,
                         "properties": {
                             "replayed": {"type": "string"},
                             "routing_key": {"type": "string"},
+                            "corrected": {
+                                "type": "boolean",
+                                "description": "true when the body sent was a corrected one",
+                            },
                         },
                     },
                 ),
-                **errors(400, 401, 403, 404, 409, 503),
+                **errors(400, 401, 403, 404, 409, 413, 415, 503),
             },
         }
     },

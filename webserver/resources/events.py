@@ -7,8 +7,8 @@ with how many were accepted and, by index, why the others were refused. When
 none is valid the answer is ``400`` with ``fields`` named ``<index>.<field>``.
 An event without ``timestamp`` gets the time it reached the API. An action
 (:data:`canopsis.event.ACTION_TYPES`) is authored by whoever sent it: its
-``author`` is replaced by the authenticated principal's name, whatever the
-body says.
+``author`` is replaced by the authenticated principal's (the user's name, or
+``key:<key id>/<description>`` for an API key), whatever the body says.
 """
 
 import time
@@ -33,7 +33,7 @@ class Events:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         who = require(req, "operator")
         resp.status = falcon.HTTP_202
-        resp.media = submit(read_json(req), self.api.sender, who.name)
+        resp.media = submit(read_json(req), self.api.sender, who.author)
 
 
 def submit(body: Any, sender: EventSender, author: str) -> dict:
@@ -53,15 +53,11 @@ def submit(body: Any, sender: EventSender, author: str) -> dict:
     now = time.time()
     messages, refused = [], []
     for index, raw in enumerate(events):
-        normalized, problems = event.normalize(raw, now)
-        if problems:
-            reasons = {p.field or "event": p.reason for p in problems}
+        message, reasons = prepare(raw, now, author)
+        if message is None:
             refused.append({"index": index, "errors": reasons})
-            continue
-        sent = {**raw, "timestamp": normalized["timestamp"]}
-        if normalized["event_type"] in event.ACTION_TYPES:
-            sent["author"] = author
-        messages.append((dumps(sent), normalized["routing_key"], uuid.uuid4().hex))
+        else:
+            messages.append(message)
     if not messages:
         fields = {
             f"{item['index']}.{name}": reason
@@ -71,6 +67,21 @@ def submit(body: Any, sender: EventSender, author: str) -> dict:
         raise bad_request(fields, "no event is valid")
     sender.send(messages)
     return {"accepted": len(messages), "refused": refused}
+
+
+def prepare(
+    raw: Any, now: float, author: str
+) -> tuple[tuple[str, str, str] | None, dict[str, str]]:
+    """One event checked as the engines check it: its message (body, routing key, message id)
+    with ``timestamp`` set and an action's author replaced by ``author``, or None and the
+    reasons by field (``event`` for the whole)."""
+    normalized, problems = event.normalize(raw, now)
+    if problems:
+        return None, {p.field or "event": p.reason for p in problems}
+    sent = {**raw, "timestamp": normalized["timestamp"]}
+    if normalized["event_type"] in event.ACTION_TYPES:
+        sent["author"] = author
+    return (dumps(sent), normalized["routing_key"], uuid.uuid4().hex), {}
 
 
 def routes(api: Api) -> list[tuple[str, object]]:
@@ -93,7 +104,7 @@ def _required_for(event_types: tuple[str, ...], field: str) -> dict:
     }
 
 
-_EVENT = {
+EVENT = {
     "type": "object",
     "description": "An event as the engines check it (canopsis.event.validate); the routing key "
     "it makes (connector.connector_name.event_type.source_type.component[.resource]) must fit "
@@ -113,7 +124,8 @@ _EVENT = {
         "long_output": {"type": "string"},
         "author": {
             **_identifier(),
-            "description": "ignored on actions: their author is the authenticated principal",
+            "description": "ignored on actions: their author is the authenticated principal "
+            "(the user's name, or key:<key id>/<description> for an API key)",
         },
         "ticket": _identifier(),
         "timestamp": {
@@ -145,8 +157,8 @@ OPENAPI = {
             "requestBody": json_body(
                 {
                     "oneOf": [
-                        _EVENT,
-                        {"type": "array", "minItems": 1, "maxItems": MAX_EVENTS, "items": _EVENT},
+                        EVENT,
+                        {"type": "array", "minItems": 1, "maxItems": MAX_EVENTS, "items": EVENT},
                     ]
                 }
             ),

@@ -1,19 +1,27 @@
 """``/api/v2/users``: the accounts that log in (admin), and changing one's own password.
 
-- ``GET /api/v2/users`` (admin): ``name``, ``role``, ``created`` of every user,
-  never the password hash.
+- ``GET /api/v2/users`` (admin): ``name``, ``role``, ``created``, ``disabled``
+  of every user, never the password hash.
 - ``POST /api/v2/users`` (admin): ``{name, password, role}``; a name is 1 to 64
   characters of ``[A-Za-z0-9._@-]``, a password at least 10 characters;
   201 with the user, 409 when the name is taken.
-- ``PUT /api/v2/users/{name}``: an admin changes anyone's ``role`` and/or
-  ``password``; any other user may change only their own password, sending
-  ``{password, current_password}``. A password changed by an admin for
-  someone else ends that user's sessions; demoting the last admin is 409.
+- ``PUT /api/v2/users/{name}``: an admin changes anyone's ``role``,
+  ``password`` and/or ``disabled``; any other user may change only their own
+  password, sending ``{password, current_password}``. A password changed by
+  an admin for someone else ends that user's sessions, and so does disabling
+  them (a disabled user cannot log in); demoting or disabling the last admin
+  is 409.
 - ``DELETE /api/v2/users/{name}`` (admin): removes the user and their
   sessions; deleting the last admin is 409.
 
+A user's API keys follow their rights on their next request: a key acts with
+the lesser of its own role and its creator's, and not at all once its creator
+is disabled or deleted (:func:`canopsis.auth.key_role`); each change rewrites
+the ingest service's key file.
+
 Two simultaneous requests never remove the last two admins: each removal is
-made first, then undone (409) when no admin is left (:func:`_no_admin_left`).
+made first, then undone (409) when no enabled admin is left
+(:func:`_no_admin_left`).
 """
 
 import re
@@ -33,7 +41,12 @@ MAX_PASSWORD = 1024
 
 
 def public(doc: dict) -> dict:
-    return {"name": doc["_id"], "role": doc["role"], "created": doc.get("created")}
+    return {
+        "name": doc["_id"],
+        "role": doc["role"],
+        "created": doc.get("created"),
+        "disabled": bool(doc.get("disabled")),
+    }
 
 
 def _password_problem(value) -> str | None:
@@ -53,13 +66,14 @@ def _role_problem(value) -> str | None:
 
 
 def _no_admin_left(api: Api) -> bool:
-    """True when no admin remains; asked after a change that can remove the last one.
+    """True when no enabled admin remains; asked after a change that can remove the last one.
 
     Removing first and counting after is what makes two simultaneous removals safe:
     each is undone when its count finds no admin, so at least one of them stays. The
     request whose count comes last sees every removal that is kept.
     """
-    return api.db[auth.USERS].count_documents({"role": "admin"}, limit=1) == 0
+    enabled = {"role": "admin", "disabled": {"$ne": True}}
+    return api.db[auth.USERS].count_documents(enabled, limit=1) == 0
 
 
 def _last_admin(name: str) -> ApiError:
@@ -107,12 +121,12 @@ class User:
         is_admin = who.allows("admin")
         if not is_admin and who.name != name:
             raise ApiError(403, f"this needs the admin role; {who.name} has {who.role}")
-        allowed = ("role", "password", "current_password")
+        allowed = ("role", "password", "disabled", "current_password")
         body = read_object(req, allowed if is_admin else ("password", "current_password"))
         if not is_admin and "current_password" not in body:
             raise bad_request({"current_password": "missing"})
-        if not {"role", "password"} & set(body):
-            raise bad_request({"body": "send role or password"})
+        if not {"role", "password", "disabled"} & set(body):
+            raise bad_request({"body": "send role, password or disabled"})
         fields = {}
         if "password" in body:
             problem = _password_problem(body["password"])
@@ -122,6 +136,8 @@ class User:
             problem = _role_problem(body["role"])
             if problem:
                 fields["role"] = problem
+        if "disabled" in body and not isinstance(body["disabled"], bool):
+            fields["disabled"] = "expected true or false"
         if "current_password" in body and not isinstance(body["current_password"], str):
             fields["current_password"] = "expected a string"
         if fields:
@@ -139,17 +155,25 @@ class User:
             update["role"] = body["role"]
         if "password" in body:
             update["password"] = auth.hash_password(body["password"])
+        if "disabled" in body and body["disabled"] != bool(user.get("disabled")):
+            update["disabled"] = body["disabled"]
         if update:
             before = users.find_one_and_update({"_id": name}, {"$set": update})
             if before is None:
                 raise ApiError(404, f"no user {name}")
-            demoted = before["role"] == "admin" and update.get("role", "admin") != "admin"
-            if demoted and _no_admin_left(self.api):
-                users.update_one({"_id": name}, {"$set": {key: before[key] for key in update}})
+            was_admin = before["role"] == "admin" and not before.get("disabled")
+            still_admin = update.get("role", before["role"]) == "admin" and not update.get(
+                "disabled", before.get("disabled")
+            )
+            if was_admin and not still_admin and _no_admin_left(self.api):
+                restored = {key: before.get(key, False) for key in update}
+                users.update_one({"_id": name}, {"$set": restored})
                 raise _last_admin(name)
             user = before
-        if "password" in body and who.name != name:
+        if ("password" in body and who.name != name) or update.get("disabled"):
             self.api.db[auth.SESSIONS].delete_many({"user": name})
+        if {"role", "disabled"} & set(update):
+            self.api.sync_ingest_keys()
         resp.media = public(user | update)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
@@ -162,6 +186,7 @@ class User:
             users.insert_one(user)
             raise _last_admin(name)
         self.api.db[auth.SESSIONS].delete_many({"user": name})
+        self.api.sync_ingest_keys()
         resp.status = falcon.HTTP_204
 
 
@@ -175,6 +200,11 @@ _USER = {
         "name": {"type": "string"},
         "role": {"type": "string", "enum": list(auth.ROLES)},
         "created": {"type": "string", "format": "date-time"},
+        "disabled": {
+            "type": "boolean",
+            "description": "a disabled user cannot log in; their sessions ended and their "
+            "API keys answer 401",
+        },
     },
     "required": ["name", "role"],
     "additionalProperties": True,
@@ -225,7 +255,10 @@ OPENAPI = {
     "/api/v2/users/{name}": {
         "parameters": [_NAME_PARAM],
         "put": {
-            "summary": "Change a user's role or password (admin), or one's own password",
+            "summary": "Change a user's role, password or disabled flag (admin), or one's own "
+            "password",
+            "description": "A user's API keys act with the lesser of their own role and the "
+            "user's current one, and answer 401 once the user is disabled or deleted.",
             "operationId": "updateUser",
             "requestBody": json_body(
                 {
@@ -233,6 +266,7 @@ OPENAPI = {
                     "properties": {
                         "role": {"type": "string", "enum": list(auth.ROLES)},
                         "password": {"type": "string", "minLength": MIN_PASSWORD},
+                        "disabled": {"type": "boolean"},
                         "current_password": {"type": "string"},
                     },
                     "additionalProperties": False,
