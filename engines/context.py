@@ -1,11 +1,14 @@
 """The context: the entities events are about, kept in the ``entities`` collection.
 
-Every event names up to three entities, stored here:
+Every event names up to three entities, stored here with the ids of
+:mod:`canopsis.entityid`:
 
-``connector``  ``_id`` ``"<connector>/<connector_name>"``, ``name`` the connector_name
+``connector``  ``_id`` ``"<connector>/<connector_name>/connector"``, ``name`` the
+               connector_name, ``connector_type`` the connector
 ``component``  ``_id`` the component
-``resource``   ``_id`` ``"<resource>/<component>"``; ``component`` and ``depends``:
-               ``[<component id>]`` (a resource depends on its component)
+``resource``   ``_id`` ``"<resource>/<component>"`` (``/`` and ``%`` in the resource
+               escaped); ``component`` and ``depends``: ``[<component id>]`` (a resource
+               depends on its component)
 
 A component's resources (its ``impact`` in the REST API) are found by their
 ``component`` (indexed), not stored on it: a new resource writes nothing to
@@ -43,7 +46,7 @@ from typing import Any
 from pymongo import UpdateOne
 from pymongo.database import Database
 
-from canopsis import storage
+from canopsis import entityid, storage
 from canopsis.engine import Engine
 
 log = logging.getLogger("canopsis.engines.context")
@@ -53,7 +56,7 @@ COLLECTION = "entities"
 
 def entity_ids(event: dict) -> tuple[str, str, str | None]:
     """``(connector id, component id, resource id or None)`` of an event."""
-    connector = f"{event['connector']}/{event['connector_name']}"
+    connector = entityid.connector_id(event["connector"], event["connector_name"])
     resource = event["entity_id"] if event["source_type"] == "resource" else None
     return connector, event["component"], resource
 

@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from canopsis import entityid
 from canopsis.metrics import write_points
 
 pytestmark = pytest.mark.integration
@@ -17,7 +18,7 @@ def error(resp) -> dict:
 
 
 def connector(name="collectd", connector_type="collectd") -> dict:
-    cid = f"{connector_type}/{name}"
+    cid = entityid.connector_id(connector_type, name)
     return {
         "_id": cid,
         "type": "connector",
@@ -31,7 +32,7 @@ def connector(name="collectd", connector_type="collectd") -> dict:
     }
 
 
-def component(name, conn="collectd/collectd", enabled=True) -> dict:
+def component(name, conn="collectd/collectd/connector", enabled=True) -> dict:
     return {
         "_id": name,
         "type": "component",
@@ -44,7 +45,7 @@ def component(name, conn="collectd/collectd", enabled=True) -> dict:
     }
 
 
-def resource(name, comp, conn="collectd/collectd", enabled=True) -> dict:
+def resource(name, comp, conn="collectd/collectd/connector", enabled=True) -> dict:
     return {
         "_id": f"{name}/{comp}",
         "type": "resource",
@@ -66,10 +67,10 @@ def context(api):
             connector(),
             connector("nagios1", "nagios"),
             component("srv1"),
-            component("srv2", conn="nagios/nagios1", enabled=False),
+            component("srv2", conn="nagios/nagios1/connector", enabled=False),
             resource("cpu", "srv1"),
             resource("disk", "srv1", enabled=False),
-            resource("cpu", "srv2", conn="nagios/nagios1"),
+            resource("cpu", "srv2", conn="nagios/nagios1/connector"),
             resource("a.b*c", "srv1"),
         ]
     )
@@ -98,7 +99,11 @@ def test_entities_are_listed_sorted_by_id_and_filtered(context):
     assert ids(get(type="resource", enabled="false")) == ["disk/srv1"]
     assert ids(get(enabled="false")) == ["disk/srv1", "srv2"]
     assert ids(get(component="srv1")) == ["a.b*c/srv1", "cpu/srv1", "disk/srv1"]
-    assert ids(get(connector="nagios/nagios1")) == ["cpu/srv2", "nagios/nagios1", "srv2"]
+    assert ids(get(connector="nagios/nagios1/connector")) == [
+        "cpu/srv2",
+        "nagios/nagios1/connector",
+        "srv2",
+    ]
     assert ids(get(search="CPU")) == ["cpu/srv1", "cpu/srv2"]
     assert ids(get(search="b*c")) == ["a.b*c/srv1"]  # taken literally, not as a regex
     assert ids(get(search="(")) == []
@@ -164,7 +169,7 @@ def test_one_entity_has_its_open_alarm_and_its_links(context):
     comp = context.simulate_get("/api/v2/entities/srv1", headers=viewer).json
     assert comp["alarm"] is None and comp["impact"] == ["a.b*c/srv1", "cpu/srv1", "disk/srv1"]
     assert comp["depends"] == []
-    conn = context.simulate_get("/api/v2/entities/collectd/collectd", headers=viewer)
+    conn = context.simulate_get("/api/v2/entities/collectd/collectd/connector", headers=viewer)
     assert conn.json["type"] == "connector"
 
 
@@ -187,7 +192,9 @@ def test_one_entity_shows_the_pbehavior_it_is_in_now(context):
         "reason": "r",
         "author": "alice",
     }
-    outside = context.simulate_get("/api/v2/entities/collectd/collectd", headers=viewer).json
+    outside = context.simulate_get(
+        "/api/v2/entities/collectd/collectd/connector", headers=viewer
+    ).json
     assert outside["pbehavior"] is None
 
 

@@ -5,6 +5,8 @@ import time
 import pytest
 from canopsis.engines.context import Context
 
+from canopsis import event as events
+
 pytestmark = pytest.mark.integration
 
 
@@ -22,10 +24,10 @@ def event(component: str = "web1", resource: str | None = "http") -> dict:
         "source_type": "resource" if resource else "component",
         "component": component,
         "state": 0,
-        "entity_id": f"{resource}/{component}" if resource else component,
     }
     if resource:
         ev["resource"] = resource
+    ev["entity_id"] = events.entity_id(ev)
     return ev
 
 
@@ -41,12 +43,15 @@ def test_an_event_creates_its_connector_component_and_resource_with_links(mongo_
     [out] = batch(engine(mongo_db), event())
     assert out["entity_id"] == "http/web1"
     docs = {d["_id"]: d for d in mongo_db.entities.find()}
-    assert set(docs) == {"nagios/n1", "web1", "http/web1"}
+    assert set(docs) == {"nagios/n1/connector", "web1", "http/web1"}
     resource, component = docs["http/web1"], docs["web1"]
     assert resource["type"] == "resource" and resource["depends"] == ["web1"]
-    assert resource["component"] == "web1" and resource["connector"] == "nagios/n1"
+    assert resource["component"] == "web1" and resource["connector"] == "nagios/n1/connector"
     assert component["type"] == "component" and "impact" not in component
-    assert docs["nagios/n1"]["type"] == "connector" and docs["nagios/n1"]["name"] == "n1"
+    assert (
+        docs["nagios/n1/connector"]["type"] == "connector"
+        and docs["nagios/n1/connector"]["name"] == "n1"
+    )
     for doc in docs.values():
         assert doc["enabled"] is True
         assert before <= doc["first_seen"] <= doc["last_seen"] <= time.time()
@@ -61,7 +66,11 @@ def test_a_failed_batch_forgets_the_entities_it_wrote_so_its_redelivery_writes_t
     context.discard()
     batch(context, event())
     found = {doc["_id"]: doc["type"] for doc in mongo_db.entities.find()}
-    assert found == {"nagios/n1": "connector", "web1": "component", "http/web1": "resource"}
+    assert found == {
+        "nagios/n1/connector": "connector",
+        "web1": "component",
+        "http/web1": "resource",
+    }
 
 
 def test_a_new_resource_of_a_known_component_writes_only_itself(mongo_db):
