@@ -109,7 +109,7 @@ from pymongo.errors import (
     WriteConcernError,
 )
 
-from canopsis import amqp, config, deadletters, enginehealth, paths, storage
+from canopsis import amqp, config, deadletters, enginehealth, paths, schema, storage
 from canopsis.event import FieldError, entity_id, routing_key
 from canopsis.lease import Lease, holder_id
 
@@ -732,8 +732,11 @@ class Runner(amqp.ConsumerBase):
         now = time.monotonic()
         self.next_beat = {c.name: now + c.beat_interval for c in chain.confs}
         self.report_ids = [enginehealth.report_id(c.name, self.host, worker) for c in chain.confs]
-        holder = holder_id(self.host, os.getpid(), worker)
-        self.leases = {c.name: Lease(db, c.name, holder, 2 * c.beat_interval) for c in chain.confs}
+        #: this process in the leases (:mod:`canopsis.lease`)
+        self.holder = holder_id(self.host, os.getpid(), worker)
+        self.leases = {
+            c.name: Lease(db, c.name, self.holder, 2 * c.beat_interval) for c in chain.confs
+        }
         #: the engines whose beat lease this process holds
         self.leading: set[str] = set()
 
@@ -996,11 +999,18 @@ class Runner(amqp.ConsumerBase):
         self.leading.clear()
 
 
-def wait_for_database(db: Database, chain: Chain, stopping: Callable[[], bool]) -> None:
-    """Create the indexes and set the engines up, retrying while MongoDB is unreachable."""
+def wait_for_database(
+    db: Database, chain: Chain, holder: str, stopping: Callable[[], bool]
+) -> None:
+    """Bring the database to this canopsis' schema (:func:`canopsis.schema.upgrade`, under the
+    name ``holder``), create the indexes and set the engines up, retrying while MongoDB is
+    unreachable."""
     attempt = 0
     while not stopping():
         try:
+            schema.upgrade(db, holder, stopping)
+            if stopping():
+                return
             storage.ensure_indexes(db)
             for engine in chain.engines:
                 engine.setup()
@@ -1062,7 +1072,7 @@ def serve(names: list[str], worker: int | None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     try:
-        wait_for_database(db, chain, lambda: runner.should_stop)
+        wait_for_database(db, chain, runner.holder, lambda: runner.should_stop)
         runner.run(safety_interval=min(1.0, first.batch_ms / 1000))
     except Stop:
         pass
