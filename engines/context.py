@@ -36,13 +36,18 @@ Disabled entities: an event whose entity (or, for a resource, whose component)
 has ``enabled: false`` is dropped and counted (``dropped_disabled`` in the
 engine's perf event). The disabled ids are reloaded on each beat
 (``beat_interval``, 10 s by default), so an entity disabled or enabled through
-the API takes effect within one beat.
+the API takes effect within one beat. The beat also flags ``entity_disabled``
+the open alarms of the disabled entities that lack it
+(:func:`canopsis.engines.alerts.flag_entity_disabled`): the REST API flags
+those open when it disables an entity, this catches an alarm opened by an
+event already past this engine then.
 """
 
 import logging
 import time
 from typing import Any
 
+from canopsis.engines.alerts import flag_entity_disabled
 from pymongo import UpdateOne
 from pymongo.database import Database
 
@@ -88,6 +93,8 @@ cache_size = integer(min=100, default=200000)
 
     def beat(self, now: float) -> None:
         self._load_disabled()
+        if self.disabled:
+            flag_entity_disabled(self.db, sorted(self.disabled), True)
 
     def _load_disabled(self) -> None:
         found = self.db[COLLECTION].find({"enabled": False}, {"_id": 1})

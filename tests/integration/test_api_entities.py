@@ -3,8 +3,10 @@
 import time
 
 import pytest
+from canopsis.engines.alerts import Alerts
 
-from canopsis import entityid
+from canopsis import entityid, event
+from canopsis.engine import Retry
 from canopsis.metrics import write_points
 
 pytestmark = pytest.mark.integration
@@ -219,6 +221,105 @@ def test_an_admin_disables_and_enables_an_entity(context):
     on = context.simulate_put("/api/v2/entities/cpu/srv1", json={"enabled": True}, headers=admin)
     assert on.json["enabled"] is True
     assert context.db.entities.find_one({"_id": "cpu/srv1"})["enabled"] is True
+
+
+def check(component: str, resource: str | None, key: str, state: int = 2) -> dict:
+    """A normalised check as the alerts engine receives it."""
+    raw = {
+        "connector": "nagios",
+        "connector_name": "nagios1",
+        "event_type": "check",
+        "source_type": "resource" if resource else "component",
+        "component": component,
+        "state": state,
+    }
+    if resource:
+        raw["resource"] = resource
+    normalized, errors = event.normalize(raw, time.time())
+    assert not errors
+    return {**normalized, "event_id": key}
+
+
+def alerts_engine(db) -> Alerts:
+    options = {
+        "stealthy_time": 300.0,
+        "flapping_freq": 10,
+        "flapping_interval": 3600.0,
+        "cancel_autosolve_delay": 3600.0,
+        "hard_limit": 100,
+        "resolved_retention_days": 365,
+    }
+    engine = Alerts("alerts", options, db)
+    engine.setup()
+    return engine
+
+
+def work(engine: Alerts, *events: dict) -> None:
+    engine.prepare(list(events))
+    for ev in events:
+        engine.work(ev)
+    engine.flush()
+
+
+def test_the_open_alarms_of_a_disabled_entity_are_flagged_and_filtered_on(context):
+    work(
+        alerts_engine(context.db),
+        check("srv1", "cpu", "e1"),
+        check("srv1", "a.b*c", "e2"),
+        check("srv1", None, "e3"),
+        check("srv3", "cpu", "e4"),
+    )
+    admin = context.as_role("admin")
+
+    def put(entity_id: str, enabled: bool) -> None:
+        url = f"/api/v2/entities/{entity_id}"
+        assert (
+            context.simulate_put(url, json={"enabled": enabled}, headers=admin).status_code == 200
+        )
+
+    def flagged(value: str = "true") -> list[str]:
+        params = {"entity_disabled": value}
+        found = context.simulate_get("/api/v2/alarms", params=params, headers=admin)
+        assert found.status_code == 200, found.text
+        counts = context.simulate_get("/api/v2/alarms/counts", params=params, headers=admin)
+        assert counts.json["total"] == found.json["total"]
+        return sorted(alarm["entity_id"] for alarm in found.json["items"])
+
+    everything = ["a.b*c/srv1", "cpu/srv1", "cpu/srv3", "srv1"]
+    assert flagged() == [] and flagged("false") == everything
+    put("cpu/srv1", False)
+    assert flagged() == ["cpu/srv1"]
+    put("srv1", False)  # a component's resources' events are dropped too
+    assert flagged() == ["a.b*c/srv1", "cpu/srv1", "srv1"]
+    assert flagged("false") == ["cpu/srv3"]
+    put("srv1", True)
+    assert flagged() == ["cpu/srv1"]  # still disabled itself
+    put("cpu/srv1", True)
+    assert flagged() == [] and flagged("false") == everything
+    one = context.simulate_get("/api/v2/entities/cpu/srv1", headers=admin).json
+    assert one["alarm"]["entity_disabled"] is False
+    bad = context.simulate_get("/api/v2/alarms", params={"entity_disabled": "maybe"}, headers=admin)
+    assert bad.status_code == 400 and "entity_disabled" in error(bad)["fields"]
+
+
+def test_the_flag_set_while_the_alerts_engine_works_on_the_alarm_is_kept(context):
+    """A check already past the context engine when the entity is disabled: the engine's
+    write, computed from the alarm before the flag, is refused and worked again on it."""
+    engine = alerts_engine(context.db)
+    work(engine, check("srv1", "cpu", "e1"))
+    later = check("srv1", "cpu", "e2", state=3)
+    engine.prepare([later])
+    engine.work(later)
+    admin = context.as_role("admin")
+    off = context.simulate_put("/api/v2/entities/cpu/srv1", json={"enabled": False}, headers=admin)
+    assert off.status_code == 200
+    with pytest.raises(Retry):
+        engine.flush()
+    work(engine, later)  # the runtime works the batch again
+    [alarm] = context.simulate_get(
+        "/api/v2/alarms", params={"entity_disabled": "true"}, headers=admin
+    ).json["items"]
+    assert alarm["entity_id"] == "cpu/srv1" and alarm["state"]["val"] == 3
 
 
 @pytest.mark.parametrize(

@@ -108,6 +108,24 @@ def test_an_event_of_a_disabled_entity_or_component_is_dropped_and_counted(mongo
     assert context.counters["dropped_disabled"] == 3
 
 
+def test_the_beat_flags_the_open_alarms_of_the_disabled_entities(mongo_db):
+    """An alarm opened by an event already past the engine when its entity was disabled."""
+    context = engine(mongo_db)
+    batch(context, event(), event(component="web2", resource=None))
+    mongo_db.alarms.insert_many(
+        [
+            {"_id": "a1", "entity_id": "http/web1", "component": "web1", "rev": 1},
+            {"_id": "a2", "entity_id": "web2", "component": "web2", "rev": 1},
+        ]
+    )
+    mongo_db.entities.update_one({"_id": "http/web1"}, {"$set": {"enabled": False}})
+    context.beat(time.time())
+    found = {doc["_id"]: (doc.get("entity_disabled"), doc["rev"]) for doc in mongo_db.alarms.find()}
+    assert found == {"a1": (True, 2), "a2": (None, 1)}
+    context.beat(time.time())  # nothing more to write
+    assert mongo_db.alarms.find_one({"_id": "a1"})["rev"] == 2
+
+
 def test_a_new_engine_learns_disabled_entities_from_the_database(mongo_db):
     batch(engine(mongo_db), event())
     mongo_db.entities.update_one({"_id": "http/web1"}, {"$set": {"enabled": False}})

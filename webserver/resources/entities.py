@@ -9,14 +9,16 @@ with its open ``alarm`` (null when none), the ``pbehavior`` it is in now
 and are taken as the rest of the path.
 ``PUT /api/v2/entities/{entity_id}`` (admin) with ``{"enabled": bool}``
 enables or disables an entity; the context engine reloads the disabled ids
-on each beat.
+on each beat. The open alarms its events reach (its own, and a component's
+resources') get ``entity_disabled: true`` when it is disabled, cleared when it
+is enabled again, unless their entity or component is still disabled.
 """
 
 import re
 import time
 
 import falcon
-from canopsis.engines.alerts import OPEN
+from canopsis.engines.alerts import OPEN, flag_entity_disabled
 from canopsis.engines.context import COLLECTION
 from canopsis.engines.pbehavior import COLLECTION as PBEHAVIORS
 from canopsis.webserver.api import Api
@@ -119,10 +121,14 @@ class Entity:
         if not isinstance(body["enabled"], bool):
             raise bad_request({"enabled": "expected true or false"})
         self._get(entity_id)
-        self.api.db[COLLECTION].update_one(
-            {"_id": entity_id}, {"$set": {"enabled": body["enabled"]}}
-        )
-        [resp.media] = _with_lists(self.api.db[COLLECTION], [self._get(entity_id)])
+        entities = self.api.db[COLLECTION]
+        entities.update_one({"_id": entity_id}, {"$set": {"enabled": body["enabled"]}})
+        if body["enabled"]:
+            still = entities.distinct("_id", {"enabled": False})
+            flag_entity_disabled(self.api.db, [entity_id], False, still)
+        else:
+            flag_entity_disabled(self.api.db, [entity_id], True)
+        [resp.media] = _with_lists(entities, [self._get(entity_id)])
 
 
 def routes(api: Api) -> list[tuple[str, object]]:
@@ -194,6 +200,9 @@ OPENAPI = {
         },
         "put": {
             "summary": "Enable or disable an entity (admin)",
+            "description": "The open alarms its events reach (its own, a component's resources') "
+            "get entity_disabled: true when it is disabled, cleared when it is enabled again "
+            "(unless their entity or component is still disabled).",
             "operationId": "updateEntity",
             "tags": ["entities"],
             "parameters": [_ENTITY_ID],
