@@ -8,6 +8,7 @@ from canopsis.engines.alerts import Alerts
 from canopsis import entityid, event
 from canopsis.engine import Retry
 from canopsis.metrics import write_points
+from tests.integration.test_alerts_engine import engine as alerts_engine
 
 pytestmark = pytest.mark.integration
 
@@ -238,20 +239,6 @@ def check(component: str, resource: str | None, key: str, state: int = 2) -> dic
     normalized, errors = event.normalize(raw, time.time())
     assert not errors
     return {**normalized, "event_id": key}
-
-
-def alerts_engine(db) -> Alerts:
-    options = {
-        "stealthy_time": 300.0,
-        "flapping_freq": 10,
-        "flapping_interval": 3600.0,
-        "cancel_autosolve_delay": 3600.0,
-        "hard_limit": 100,
-        "resolved_retention_days": 365,
-    }
-    engine = Alerts("alerts", options, db)
-    engine.setup()
-    return engine
 
 
 def work(engine: Alerts, *events: dict) -> None:

@@ -394,7 +394,16 @@ _ALARM = {
     "type": "object",
     "description": "An alarm (event_keys and rev are never answered).",
     "required": ["_id"],
-    "properties": {"_id": {"type": "string"}, "steps": {"type": "array", "items": OBJECT}},
+    "properties": {
+        "_id": {"type": "string"},
+        "steps": {"type": "array", "items": OBJECT},
+        "entity_disabled": {
+            "type": "boolean",
+            "description": "true while the entity, or the component of the resource, is "
+            "disabled: its events are dropped, so nothing changes the alarm (absent or false "
+            "otherwise)",
+        },
+    },
     "additionalProperties": True,
 }
 _INTEGERS = "a comma separated list of integers from {} to {}"

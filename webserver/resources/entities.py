@@ -5,8 +5,8 @@
 case-insensitive substring of the ``_id`` or the ``name``), paged by
 ``page``/``limit``. ``GET /api/v2/entities/{entity_id}`` answers one entity
 with its open ``alarm`` (null when none), the ``pbehavior`` it is in now
-(null when none) and its ``depends``/``impact`` lists; entity ids hold ``/``
-and are taken as the rest of the path.
+(null when none) and its ``depends``/``impact`` lists; entity ids
+(:mod:`canopsis.entityid`) hold ``/`` and are taken as the rest of the path.
 ``PUT /api/v2/entities/{entity_id}`` (admin) with ``{"enabled": bool}``
 enables or disables an entity; the context engine reloads the disabled ids
 on each beat. The open alarms its events reach (its own, and a component's
@@ -138,11 +138,18 @@ def routes(api: Api) -> list[tuple[str, object]]:
     ]
 
 
+#: what an entity id is (canopsis.entityid), said in the OpenAPI document
+_ID_RULE = (
+    "An entity id is <component>, <resource>/<component> or "
+    "<connector>/<connector_name>/connector, with '%' written %25 and '/' %2F in the resource "
+    "and connector parts (a component holds no '/'): ids of different entities never agree. "
+    "An opaque string: percent-encode it in a URL as any text ('/' may stay as they are)."
+)
 _ENTITY = {
     "type": "object",
     "required": ["_id", "depends", "impact"],
     "properties": {
-        "_id": {"type": "string"},
+        "_id": {"type": "string", "description": _ID_RULE},
         "type": {"type": "string", "enum": list(TYPES)},
         "enabled": {"type": "boolean"},
         "depends": {"type": "array", "items": {"type": "string"}},
@@ -150,7 +157,7 @@ _ENTITY = {
     },
     "additionalProperties": True,
 }
-_ENTITY_ID = path_param("entity_id", "the entity id; it holds '/', sent as is or percent-encoded")
+_ENTITY_ID = path_param("entity_id", f"the entity id. {_ID_RULE}")
 OPENAPI = {
     "/api/v2/entities": {
         "get": {
