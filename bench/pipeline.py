@@ -40,7 +40,7 @@ from bench.broker import WindowPublisher
 from bench.mix import Mix, Shape, expected, output_seq
 from bench.stack import REPO, Program, Stack, _children
 from bench.stats import rate, summary
-from canopsis import alarm, amqp, event
+from canopsis import alarm, amqp, entityid, event
 
 
 def default_chain() -> list[str]:
@@ -310,7 +310,7 @@ def observed(db) -> dict:
     entities = db.entities
     return {
         "connectors": entities.count_documents(
-            {"type": "connector", "_id": {"$ne": "canopsis/engines"}}
+            {"type": "connector", "_id": {"$ne": entityid.connector_id("canopsis", "engines")}}
         ),
         "components": entities.count_documents({"type": "component", "_id": {"$ne": host}}),
         "resources": entities.count_documents({"type": "resource", "component": {"$ne": host}}),
