@@ -3,6 +3,8 @@
 import itertools
 from urllib.parse import unquote
 
+from canopsis.engines.context import entity_ids
+
 from canopsis import event
 from canopsis.entityid import component_id, connector_id, escape, resource_id
 
@@ -36,6 +38,17 @@ def test_the_collision_of_issue_13_is_gone():
     assert resource == resource_id("nagios", "n1") == "nagios/n1"
     assert connector_id("nagios", "n1") == "nagios/n1/connector"
     assert connector_id("zab", "z1") == "zab/z1/connector"
+
+
+def test_the_context_engine_names_the_connector_and_the_resource_apart():
+    nagios = {"connector": "nagios", "connector_name": "n1", "source_type": "component"}
+    zab = {"connector": "zab", "connector_name": "z1", "source_type": "resource"}
+    resource = {**zab, "component": "n1", "resource": "nagios"}
+    resource["entity_id"] = event.entity_id(resource)
+    connector, _component, _resource = entity_ids({**nagios, "component": "web1"})
+    _connector, component, resource_id_ = entity_ids(resource)
+    assert len({connector, component, resource_id_}) == 3
+    assert resource_id_ == "nagios/n1"
 
 
 def test_common_names_read_as_they_are():
