@@ -47,6 +47,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
+from pymongo import UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
@@ -64,6 +65,8 @@ LEASE_SECONDS = 120.0
 #: the holder renews its lease when it is this old
 RENEW_EVERY = 20.0
 WAIT_POLL = 1.0
+#: updates sent in one bulk write
+BULK = 1000
 #: names whose resource id changed in version 2
 _ESCAPED = {"$regex": "[/%]"}
 _LOGICAL = ("$and", "$or", "$nor")
@@ -152,6 +155,7 @@ def _entity_ids(db: Database, renew: Callable[[], None]) -> None:
         renew()
     for name in ("alarms", "alarms_resolved", "events_log"):
         _event_entity_ids(db[name], renew)
+        renew()
     for name in ("perfdata", "metrics"):
         for old, new in resources.items():
             db[name].update_many({"entity_id": old}, {"$set": {"entity_id": new}})
@@ -224,21 +228,20 @@ def _move(collection: Collection, doc: dict, new_id: str, same: tuple[str, ...],
 
 
 def _event_entity_ids(collection: Collection, renew: Callable[[], None]) -> None:
-    """``entity_id`` of the documents of resources whose name holds ``/`` or ``%``."""
-    pairs = collection.aggregate(
-        [
-            {"$match": {"resource": _ESCAPED}},
-            {"$group": {"_id": {"component": "$component", "resource": "$resource"}}},
-        ]
-    )
-    for pair in list(pairs):
-        component, resource = pair["_id"]["component"], pair["_id"]["resource"]
-        new = entityid.resource_id(resource, component)
-        collection.update_many(
-            {"component": component, "resource": resource, "entity_id": {"$ne": new}},
-            {"$set": {"entity_id": new}},
-        )
-        renew()
+    """``entity_id`` of the documents of resources whose name holds ``/`` or ``%``: one
+    pass over them, their updates sent :data:`BULK` at a time."""
+    found = collection.find({"resource": _ESCAPED}, {"component": 1, "resource": 1, "entity_id": 1})
+    writes = []
+    for doc in found:
+        new = entityid.resource_id(doc["resource"], doc["component"])
+        if doc.get("entity_id") != new:
+            writes.append(UpdateOne({"_id": doc["_id"]}, {"$set": {"entity_id": new}}))
+        if len(writes) == BULK:
+            collection.bulk_write(writes, ordered=False)
+            writes = []
+            renew()
+    if writes:
+        collection.bulk_write(writes, ordered=False)
 
 
 def _announced_heartbeats(db: Database, renew: Callable[[], None]) -> None:
