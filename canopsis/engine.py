@@ -56,7 +56,9 @@ the engines drop their pending writes, every held message is requeued (so the
 order stays), and the loop waits 1, 2, 4, ... up to 30 s before taking
 messages again; a lost broker connection is re-established by kombu with the
 same kind of backoff. MongoDB unreachable at start is retried the same way:
-the process stays up and says so in its log rather than exiting.
+the process stays up and says so in its log rather than exiting. At start,
+before anything else, the process brings the database to this version's
+schema, or waits while another process does (:mod:`canopsis.schema`).
 
 Health: the process writes its health to MongoDB every few seconds and when
 it changes (:mod:`canopsis.enginehealth`, outside the pipeline, which may be
