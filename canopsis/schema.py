@@ -61,8 +61,10 @@ COLLECTION = "schema"
 DOC_ID = "canopsis"
 VERSION = 2
 LEASE = "schema-upgrade"
-LEASE_SECONDS = 120.0
-#: the holder renews its lease when it is this old
+#: how long the upgrade lease lasts: a holder killed midway is replaced after this
+LEASE_SECONDS = 300.0
+#: the holder renews its lease when it is this old (checked between writes and scanned
+#: documents)
 RENEW_EVERY = 20.0
 WAIT_POLL = 1.0
 #: updates sent in one bulk write
@@ -229,7 +231,7 @@ def _move(collection: Collection, doc: dict, new_id: str, same: tuple[str, ...],
 
 def _event_entity_ids(collection: Collection, renew: Callable[[], None]) -> None:
     """``entity_id`` of the documents of resources whose name holds ``/`` or ``%``: one
-    pass over them, their updates sent :data:`BULK` at a time."""
+    pass over them, their updates sent :data:`BULK` at a time, ``renew`` called for each."""
     found = collection.find({"resource": _ESCAPED}, {"component": 1, "resource": 1, "entity_id": 1})
     writes = []
     for doc in found:
@@ -239,7 +241,7 @@ def _event_entity_ids(collection: Collection, renew: Callable[[], None]) -> None
         if len(writes) == BULK:
             collection.bulk_write(writes, ordered=False)
             writes = []
-            renew()
+        renew()
     if writes:
         collection.bulk_write(writes, ordered=False)
 
