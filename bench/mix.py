@@ -81,10 +81,6 @@ class Mix:
             "resource": f"svc-{index % shape.resources}",
         }
 
-    @staticmethod
-    def entity_id(ev: dict) -> str:
-        return f"{ev['resource']}/{ev['component']}"
-
     def _next_seq(self) -> int:
         self.seq += 1
         return self.seq

@@ -40,7 +40,7 @@ from bench.broker import WindowPublisher
 from bench.mix import Mix, Shape, expected, output_seq
 from bench.stack import REPO, Program, Stack, _children
 from bench.stats import rate, summary
-from canopsis import alarm, amqp
+from canopsis import alarm, amqp, entityid, event
 
 
 def default_chain() -> list[str]:
@@ -151,7 +151,7 @@ def _generate(url, mix, mode, value, seconds, queues, published, probes, out) ->
         if mode == "rate" and ev["event_type"] == "check" and ev["state"] > 0:
             problems += 1
             if problems % PROBE_EVERY == 0:
-                probes.put((Mix.entity_id(ev), output_seq(ev["output"], mix.tag), sent))
+                probes.put((event.entity_id(ev), output_seq(ev["output"], mix.tag), sent))
     publisher.close()
     out.put((count, start, time.time(), time.process_time()))
 
@@ -310,7 +310,7 @@ def observed(db) -> dict:
     entities = db.entities
     return {
         "connectors": entities.count_documents(
-            {"type": "connector", "_id": {"$ne": "canopsis/engines"}}
+            {"type": "connector", "_id": {"$ne": entityid.connector_id("canopsis", "engines")}}
         ),
         "components": entities.count_documents({"type": "component", "_id": {"$ne": host}}),
         "resources": entities.count_documents({"type": "resource", "component": {"$ne": host}}),

@@ -57,7 +57,9 @@ the engines drop their pending writes, every held message is requeued (so the
 order stays), and the loop waits 1, 2, 4, ... up to 30 s before taking
 messages again; a lost broker connection is re-established by kombu with the
 same kind of backoff. MongoDB unreachable at start is retried the same way:
-the process stays up and says so in its log rather than exiting.
+the process stays up and says so in its log rather than exiting. At start,
+before anything else, the process brings the database to this version's
+schema, or waits while another process does (:mod:`canopsis.schema`).
 
 Health: the process writes its health to MongoDB every few seconds and when
 it changes (:mod:`canopsis.enginehealth`, outside the pipeline, which may be
@@ -115,7 +117,7 @@ from pymongo.errors import (
     WriteConcernError,
 )
 
-from canopsis import amqp, config, deadletters, enginehealth, paths, storage
+from canopsis import amqp, config, deadletters, enginehealth, paths, schema, storage
 from canopsis.event import FieldError, entity_id, routing_key
 from canopsis.lease import Lease, holder_id
 
@@ -792,8 +794,11 @@ class Runner(amqp.ConsumerBase):
         now = time.monotonic()
         self.next_beat = {c.name: now + c.beat_interval for c in chain.confs}
         self.report_ids = [enginehealth.report_id(c.name, self.host, worker) for c in chain.confs]
-        holder = holder_id(self.host, os.getpid(), worker)
-        self.leases = {c.name: Lease(db, c.name, holder, 2 * c.beat_interval) for c in chain.confs}
+        #: this process in the leases (:mod:`canopsis.lease`)
+        self.holder = holder_id(self.host, os.getpid(), worker)
+        self.leases = {
+            c.name: Lease(db, c.name, self.holder, 2 * c.beat_interval) for c in chain.confs
+        }
         #: the engines whose beat lease this process holds
         self.leading: set[str] = set()
 
@@ -1058,11 +1063,18 @@ class Runner(amqp.ConsumerBase):
         self.leading.clear()
 
 
-def wait_for_database(db: Database, chain: Chain, stopping: Callable[[], bool]) -> None:
-    """Create the indexes and set the engines up, retrying while MongoDB is unreachable."""
+def wait_for_database(
+    db: Database, chain: Chain, holder: str, stopping: Callable[[], bool]
+) -> None:
+    """Bring the database to this canopsis' schema (:func:`canopsis.schema.upgrade`, under the
+    name ``holder``), create the indexes and set the engines up, retrying while MongoDB is
+    unreachable."""
     attempt = 0
     while not stopping():
         try:
+            schema.upgrade(db, holder, stopping)
+            if stopping():
+                return
             storage.ensure_indexes(db)
             for engine in chain.engines:
                 engine.setup()
@@ -1124,7 +1136,7 @@ def serve(names: list[str], worker: int | None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     try:
-        wait_for_database(db, chain, lambda: runner.should_stop)
+        wait_for_database(db, chain, runner.holder, lambda: runner.should_stop)
         runner.run(safety_interval=min(1.0, first.batch_ms / 1000))
     except Stop:
         pass

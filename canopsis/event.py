@@ -10,9 +10,9 @@ complete event or those errors. Choices made where the design leaves room:
   and ``connector_name`` cannot hold ``.`` so that the first four words of a
   routing key are always connector, connector name, event type and source
   type; ``component`` and ``resource`` may (host names are dotted).
-  ``component`` cannot hold ``/``, which separates resource and component in
-  an entity id; ``resource`` may (``disk /var``), as the id is split on its last
-  ``/``. The routing key must fit AMQP's 255 bytes.
+  ``component`` cannot hold ``/``, which separates the parts of entity ids
+  (:mod:`canopsis.entityid`); ``resource`` may (``disk /var``), escaped in its
+  id. The routing key must fit AMQP's 255 bytes.
 - ``resource`` is required and checked only for a resource event; a component
   event's ``resource`` is dropped by :func:`normalize`.
 - ``state`` (0..3), ``state_type`` (0 soft, 1 hard) and ``duration`` (seconds,
@@ -62,6 +62,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from canopsis import entityid
 from canopsis.perfdata_parser import PerfdataError, parse_perfdata
 
 ACTION_TYPES = (
@@ -132,10 +133,10 @@ def routing_key(event: dict) -> str:
 
 
 def entity_id(event: dict) -> str:
-    """``<resource>/<component>`` for a resource event, ``<component>`` for a component one."""
+    """The id of the resource or component ``event`` is about (:mod:`canopsis.entityid`)."""
     if event["source_type"] == "resource":
-        return f"{event['resource']}/{event['component']}"
-    return event["component"]
+        return entityid.resource_id(event["resource"], event["component"])
+    return entityid.component_id(event["component"])
 
 
 def validate(raw: object, now: float | None = None) -> list[FieldError]:

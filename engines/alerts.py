@@ -25,6 +25,12 @@ event keys already stored make the events applied before a no-op). A new
 alarm is an insert: a second open alarm for an entity is refused by the
 unique index, which retries the batch the same way.
 
+Disabled entities: the context engine drops their events, so their open alarms
+would stay as they are without a sign; :func:`flag_entity_disabled` sets
+``entity_disabled: true`` on them (the REST API when an entity is disabled,
+and the context engine at each beat for alarms opened by events already past
+it then) and clears it when the entity is enabled again.
+
 Beat: the alarms that time can change (snoozed, cancelled, stealthy,
 flapping, back to OK, or resolved but not yet moved) get
 :func:`canopsis.alarm.on_beat`; snooze expiry, end of stealthy and flapping,
@@ -85,6 +91,27 @@ def ensure_indexes(db: Database) -> None:
     resolved = db[RESOLVED]
     resolved.create_index([("entity_id", ASCENDING), ("resolved", DESCENDING)])
     resolved.create_index([("resolved", DESCENDING)])
+
+
+def flag_entity_disabled(
+    db: Database, entity_ids: list[str], flag: bool, still_disabled: list[str] = ()
+) -> int:
+    """Set ``entity_disabled`` to ``flag`` on the open alarms that the events of
+    ``entity_ids`` reach (their own, and a component's resources'), but, when clearing
+    it, on those of an entity or component of ``still_disabled``; the number changed.
+
+    ``rev`` is incremented: a write of this engine computed from an alarm before is refused
+    by its revision and its batch worked again on the fresh alarm, so the flag is not lost.
+    """
+    changed = 0
+    for field in ("entity_id", "component"):  # each first, so that its index serves
+        query: dict = {field: {"$in": entity_ids}, "entity_disabled": {"$ne": flag}}
+        if not flag and still_disabled:
+            for name in ("entity_id", "component"):
+                query.setdefault(name, {})["$nin"] = list(still_disabled)
+        update = {"$set": {"entity_disabled": flag}, "$inc": {"rev": 1}}
+        changed += db[OPEN].update_many(query, update).modified_count
+    return changed
 
 
 def timed_query() -> dict:

@@ -1,11 +1,14 @@
 """The context: the entities events are about, kept in the ``entities`` collection.
 
-Every event names up to three entities, stored here:
+Every event names up to three entities, stored here with the ids of
+:mod:`canopsis.entityid`:
 
-``connector``  ``_id`` ``"<connector>/<connector_name>"``, ``name`` the connector_name
+``connector``  ``_id`` ``"<connector>/<connector_name>/connector"``, ``name`` the
+               connector_name, ``connector_type`` the connector
 ``component``  ``_id`` the component
-``resource``   ``_id`` ``"<resource>/<component>"``; ``component`` and ``depends``:
-               ``[<component id>]`` (a resource depends on its component)
+``resource``   ``_id`` ``"<resource>/<component>"`` (``/`` and ``%`` in the resource
+               escaped); ``component`` and ``depends``: ``[<component id>]`` (a resource
+               depends on its component)
 
 A component's resources (its ``impact`` in the REST API) are found by their
 ``component`` (indexed), not stored on it: a new resource writes nothing to
@@ -33,17 +36,22 @@ Disabled entities: an event whose entity (or, for a resource, whose component)
 has ``enabled: false`` is dropped and counted (``dropped_disabled`` in the
 engine's own check). The disabled ids are reloaded on each beat
 (``beat_interval``, 10 s by default), so an entity disabled or enabled through
-the API takes effect within one beat.
+the API takes effect within one beat. The beat also flags ``entity_disabled``
+the open alarms of the disabled entities that lack it
+(:func:`canopsis.engines.alerts.flag_entity_disabled`): the REST API flags
+those open when it disables an entity, this catches an alarm opened by an
+event already past this engine then.
 """
 
 import logging
 import time
 from typing import Any
 
+from canopsis.engines.alerts import flag_entity_disabled
 from pymongo import UpdateOne
 from pymongo.database import Database
 
-from canopsis import storage
+from canopsis import entityid, storage
 from canopsis.engine import Engine
 
 log = logging.getLogger("canopsis.engines.context")
@@ -53,7 +61,7 @@ COLLECTION = "entities"
 
 def entity_ids(event: dict) -> tuple[str, str, str | None]:
     """``(connector id, component id, resource id or None)`` of an event."""
-    connector = f"{event['connector']}/{event['connector_name']}"
+    connector = entityid.connector_id(event["connector"], event["connector_name"])
     resource = event["entity_id"] if event["source_type"] == "resource" else None
     return connector, event["component"], resource
 
@@ -85,6 +93,8 @@ cache_size = integer(min=100, default=200000)
 
     def beat(self, now: float) -> None:
         self._load_disabled()
+        if self.disabled:
+            flag_entity_disabled(self.db, sorted(self.disabled), True)
 
     def _load_disabled(self) -> None:
         found = self.db[COLLECTION].find({"enabled": False}, {"_id": 1})

@@ -192,7 +192,7 @@ def test_pages_cover_the_list_once_and_a_page_beyond_the_end_is_400(api, data):
 
 def test_one_alarm_has_its_steps_open_or_resolved(api, data):
     ids, docs, viewer = data
-    for path in (ids["a01"], quote(ids["a01"], safe="")):
+    for path in (quote(ids["a01"], safe="/"), quote(ids["a01"], safe="")):
         resp = api.simulate_get(f"/api/v2/alarms/{path}", headers=viewer)
         assert resp.status_code == 200, resp.text
         assert resp.json["_id"] == ids["a01"]
@@ -312,7 +312,7 @@ def test_actions_publish_the_operators_events(services, mongo_db):
         queue = kombu.Queue("", exchange, routing_key="#", exclusive=True)(channel)
         queue.declare()
 
-        one = f"/api/v2/alarms/{docs['a01']['_id']}/snooze"
+        one = f"/api/v2/alarms/{quote(docs['a01']['_id'])}/snooze"
         resp = api.simulate_post(
             one, json={"duration": 600, "output": "maintenance"}, headers=operator
         )

@@ -3,8 +3,12 @@
 import time
 
 import pytest
+from canopsis.engines.alerts import Alerts
 
+from canopsis import entityid, event
+from canopsis.engine import Retry
 from canopsis.metrics import write_points
+from tests.integration.test_alerts_engine import engine as alerts_engine
 
 pytestmark = pytest.mark.integration
 
@@ -17,7 +21,7 @@ def error(resp) -> dict:
 
 
 def connector(name="collectd", connector_type="collectd") -> dict:
-    cid = f"{connector_type}/{name}"
+    cid = entityid.connector_id(connector_type, name)
     return {
         "_id": cid,
         "type": "connector",
@@ -31,7 +35,7 @@ def connector(name="collectd", connector_type="collectd") -> dict:
     }
 
 
-def component(name, conn="collectd/collectd", enabled=True) -> dict:
+def component(name, conn="collectd/collectd/connector", enabled=True) -> dict:
     return {
         "_id": name,
         "type": "component",
@@ -44,7 +48,7 @@ def component(name, conn="collectd/collectd", enabled=True) -> dict:
     }
 
 
-def resource(name, comp, conn="collectd/collectd", enabled=True) -> dict:
+def resource(name, comp, conn="collectd/collectd/connector", enabled=True) -> dict:
     return {
         "_id": f"{name}/{comp}",
         "type": "resource",
@@ -66,10 +70,10 @@ def context(api):
             connector(),
             connector("nagios1", "nagios"),
             component("srv1"),
-            component("srv2", conn="nagios/nagios1", enabled=False),
+            component("srv2", conn="nagios/nagios1/connector", enabled=False),
             resource("cpu", "srv1"),
             resource("disk", "srv1", enabled=False),
-            resource("cpu", "srv2", conn="nagios/nagios1"),
+            resource("cpu", "srv2", conn="nagios/nagios1/connector"),
             resource("a.b*c", "srv1"),
         ]
     )
@@ -98,7 +102,11 @@ def test_entities_are_listed_sorted_by_id_and_filtered(context):
     assert ids(get(type="resource", enabled="false")) == ["disk/srv1"]
     assert ids(get(enabled="false")) == ["disk/srv1", "srv2"]
     assert ids(get(component="srv1")) == ["a.b*c/srv1", "cpu/srv1", "disk/srv1"]
-    assert ids(get(connector="nagios/nagios1")) == ["cpu/srv2", "nagios/nagios1", "srv2"]
+    assert ids(get(connector="nagios/nagios1/connector")) == [
+        "cpu/srv2",
+        "nagios/nagios1/connector",
+        "srv2",
+    ]
     assert ids(get(search="CPU")) == ["cpu/srv1", "cpu/srv2"]
     assert ids(get(search="b*c")) == ["a.b*c/srv1"]  # taken literally, not as a regex
     assert ids(get(search="(")) == []
@@ -164,7 +172,7 @@ def test_one_entity_has_its_open_alarm_and_its_links(context):
     comp = context.simulate_get("/api/v2/entities/srv1", headers=viewer).json
     assert comp["alarm"] is None and comp["impact"] == ["a.b*c/srv1", "cpu/srv1", "disk/srv1"]
     assert comp["depends"] == []
-    conn = context.simulate_get("/api/v2/entities/collectd/collectd", headers=viewer)
+    conn = context.simulate_get("/api/v2/entities/collectd/collectd/connector", headers=viewer)
     assert conn.json["type"] == "connector"
 
 
@@ -187,7 +195,9 @@ def test_one_entity_shows_the_pbehavior_it_is_in_now(context):
         "reason": "r",
         "author": "alice",
     }
-    outside = context.simulate_get("/api/v2/entities/collectd/collectd", headers=viewer).json
+    outside = context.simulate_get(
+        "/api/v2/entities/collectd/collectd/connector", headers=viewer
+    ).json
     assert outside["pbehavior"] is None
 
 
@@ -212,6 +222,91 @@ def test_an_admin_disables_and_enables_an_entity(context):
     on = context.simulate_put("/api/v2/entities/cpu/srv1", json={"enabled": True}, headers=admin)
     assert on.json["enabled"] is True
     assert context.db.entities.find_one({"_id": "cpu/srv1"})["enabled"] is True
+
+
+def check(component: str, resource: str | None, key: str, state: int = 2) -> dict:
+    """A normalised check as the alerts engine receives it."""
+    raw = {
+        "connector": "nagios",
+        "connector_name": "nagios1",
+        "event_type": "check",
+        "source_type": "resource" if resource else "component",
+        "component": component,
+        "state": state,
+    }
+    if resource:
+        raw["resource"] = resource
+    normalized, errors = event.normalize(raw, time.time())
+    assert not errors
+    return {**normalized, "event_id": key}
+
+
+def work(engine: Alerts, *events: dict) -> None:
+    engine.prepare(list(events))
+    for ev in events:
+        engine.work(ev)
+    engine.flush()
+
+
+def test_the_open_alarms_of_a_disabled_entity_are_flagged_and_filtered_on(context):
+    work(
+        alerts_engine(context.db),
+        check("srv1", "cpu", "e1"),
+        check("srv1", "a.b*c", "e2"),
+        check("srv1", None, "e3"),
+        check("srv3", "cpu", "e4"),
+    )
+    admin = context.as_role("admin")
+
+    def put(entity_id: str, enabled: bool) -> None:
+        url = f"/api/v2/entities/{entity_id}"
+        assert (
+            context.simulate_put(url, json={"enabled": enabled}, headers=admin).status_code == 200
+        )
+
+    def flagged(value: str = "true") -> list[str]:
+        params = {"entity_disabled": value}
+        found = context.simulate_get("/api/v2/alarms", params=params, headers=admin)
+        assert found.status_code == 200, found.text
+        counts = context.simulate_get("/api/v2/alarms/counts", params=params, headers=admin)
+        assert counts.json["total"] == found.json["total"]
+        return sorted(alarm["entity_id"] for alarm in found.json["items"])
+
+    everything = ["a.b*c/srv1", "cpu/srv1", "cpu/srv3", "srv1"]
+    assert flagged() == [] and flagged("false") == everything
+    put("cpu/srv1", False)
+    assert flagged() == ["cpu/srv1"]
+    put("srv1", False)  # a component's resources' events are dropped too
+    assert flagged() == ["a.b*c/srv1", "cpu/srv1", "srv1"]
+    assert flagged("false") == ["cpu/srv3"]
+    put("srv1", True)
+    assert flagged() == ["cpu/srv1"]  # still disabled itself
+    put("cpu/srv1", True)
+    assert flagged() == [] and flagged("false") == everything
+    one = context.simulate_get("/api/v2/entities/cpu/srv1", headers=admin).json
+    assert one["alarm"]["entity_disabled"] is False
+    bad = context.simulate_get("/api/v2/alarms", params={"entity_disabled": "maybe"}, headers=admin)
+    assert bad.status_code == 400 and "entity_disabled" in error(bad)["fields"]
+
+
+def test_the_flag_set_while_the_alerts_engine_works_on_the_alarm_is_kept(context):
+    """A check already past the context engine when the entity is disabled: the engine's
+    write, computed from the alarm before the flag, is refused and worked again on it."""
+    engine = alerts_engine(context.db)
+    work(engine, check("srv1", "cpu", "e1"))
+    later = check("srv1", "cpu", "e2", state=3)
+    engine.prepare([later])
+    engine.work(later)
+    admin = context.as_role("admin")
+    off = context.simulate_put("/api/v2/entities/cpu/srv1", json={"enabled": False}, headers=admin)
+    assert off.status_code == 200
+    with pytest.raises(Retry):
+        engine.flush()
+    work(engine, later)  # the runtime works the batch again
+    [alarm] = context.simulate_get(
+        "/api/v2/alarms", params={"entity_disabled": "true"}, headers=admin
+    ).json["items"]
+    assert alarm["entity_id"] == "cpu/srv1" and alarm["state"]["val"] == 3
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,8 @@ import time
 import pytest
 from canopsis.engines.context import Context
 
+from canopsis import event as events
+
 pytestmark = pytest.mark.integration
 
 
@@ -22,10 +24,10 @@ def event(component: str = "web1", resource: str | None = "http") -> dict:
         "source_type": "resource" if resource else "component",
         "component": component,
         "state": 0,
-        "entity_id": f"{resource}/{component}" if resource else component,
     }
     if resource:
         ev["resource"] = resource
+    ev["entity_id"] = events.entity_id(ev)
     return ev
 
 
@@ -41,12 +43,15 @@ def test_an_event_creates_its_connector_component_and_resource_with_links(mongo_
     [out] = batch(engine(mongo_db), event())
     assert out["entity_id"] == "http/web1"
     docs = {d["_id"]: d for d in mongo_db.entities.find()}
-    assert set(docs) == {"nagios/n1", "web1", "http/web1"}
+    assert set(docs) == {"nagios/n1/connector", "web1", "http/web1"}
     resource, component = docs["http/web1"], docs["web1"]
     assert resource["type"] == "resource" and resource["depends"] == ["web1"]
-    assert resource["component"] == "web1" and resource["connector"] == "nagios/n1"
+    assert resource["component"] == "web1" and resource["connector"] == "nagios/n1/connector"
     assert component["type"] == "component" and "impact" not in component
-    assert docs["nagios/n1"]["type"] == "connector" and docs["nagios/n1"]["name"] == "n1"
+    assert (
+        docs["nagios/n1/connector"]["type"] == "connector"
+        and docs["nagios/n1/connector"]["name"] == "n1"
+    )
     for doc in docs.values():
         assert doc["enabled"] is True
         assert before <= doc["first_seen"] <= doc["last_seen"] <= time.time()
@@ -61,7 +66,11 @@ def test_a_failed_batch_forgets_the_entities_it_wrote_so_its_redelivery_writes_t
     context.discard()
     batch(context, event())
     found = {doc["_id"]: doc["type"] for doc in mongo_db.entities.find()}
-    assert found == {"nagios/n1": "connector", "web1": "component", "http/web1": "resource"}
+    assert found == {
+        "nagios/n1/connector": "connector",
+        "web1": "component",
+        "http/web1": "resource",
+    }
 
 
 def test_a_new_resource_of_a_known_component_writes_only_itself(mongo_db):
@@ -97,6 +106,24 @@ def test_an_event_of_a_disabled_entity_or_component_is_dropped_and_counted(mongo
     context.beat(time.time())
     assert batch(context, event(resource="disk"), event(resource=None)) == [None, None]
     assert context.counters["dropped_disabled"] == 3
+
+
+def test_the_beat_flags_the_open_alarms_of_the_disabled_entities(mongo_db):
+    """An alarm opened by an event already past the engine when its entity was disabled."""
+    context = engine(mongo_db)
+    batch(context, event(), event(component="web2", resource=None))
+    mongo_db.alarms.insert_many(
+        [
+            {"_id": "a1", "entity_id": "http/web1", "component": "web1", "rev": 1},
+            {"_id": "a2", "entity_id": "web2", "component": "web2", "rev": 1},
+        ]
+    )
+    mongo_db.entities.update_one({"_id": "http/web1"}, {"$set": {"enabled": False}})
+    context.beat(time.time())
+    found = {doc["_id"]: (doc.get("entity_disabled"), doc["rev"]) for doc in mongo_db.alarms.find()}
+    assert found == {"a1": (True, 2), "a2": (None, 1)}
+    context.beat(time.time())  # nothing more to write
+    assert mongo_db.alarms.find_one({"_id": "a1"})["rev"] == 2
 
 
 def test_a_new_engine_learns_disabled_entities_from_the_database(mongo_db):

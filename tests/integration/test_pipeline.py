@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import kombu
 import pymongo
@@ -161,7 +161,49 @@ class TestTheRunningChain:
         entity = db.entities.find_one({"_id": "svc/p-web1"})
         assert entity["type"] == "resource" and entity["depends"] == ["p-web1"]
         assert db.entities.find_one({"_id": "p-web1"})["type"] == "component"
-        assert db.entities.find_one({"_id": "it/pipeline"})["type"] == "connector"
+        assert db.entities.find_one({"_id": "it/pipeline/connector"})["type"] == "connector"
+
+    def test_a_connector_and_a_resource_named_alike_stay_two_entities(self, pipeline, site, db):
+        """Connector nagios named p-n1, and resource nagios of component p-n1 sent by another
+        connector (``send_event --connector zab --connector-name z1 --component p-n1
+        --resource nagios``): both entities exist, the alarm is the resource's, and disabling
+        the connector drops none of the resource's events."""
+        api = ApiClient(db)
+        admin = api.as_role("admin")
+        send(site.amqp_url, event("p-host", connector="nagios", connector_name="p-n1"))
+        wait_for(lambda: db.entities.find_one({"type": "connector", "name": "p-n1"}), what="it")
+        zab = {"connector": "zab", "connector_name": "z1"}
+        send(site.amqp_url, event("p-n1", resource="nagios", state=2, **zab))
+        opened = wait_for(lambda: db.alarms.find_one({"component": "p-n1"}), what="the alarm")
+        found = wait_for(
+            lambda: api.simulate_get(
+                "/api/v2/entities", params={"component": "p-n1"}, headers=admin
+            ).json["items"],
+            what="the resource entity",
+        )
+        assert [(e["_id"], e["type"], e["name"]) for e in found] == [
+            (opened["entity_id"], "resource", "nagios")
+        ]
+        resource = api.simulate_get(
+            f"/api/v2/entities/{quote(opened['entity_id'], safe='')}", headers=admin
+        ).json
+        assert resource["alarm"]["_id"] == opened["_id"]
+        [connector] = api.simulate_get(
+            "/api/v2/entities", params={"type": "connector", "search": "p-n1"}, headers=admin
+        ).json["items"]
+        assert connector["_id"] != opened["entity_id"]
+        assert (connector["name"], connector["connector_type"]) == ("p-n1", "nagios")
+        url = f"/api/v2/entities/{quote(connector['_id'], safe='')}"
+        assert api.simulate_get(url, headers=admin).json["alarm"] is None
+        off = api.simulate_put(url, json={"enabled": False}, headers=admin)
+        assert off.status_code == 200 and off.json["enabled"] is False
+        time.sleep(2.5)  # the context engine reloads the disabled entities every beat (1 s)
+        send(site.amqp_url, event("p-n1", resource="nagios", state=3, **zab))
+        raised = wait_for(
+            lambda: db.alarms.find_one({"component": "p-n1", "state.val": 3}),
+            what="the resource's next check, not dropped",
+        )
+        assert raised["_id"] == opened["_id"]
 
     def test_state_changes_and_actions_add_steps_and_history(self, pipeline, site, db):
         send(site.amqp_url, event("p-web2", state=1), event("p-web2", state=3))

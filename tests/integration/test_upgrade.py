@@ -4,7 +4,9 @@ of this tree over it while it runs.
 
 The older commit has neither the pbehavior nor the heartbeat engine: the update inserts
 them in the chain (heartbeat after alerts), which an edited ``alerts.conf`` kept whole
-used to break.
+used to break. It names entities the former way (connector ``nagios/upgrade``, resource
+``disk /var/db0``): the engines of the update move them to the ids of
+:mod:`canopsis.entityid` at start.
 """
 
 import json
@@ -13,6 +15,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -33,6 +36,8 @@ pytestmark = pytest.mark.integration
 OLD = "5a88eef"
 ALARMS = 20
 ADMIN_LINE = "# checked by the administrator before the update\n"
+#: a resource whose id the update changes (its '/' escaped)
+VAR = "disk /var"
 
 
 def extract_old_tree(tree: Path) -> None:
@@ -60,28 +65,34 @@ class Api:
         assert answer.status == 200, answer.read()
         return json.loads(answer.read())
 
+    def entity(self, entity_id: str) -> dict | None:
+        """The entity ``entity_id`` (URL-encoded as a whole), None when there is none."""
+        answer = call(f"{self.base}/entities/{quote(entity_id, safe='')}", None, self.cookie)
+        assert answer.status in (200, 404), answer.read()
+        return json.loads(answer.read()) if answer.status == 200 else None
+
     def post(self, path: str, body) -> dict:
         answer = call(f"{self.base}{path}", body, self.cookie)
         assert answer.status in (201, 202), answer.read()
         return json.loads(answer.read())
 
 
-def check(component: str, state: int = 2) -> dict:
+def check(component: str, state: int = 2, resource: str = "disk") -> dict:
     return {
         "connector": "nagios",
         "connector_name": "upgrade",
         "event_type": "check",
         "source_type": "resource",
         "component": component,
-        "resource": "disk",
+        "resource": resource,
         "state": state,
         "output": "disk full",
     }
 
 
-def alarms(api: Api, component: str = "") -> list[dict]:
+def alarms(api: Api, component: str = "", resource: str = "disk") -> list[dict]:
     query = f"component={component}" if component else "limit=100"
-    return api.get(f"/alarms?connector_name=upgrade&{query}")["items"]
+    return api.get(f"/alarms?connector_name=upgrade&resource={quote(resource)}&{query}")["items"]
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +107,10 @@ def updated():
         extract_old_tree(tree)
         run(str(tree / "build-install.sh"), "--prefix", str(prefix), "--start", check=True)
         api = Api(site)
-        api.post("/event", [check(f"db{n}") for n in range(ALARMS)])
+        api.post("/event", [check(f"db{n}") for n in range(ALARMS)] + [check("db0", 2, VAR)])
         wait_for(lambda: len(alarms(api)) == ALARMS, 60, f"{ALARMS} alarms before the update")
+        wait_for(lambda: alarms(api, "db0", VAR), 60, "the alarm of disk /var before the update")
+        assert api.entity("nagios/upgrade")["type"] == "connector"  # the former id
         alerts = prefix / "etc" / "engines" / "alerts.conf"
         alerts.write_text(alerts.read_text() + ADMIN_LINE)
         site["before"] = status(site)
@@ -153,6 +166,25 @@ def test_the_alarms_stored_before_are_there_and_a_check_goes_through_the_new_eng
         "the pbehavior engine to put the new alarm in its maintenance window",
     )
     assert in_window[0]["pbehavior"]["type"] == "maintenance"
+
+
+def test_the_entities_stored_before_are_reachable_under_their_new_ids(updated):
+    api = Api(updated)
+    connector = wait_for(
+        lambda: api.entity("nagios/upgrade/connector"), 60, "the connector under its new id"
+    )
+    assert (connector["type"], connector["name"]) == ("connector", "upgrade")
+    assert api.entity("nagios/upgrade") is None
+    disk = api.entity("disk %2Fvar/db0")
+    assert (disk["type"], disk["name"], disk["connector"]) == (
+        "resource",
+        VAR,
+        "nagios/upgrade/connector",
+    )
+    [opened] = alarms(api, "db0", VAR)
+    assert disk["alarm"]["_id"] == opened["_id"] and opened["entity_id"] == "disk %2Fvar/db0"
+    assert api.entity("disk/db7")["alarm"]["component"] == "db7"
+    assert api.entity("disk /var/db0") is None
 
 
 def test_the_administrators_edit_is_kept_and_untouched_keys_follow_the_new_default(updated):

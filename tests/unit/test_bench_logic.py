@@ -40,20 +40,20 @@ def test_the_mix_has_the_shares_and_only_valid_events():
     assert kinds.count("check") / len(kinds) == pytest.approx(0.80, abs=0.02)
     assert kinds.count("perf") / len(kinds) == pytest.approx(0.15, abs=0.02)
     assert all(not event.validate(e, 1e10) for e in events)
-    entities = {Mix.entity_id(e) for e in events}
+    entities = {event.entity_id(e) for e in events}
     assert len(entities) <= 10_000
     assert len({(e["connector"], e["connector_name"]) for e in events}) == 20
     perf = [e for e in events if e["event_type"] == "perf"]
     assert all(len(e["perf_data_array"]) == 3 for e in perf)
-    seconds = [(Mix.entity_id(e), e["timestamp"]) for e in perf]
+    seconds = [(event.entity_id(e), e["timestamp"]) for e in perf]
     assert len(set(seconds)) == len(seconds)
 
 
 def test_actions_only_target_seeded_alarms():
     mix = Mix(Shape(seeded=0.1), seed=4, tag="t")
-    seeded = {Mix.entity_id(e) for e in mix.seed_events()}
+    seeded = {event.entity_id(e) for e in mix.seed_events()}
     actions = [e for e in (mix.next() for _ in range(5_000)) if e["event_type"] != "check"]
-    assert {Mix.entity_id(e) for e in actions if e["event_type"] != "perf"} <= seeded
+    assert {event.entity_id(e) for e in actions if e["event_type"] != "perf"} <= seeded
 
 
 def test_about_a_tenth_of_checks_change_state():

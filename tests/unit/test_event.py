@@ -447,7 +447,7 @@ def test_field_error_reads_as_one_line():
 def test_routing_key_and_entity_id_of_a_resource():
     event = resource_check()
     assert routing_key(event) == "nagios.nagios-paris.check.resource.web1.example.com.Disk /var"
-    assert entity_id(event) == "Disk /var/web1.example.com"
+    assert entity_id(event) == "Disk %2Fvar/web1.example.com"
 
 
 def test_routing_key_and_entity_id_of_a_component():
@@ -474,7 +474,7 @@ def test_normalize_fills_defaults_and_computed_fields():
         "timestamp": NOW,
         "state_type": 1,
         "routing_key": "nagios.nagios-paris.check.resource.web1.example.com.Disk /var",
-        "entity_id": "Disk /var/web1.example.com",
+        "entity_id": "Disk %2Fvar/web1.example.com",
     }
 
 
@@ -529,7 +529,7 @@ def test_a_component_event_loses_its_resource():
 def test_routing_key_and_entity_id_from_the_sender_are_replaced():
     event, _ = normalize(resource_check(routing_key="a.b.c", entity_id="other"), NOW)
     assert event["routing_key"] == "nagios.nagios-paris.check.resource.web1.example.com.Disk /var"
-    assert event["entity_id"] == "Disk /var/web1.example.com"
+    assert event["entity_id"] == "Disk %2Fvar/web1.example.com"
 
 
 def test_a_nested_key_holding_a_nul_is_refused_with_its_path():

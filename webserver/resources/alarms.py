@@ -10,7 +10,9 @@
   needs someone now) and ``in_pbehavior`` of the alarms matching the same
   filters, from one aggregation. ``in_maintenance=true`` selects the alarms
   whose entity is in a pbehavior (maintenance, pause or inactive), ``false``
-  the others.
+  the others; ``entity_disabled=true`` those flagged ``entity_disabled`` (their
+  entity, or their resource's component, is disabled: its events are dropped, see
+  :func:`canopsis.engines.alerts.flag_entity_disabled`), ``false`` the others.
 - ``GET /api/v2/alarms/{alarm_id}`` (viewer): one open or resolved alarm with its steps.
 - ``GET /api/v2/alarms/{alarm_id}/history`` (viewer): the history of the
   alarm's entity (its ``events_log`` documents, see
@@ -67,6 +69,7 @@ FILTERS = (
     "acked",
     "snoozed",
     "in_maintenance",
+    "entity_disabled",
     "component",
     "resource",
     "connector",
@@ -153,6 +156,9 @@ def read_filters(q: Query) -> tuple[str, dict]:
     in_maintenance = q.boolean("in_maintenance")
     if in_maintenance is not None:
         query["pbehavior.id"] = {"$exists": in_maintenance}
+    entity_disabled = q.boolean("entity_disabled")
+    if entity_disabled is not None:
+        query["entity_disabled"] = True if entity_disabled else {"$ne": True}
     tags = [tag for tag in q.texts("tags") if tag]
     if tags:
         query["tags"] = {"$all": tags}
@@ -419,7 +425,16 @@ _ALARM = {
     "type": "object",
     "description": "An alarm (event_keys and rev are never answered).",
     "required": ["_id"],
-    "properties": {"_id": {"type": "string"}, "steps": {"type": "array", "items": OBJECT}},
+    "properties": {
+        "_id": {"type": "string"},
+        "steps": {"type": "array", "items": OBJECT},
+        "entity_disabled": {
+            "type": "boolean",
+            "description": "true while the entity, or the component of the resource, is "
+            "disabled: its events are dropped, so nothing changes the alarm (absent or false "
+            "otherwise)",
+        },
+    },
     "additionalProperties": True,
 }
 _HISTORY_ENTRY = {
@@ -452,6 +467,11 @@ _FILTER_PARAMETERS = [
     query("acked", {"type": "boolean"}),
     query("snoozed", {"type": "boolean"}, "snoozed now"),
     query("in_maintenance", {"type": "boolean"}, "the entity is in a pbehavior now"),
+    query(
+        "entity_disabled",
+        {"type": "boolean"},
+        "the entity, or the component of the resource, is disabled: its events are dropped",
+    ),
     *(query(name, {"type": "string"}) for name in ("component", "resource")),
     *(query(name, {"type": "string"}) for name in ("connector", "connector_name")),
     query("tags", {"type": "string"}, "a comma separated list; alarms with all of them"),

@@ -5,18 +5,20 @@
 case-insensitive substring of the ``_id`` or the ``name``), paged by
 ``page``/``limit``. ``GET /api/v2/entities/{entity_id}`` answers one entity
 with its open ``alarm`` (null when none), the ``pbehavior`` it is in now
-(null when none) and its ``depends``/``impact`` lists; entity ids hold ``/``
-and are taken as the rest of the path.
+(null when none) and its ``depends``/``impact`` lists; entity ids
+(:mod:`canopsis.entityid`) hold ``/`` and are taken as the rest of the path.
 ``PUT /api/v2/entities/{entity_id}`` (admin) with ``{"enabled": bool}``
 enables or disables an entity; the context engine reloads the disabled ids
-on each beat.
+on each beat. The open alarms its events reach (its own, and a component's
+resources') get ``entity_disabled: true`` when it is disabled, cleared when it
+is enabled again, unless their entity or component is still disabled.
 """
 
 import re
 import time
 
 import falcon
-from canopsis.engines.alerts import OPEN
+from canopsis.engines.alerts import OPEN, flag_entity_disabled
 from canopsis.engines.context import COLLECTION
 from canopsis.engines.pbehavior import COLLECTION as PBEHAVIORS
 from canopsis.webserver.api import Api
@@ -119,10 +121,14 @@ class Entity:
         if not isinstance(body["enabled"], bool):
             raise bad_request({"enabled": "expected true or false"})
         self._get(entity_id)
-        self.api.db[COLLECTION].update_one(
-            {"_id": entity_id}, {"$set": {"enabled": body["enabled"]}}
-        )
-        [resp.media] = _with_lists(self.api.db[COLLECTION], [self._get(entity_id)])
+        entities = self.api.db[COLLECTION]
+        entities.update_one({"_id": entity_id}, {"$set": {"enabled": body["enabled"]}})
+        if body["enabled"]:
+            still = entities.distinct("_id", {"enabled": False})
+            flag_entity_disabled(self.api.db, [entity_id], False, still)
+        else:
+            flag_entity_disabled(self.api.db, [entity_id], True)
+        [resp.media] = _with_lists(entities, [self._get(entity_id)])
 
 
 def routes(api: Api) -> list[tuple[str, object]]:
@@ -132,11 +138,18 @@ def routes(api: Api) -> list[tuple[str, object]]:
     ]
 
 
+#: what an entity id is (canopsis.entityid), said in the OpenAPI document
+_ID_RULE = (
+    "An entity id is <component>, <resource>/<component> or "
+    "<connector>/<connector_name>/connector, with '%' written %25 and '/' %2F in the resource "
+    "and connector parts (a component holds no '/'): ids of different entities never agree. "
+    "An opaque string: percent-encode it in a URL as any text ('/' may stay as they are)."
+)
 _ENTITY = {
     "type": "object",
     "required": ["_id", "depends", "impact"],
     "properties": {
-        "_id": {"type": "string"},
+        "_id": {"type": "string", "description": _ID_RULE},
         "type": {"type": "string", "enum": list(TYPES)},
         "enabled": {"type": "boolean"},
         "depends": {"type": "array", "items": {"type": "string"}},
@@ -144,7 +157,7 @@ _ENTITY = {
     },
     "additionalProperties": True,
 }
-_ENTITY_ID = path_param("entity_id", "the entity id; it holds '/', sent as is or percent-encoded")
+_ENTITY_ID = path_param("entity_id", f"the entity id. {_ID_RULE}")
 OPENAPI = {
     "/api/v2/entities": {
         "get": {
@@ -194,6 +207,9 @@ OPENAPI = {
         },
         "put": {
             "summary": "Enable or disable an entity (admin)",
+            "description": "The open alarms its events reach (its own, a component's resources') "
+            "get entity_disabled: true when it is disabled, cleared when it is enabled again "
+            "(unless their entity or component is still disabled).",
             "operationId": "updateEntity",
             "tags": ["entities"],
             "parameters": [_ENTITY_ID],
