@@ -126,6 +126,7 @@ def rabbitmq_server(args: list[str]) -> None:
         (tuning.read_text() if tuning.exists() else "")
         + f"\n# written by canopsis-launch from {paths.etc('amqp.conf')}\n"
         + f"listeners.tcp.default = {cfg['host']}:{cfg['port']}\n"
+        + f"distribution.listener.interface = {cfg['dist_address']}\n"
         + f"load_definitions = {definitions}\n",
         user,
     )
@@ -135,6 +136,8 @@ def rabbitmq_server(args: list[str]) -> None:
         RABBITMQ_NODENAME=cfg["nodename"],
         RABBITMQ_NODE_PORT=str(cfg["port"]),
         RABBITMQ_DIST_PORT=str(cfg["dist_port"]),
+        # the address of the epmd the node starts when none runs yet
+        ERL_EPMD_ADDRESS=cfg["dist_address"],
         RABBITMQ_MNESIA_BASE=str(home / "mnesia"),
         RABBITMQ_LOG_BASE=str(logs),
         RABBITMQ_CONFIG_FILE=str(generated),

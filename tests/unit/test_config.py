@@ -73,6 +73,15 @@ def test_unmanaged_service_needs_its_external_address(etc):
     assert config.mongo_uri(config.load("mongo")) == "mongodb://db1,db2/?replicaSet=rs0"
 
 
+def test_a_bad_distribution_address_names_file_and_key(etc):
+    (etc / "amqp.conf").write_text("password = x\ndist_address = 10.0.0.300\n")
+    with pytest.raises(config.ConfigError) as error:
+        config.load("amqp")
+    assert str(error.value) == f"{etc / 'amqp.conf'}: dist_address = '10.0.0.300': expected ip_addr"
+    (etc / "amqp.conf").write_text("password = x\n")
+    assert config.load("amqp")["dist_address"] == "127.0.0.1"
+
+
 def test_amqp_url_escapes_credentials(etc):
     (etc / "amqp.conf").write_text("password = p@ss/word\nport = 5673\n")
     url = config.amqp_url(config.load("amqp"))
