@@ -7,6 +7,7 @@ it with one line naming the file and the key.
 """
 
 import base64
+import grp
 import hashlib
 import json
 import logging
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from canopsis import config, paths, programs
+from canopsis import config, etcsync, paths, programs, supervisor
 
 log = logging.getLogger("canopsis.launch")
 
@@ -111,9 +112,12 @@ def rabbitmq_server(args: list[str]) -> None:
     user = pwd.getpwnam("rabbitmq")
     home = paths.var("lib", "rabbitmq")
     logs = paths.var("log", "rabbitmq")
-    for folder in (home, logs):
-        folder.mkdir(parents=True, exist_ok=True)
-        os.chown(folder, user.pw_uid, user.pw_gid)
+    home.mkdir(parents=True, exist_ok=True)
+    os.chown(home, user.pw_uid, user.pw_gid)
+    # the broker's logs are the canopsis group's, as every log (see build/layout.sh)
+    logs.mkdir(parents=True, exist_ok=True)
+    os.chown(logs, user.pw_uid, grp.getgrnam(etcsync.OWNER_GROUP).gr_gid)
+    logs.chmod(0o2750)
     definitions = home / "definitions.json"
     generated = home / "rabbitmq.conf"
     tuning = paths.etc("rabbitmq", "rabbitmq.conf")
@@ -245,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         log.error("usage: canopsis-launch PROGRAM [ARGS...]; PROGRAM is one of: %s", known)
         return 2
     name, args = argv[0], argv[1:]
+    # the files the program writes (logs included) are private to the canopsis group, even
+    # under a supervisord started before canopsis said so
+    os.umask(supervisor.UMASK)
     try:
         unmanaged = programs.unmanaged(name)
         if unmanaged:
