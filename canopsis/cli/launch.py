@@ -9,6 +9,7 @@ it with one line naming the file and the key.
 import base64
 import grp
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -28,8 +29,16 @@ RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 COLLECTD = "/usr/sbin/collectd"
 
 
+#: the database of the managed server's users (the default ``authSource`` of a URI)
+USERS_DATABASE = "admin"
+
+
 def mongodb(args: list[str]) -> None:
     cfg = config.load("mongo")
+    storage = paths.var("lib", "mongodb")
+    done = mongodb_user(cfg, storage)
+    if done:
+        log.info("mongodb: user %s %s (password of %s)", cfg["user"], done, paths.etc("mongo.conf"))
     command = [
         str(paths.venv_bin("secantusd-py")),
         "--host",
@@ -37,16 +46,69 @@ def mongodb(args: list[str]) -> None:
         "--port",
         str(cfg["port"]),
         "--storage-path",
-        str(paths.var("lib", "mongodb")),
+        str(storage),
         "--cache-size",
         cfg["cache_size"],
         # no replica-set advertisement, hence no oplog: canopsis uses neither change
         # streams nor transactions, and each write costs a quarter less without it
         "--standalone",
+        # SCRAM-SHA-256 for every command but the handshake
+        "--auth",
     ]
     if cfg["sync_on_commit"]:
         command.append("--sync-on-commit")
     os.execv(command[0], command + args)
+
+
+def mongodb_user(cfg: config.ConfigObj, storage: Path) -> str | None:
+    """Make the managed server's users hold canopsis' user of ``mongo.conf``, with its
+    password and roles (owner of ``database``, and the server's statistics); what changed
+    (``created``, ``updated``) or None.
+
+    It writes the server's storage directly, before the server starts: the server never
+    runs without authentication, not even to be given its first user (secantusd-py has no
+    localhost exception), and a new install, an update of a database that had no user, a
+    reinstall on kept data and a password changed in ``mongo.conf`` all end the same.
+    """
+    from secantus.auth import SCRAM_SHA_256, derive_credentials
+    from secantus.storage import Storage
+
+    name, password = cfg["user"], cfg["password"]
+    roles = [
+        {"role": "dbOwner", "db": cfg["database"]},
+        {"role": "clusterMonitor", "db": USERS_DATABASE},
+    ]
+    storage.mkdir(parents=True, exist_ok=True)
+    db = Storage(str(storage), enable_oplog=False, cache_size=cfg["cache_size"])
+    try:
+        record = db.get_user(USERS_DATABASE, name)
+        if record is not None and record["roles"] == roles and _has_password(record, password):
+            return None
+        # the record createUser would write
+        user = {
+            "_id": f"{USERS_DATABASE}.{name}",
+            "user": name,
+            "db": USERS_DATABASE,
+            "credentials": derive_credentials(password).to_doc(),
+            "roles": roles,
+            "mechanisms": [SCRAM_SHA_256],
+        }
+        db.add_user(USERS_DATABASE, name, user, replace=True)
+        return "created" if record is None else "updated"
+    finally:
+        db.close()
+
+
+def _has_password(record: dict, password: str) -> bool:
+    """Whether the SCRAM-SHA-256 credentials of a user ``record`` are those of ``password``."""
+    from secantus.auth import StoredCredentials, derive_credentials
+
+    try:
+        stored = StoredCredentials.from_doc(record["credentials"])
+    except KeyError:
+        return False
+    given = derive_credentials(password, salt=stored.salt, iterations=stored.iteration_count)
+    return hmac.compare_digest(given.stored_key, stored.stored_key)
 
 
 def rabbitmq_password_hash(password: str) -> str:
