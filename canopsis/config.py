@@ -61,7 +61,7 @@ def load(name: str, path: Path | None = None) -> ConfigObj:
     if external and cfg.get("managed") is False and not cfg.get(external):
         problems.append(f"{external}: required when managed = false")
     if name == "mongo" and cfg.get("managed") is True and not cfg.get("password"):
-        problems.append("password: required when managed = true (the server requires it)")
+        problems.append("password: required when managed = true (canopsis' user on the server)")
     for sections, key in get_extra_values(cfg):
         where = ".".join([*sections, key])
         problems.append(f"{where}: unknown key")

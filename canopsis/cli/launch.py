@@ -72,6 +72,7 @@ def mongodb_user(cfg: config.ConfigObj, storage: Path) -> str | None:
     """
     from secantus.auth import SCRAM_SHA_256, derive_credentials
     from secantus.storage import Storage
+    from wiredtiger import WiredTigerError
 
     name, password = cfg["user"], cfg["password"]
     roles = [
@@ -79,7 +80,10 @@ def mongodb_user(cfg: config.ConfigObj, storage: Path) -> str | None:
         {"role": "clusterMonitor", "db": USERS_DATABASE},
     ]
     storage.mkdir(parents=True, exist_ok=True)
-    db = Storage(str(storage), enable_oplog=False, cache_size=cfg["cache_size"])
+    try:
+        db = Storage(str(storage), enable_oplog=False, cache_size=cfg["cache_size"])
+    except WiredTigerError as exc:  # another server holds it, a damaged storage
+        raise OSError(f"{storage}: {exc}") from None
     try:
         record = db.get_user(USERS_DATABASE, name)
         if record is not None and record["roles"] == roles and _has_password(record, password):

@@ -32,7 +32,8 @@ def test_the_managed_database_needs_a_password(etc):
     with pytest.raises(config.ConfigError) as error:
         config.load("mongo")
     assert str(error.value) == (
-        f"{etc / 'mongo.conf'}: password: required when managed = true (the server requires it)"
+        f"{etc / 'mongo.conf'}: password: required when managed = true "
+        "(canopsis' user on the server)"
     )
 
 
