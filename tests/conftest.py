@@ -180,36 +180,42 @@ def wait_for_broker(url: str, timeout: float, proc: subprocess.Popen) -> None:
             time.sleep(0.5)
 
 
+def new_services(prefix: Path, **env: str) -> Services:
+    """``prefix`` (a new folder) made a prefix of the repository's etc (``Sync``) with
+    amqp.conf and mongo.conf changed to free ports, a unique node name and the database
+    ``canopsis_test``; its programs run with ``env`` added to this process's. Nothing runs
+    yet."""
+    prefix.chmod(0o755)
+    (prefix / "var" / "lib" / "canopsis").mkdir(parents=True)
+    (prefix / "var" / "log").mkdir(parents=True)
+    Sync(REPO / "etc", prefix).run()
+    etc = prefix / "etc"
+    amqp_conf = ConfigObj(str(etc / "amqp.conf"), interpolation=False)
+    amqp_conf.update(
+        {"port": free_port(), "dist_port": free_port(), "nodename": f"{prefix.name}@localhost"}
+    )
+    amqp_conf.write()
+    mongo_conf = ConfigObj(str(etc / "mongo.conf"), interpolation=False)
+    mongo_conf.update({"port": free_port(), "database": "canopsis_test", "cache_size": "256M"})
+    mongo_conf.write()
+    amqp_url = config.amqp_url(config.load("amqp", etc / "amqp.conf"))
+    mongo_uri = config.mongo_uri(config.load("mongo", etc / "mongo.conf"))
+    environment = dict(os.environ, CANOPSIS_PREFIX=str(prefix), **env)
+    return Services(prefix, environment, amqp_url, mongo_uri, "canopsis_test", {})
+
+
 @pytest.fixture(scope="session")
 def services():
-    """Real RabbitMQ and embedded MongoDB on free ports, in a prefix under /var/tmp.
-
-    The prefix's etc is the repository's (``Sync``), with amqp.conf and
-    mongo.conf changed to free ports, a unique node name and a unique database.
-    """
+    """Real RabbitMQ and embedded MongoDB on free ports, in a prefix under /var/tmp
+    (:func:`new_services`)."""
     prefix = Path(tempfile.mkdtemp(prefix="canopsis-services-", dir="/var/tmp"))
     services = None
     try:
-        prefix.chmod(0o755)
-        (prefix / "var" / "lib" / "canopsis").mkdir(parents=True)
-        (prefix / "var" / "log").mkdir(parents=True)
-        Sync(REPO / "etc", prefix).run()
-        etc = prefix / "etc"
-        amqp_conf = ConfigObj(str(etc / "amqp.conf"), interpolation=False)
-        amqp_conf.update(
-            {"port": free_port(), "dist_port": free_port(), "nodename": f"{prefix.name}@localhost"}
-        )
-        amqp_conf.write()
-        mongo_conf = ConfigObj(str(etc / "mongo.conf"), interpolation=False)
-        mongo_conf.update({"port": free_port(), "database": "canopsis_test", "cache_size": "256M"})
-        mongo_conf.write()
-        amqp_url = config.amqp_url(config.load("amqp", etc / "amqp.conf"))
-        mongo_uri = config.mongo_uri(config.load("mongo", etc / "mongo.conf"))
-        env = dict(os.environ, CANOPSIS_PREFIX=str(prefix))
-        services = Services(prefix, env, amqp_url, mongo_uri, "canopsis_test", {})
+        services = new_services(prefix)
         rabbitmq = services.start("rabbitmq-server")
-        wait_for_port(int(mongo_conf["port"]), 30, services.start("mongodb"))
-        wait_for_broker(amqp_url, 60, rabbitmq)
+        port = config.load("mongo", prefix / "etc" / "mongo.conf")["port"]
+        wait_for_port(port, 30, services.start("mongodb"))
+        wait_for_broker(services.amqp_url, 60, rabbitmq)
         yield services
     finally:
         for program in list(services.procs if services else ()):

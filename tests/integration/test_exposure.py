@@ -1,8 +1,10 @@
 """What the services show to other users of the host: the database answers only canopsis'
 user, and nothing listens beyond the loopback interface."""
 
+import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -14,8 +16,7 @@ from pymongo.errors import OperationFailure
 
 from bench.stack import free_port, process_tree, wait_for_port
 from canopsis import config
-from canopsis.etcsync import Sync
-from tests.conftest import REPO, Services
+from tests.conftest import Services, new_services, wait_for_broker
 
 pytestmark = pytest.mark.integration
 
@@ -113,24 +114,31 @@ def environ(pid: int) -> dict[str, str]:
 
 
 @pytest.fixture
-def database_site():
-    """A prefix whose only program is the database, not started yet."""
-    prefix = Path(tempfile.mkdtemp(prefix="canopsis-db-", dir="/var/tmp"))
+def own_site():
+    """A prefix of its own (:func:`new_services`), nothing started; its broker uses an
+    epmd of its own (on a free port), stopped at the end."""
+    prefix = Path(tempfile.mkdtemp(prefix="canopsis-own-", dir="/var/tmp"))
     site = None
     try:
-        (prefix / "var" / "lib" / "canopsis").mkdir(parents=True)
-        (prefix / "var" / "log").mkdir(parents=True)
-        Sync(REPO / "etc", prefix).run()
-        conf = ConfigObj(str(prefix / "etc" / "mongo.conf"), interpolation=False)
-        conf.update({"port": free_port(), "cache_size": "128M"})
-        conf.write()
-        env = {"CANOPSIS_PREFIX": str(prefix), "PATH": "/usr/bin:/bin"}
-        site = Services(prefix, env, "", "", "canopsis", {})
+        site = new_services(prefix, ERL_EPMD_PORT=str(free_port()))
         yield site
     finally:
         for program in list(site.procs if site else ()):
             site.stop(program)
+        for entry in Path("/proc").iterdir():
+            pid = int(entry.name) if entry.name.isdigit() else 0
+            if pid and command(pid) == "epmd" and started_in(pid, prefix):
+                os.kill(pid, signal.SIGTERM)
         shutil.rmtree(prefix, ignore_errors=True)
+
+
+def test_the_epmd_the_broker_starts_listens_on_dist_address(own_site):
+    proc = own_site.start("rabbitmq-server")
+    wait_for_broker(own_site.amqp_url, 60, proc)
+    epmd_port = int(own_site.env["ERL_EPMD_PORT"])
+    found = listening([proc.pid], own_site.prefix)
+    assert epmd_port in {port for _, port in found}, found
+    assert [(address, port) for address, port in found if address not in LOOPBACK] == []
 
 
 def start_database(site: Services) -> tuple[ConfigObj, str]:
@@ -142,8 +150,8 @@ def start_database(site: Services) -> tuple[ConfigObj, str]:
     return cfg, log.read_text()[before:]
 
 
-def test_the_database_user_follows_mongo_conf_on_data_written_without_one(database_site):
-    site = database_site
+def test_the_database_user_follows_mongo_conf_on_data_written_without_one(own_site):
+    site = own_site
     cfg = config.load("mongo", site.prefix / "etc" / "mongo.conf")
     # the data of an install made before the server required a user
     storage = site.prefix / "var" / "lib" / "mongodb"
@@ -162,7 +170,7 @@ def test_the_database_user_follows_mongo_conf_on_data_written_without_one(databa
     try:
         wait_for_port(cfg["port"], 60, old)
         with anonymous(cfg["port"]) as client:
-            client.canopsis.alarms.insert_one({"_id": "before"})
+            client[site.database].alarms.insert_one({"_id": "before"})
     finally:
         old.terminate()
         old.wait(60)
@@ -170,8 +178,8 @@ def test_the_database_user_follows_mongo_conf_on_data_written_without_one(databa
     cfg, log = start_database(site)
     assert f"mongodb: user canopsis created (password of {site.prefix}/etc/mongo.conf)" in log
     with pymongo.MongoClient(config.mongo_uri(cfg), serverSelectionTimeoutMS=5000) as client:
-        assert client.canopsis.alarms.find_one() == {"_id": "before"}
-    assert_anonymous_refused(cfg["port"], "canopsis")
+        assert client[site.database].alarms.find_one() == {"_id": "before"}
+    assert_anonymous_refused(cfg["port"], site.database)
     site.stop("mongodb")
 
     # an administrator changes the password
@@ -181,8 +189,8 @@ def test_the_database_user_follows_mongo_conf_on_data_written_without_one(databa
     new, log = start_database(site)
     assert "mongodb: user canopsis updated" in log
     with pymongo.MongoClient(config.mongo_uri(new), serverSelectionTimeoutMS=5000) as client:
-        assert client.canopsis.alarms.find_one() == {"_id": "before"}
-    assert_wrong_password(config.mongo_uri(cfg), "canopsis")
+        assert client[site.database].alarms.find_one() == {"_id": "before"}
+    assert_wrong_password(config.mongo_uri(cfg), site.database)
     site.stop("mongodb")
 
     # a start that finds the user as mongo.conf says changes nothing
