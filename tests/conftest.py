@@ -1,7 +1,6 @@
 """Shared fixtures: free ports and the real services the integration tests use."""
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -65,37 +64,6 @@ def installed_prefix_untouched():
         opened = sorted(set(opened_installed))
         del opened_installed[:]
         pytest.fail(f"the test opened files of the installed canopsis: {', '.join(opened)}")
-
-
-@pytest.fixture(scope="session")
-def mongo_client(tmp_path_factory):
-    """A pymongo client on a real embedded MongoDB-compatible server (secantusd-py)."""
-    server = shutil.which("secantusd-py", path=str(Path(sys.executable).parent))
-    port = free_port()
-    data = tmp_path_factory.mktemp("mongodb")
-    command = [server, "--standalone", "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(
-        [*command, "--storage-path", str(data)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, 30, proc)
-        client = pymongo.MongoClient(f"mongodb://127.0.0.1:{port}/", serverSelectionTimeoutMS=5000)
-        yield client
-        client.close()
-    finally:
-        proc.terminate()
-        proc.wait(30)
-
-
-@pytest.fixture
-def mongo_db(mongo_client, request):
-    """A database of its own for one test, dropped afterwards."""
-    name = "t_" + re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:60]
-    mongo_client.drop_database(name)
-    yield mongo_client[name]
-    mongo_client.drop_database(name)
 
 
 @dataclass(frozen=True)
@@ -202,6 +170,39 @@ def new_services(prefix: Path, **env: str) -> Services:
     mongo_uri = config.mongo_uri(config.load("mongo", etc / "mongo.conf"))
     environment = dict(os.environ, CANOPSIS_PREFIX=str(prefix), **env)
     return Services(prefix, environment, amqp_url, mongo_uri, "canopsis_test", {})
+
+
+@pytest.fixture(scope="session")
+def mongo_server():
+    """The embedded MongoDB-compatible server as canopsis runs it (``canopsis-launch
+    mongodb``: authentication required), alone in a prefix of its own."""
+    prefix = Path(tempfile.mkdtemp(prefix="canopsis-mongo-", dir="/var/tmp"))
+    server = None
+    try:
+        server = new_services(prefix)
+        port = config.load("mongo", prefix / "etc" / "mongo.conf")["port"]
+        wait_for_port(port, 30, server.start("mongodb"))
+        yield server
+    finally:
+        for program in list(server.procs if server else ()):
+            server.stop(program)
+        shutil.rmtree(prefix, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mongo_client(mongo_server):
+    """A pymongo client of canopsis' user on :func:`mongo_server`."""
+    client = pymongo.MongoClient(mongo_server.mongo_uri, serverSelectionTimeoutMS=5000)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def mongo_db(mongo_client, mongo_server):
+    """The database canopsis' user owns, empty, for one test; dropped afterwards."""
+    mongo_client.drop_database(mongo_server.database)
+    yield mongo_client[mongo_server.database]
+    mongo_client.drop_database(mongo_server.database)
 
 
 @pytest.fixture(scope="session")
