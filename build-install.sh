@@ -77,6 +77,7 @@ step() {
     rm -rf "$STEP_DIR" && mkdir "$STEP_DIR"
     mkdir -p "$INSTALL_LOGS" 2>/dev/null || INSTALL_LOGS=$(mktemp -d)
     log=$INSTALL_LOGS/$name.log
+    (umask 027 && : >> "$log")
     began=$(date +%s)
     ( set -e; "$fn" ) > "$log" 2>&1
     rc=$?
@@ -131,6 +132,7 @@ case "$MODE" in
     update)
         [ -x "$PREFIX/venv/bin/python" ] \
             || { echo "build-install.sh: canopsis is not installed in $PREFIX: run it without --update" >&2; exit 1; }
+        step layout layout_install
         step canopsis canopsis_install
         ;;
     remove)

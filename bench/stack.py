@@ -63,6 +63,17 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
+def process_tree(root: int, tree: dict[int, list[int]] | None = None) -> list[int]:
+    """``root`` and every process descending from it."""
+    tree = tree if tree is not None else _children()
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += tree.get(pid, [])
+    return found
+
+
 def _cpu_rss(pid: int) -> tuple[float, int]:
     """CPU seconds (user + system) and resident bytes of one process; zeros when gone."""
     try:
@@ -87,13 +98,7 @@ class Program:
         self._seen: dict[int, float] = {}
 
     def pids(self, tree: dict[int, list[int]] | None = None) -> list[int]:
-        tree = tree if tree is not None else _children()
-        found, todo = [], [self.proc.pid]
-        while todo:
-            pid = todo.pop()
-            found.append(pid)
-            todo += tree.get(pid, [])
-        return found
+        return process_tree(self.proc.pid, tree)
 
     def sample(self, tree: dict[int, list[int]] | None = None) -> tuple[float, int]:
         """``(CPU seconds since start, resident bytes now)`` of the tree; keeps the peak."""

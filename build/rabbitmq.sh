@@ -9,7 +9,8 @@ rabbitmq_install() {
         systemctl disable --now rabbitmq-server
         note "disabled the system rabbitmq-server service: canopsis runs its own broker"
     fi
-    install -d -o rabbitmq -g rabbitmq -m 750 "$PREFIX/var/lib/rabbitmq" "$PREFIX/var/log/rabbitmq"
+    install -d -o rabbitmq -g rabbitmq -m 750 "$PREFIX/var/lib/rabbitmq"
+    install -d -o rabbitmq -g "$CANOPSIS_USER" -m 2750 "$PREFIX/var/log/rabbitmq"
     install -d -o root -g "$CANOPSIS_USER" -m 750 "$PREFIX/etc/rabbitmq"
     local how=present
     [ "$was_there" = 0 ] && how=installed

@@ -60,6 +60,8 @@ def load(name: str, path: Path | None = None) -> ConfigObj:
     external = EXTERNAL_KEY.get(name)
     if external and cfg.get("managed") is False and not cfg.get(external):
         problems.append(f"{external}: required when managed = false")
+    if name == "mongo" and cfg.get("managed") is True and not cfg.get("password"):
+        problems.append("password: required when managed = true (canopsis' user on the server)")
     for sections, key in get_extra_values(cfg):
         where = ".".join([*sections, key])
         problems.append(f"{where}: unknown key")
@@ -90,7 +92,10 @@ def amqp_url(cfg: ConfigObj) -> str:
 
 
 def mongo_uri(cfg: ConfigObj) -> str:
-    """The MongoDB URI from ``mongo.conf``: ``uri`` when unmanaged, else the local server."""
+    """The MongoDB URI from ``mongo.conf``: ``uri`` when unmanaged, else the local server
+    with the canopsis user's credentials (a user of the ``admin`` database, the default
+    authentication database of a URI without a path)."""
     if not cfg["managed"]:
         return cfg["uri"]
-    return f"mongodb://{cfg['host']}:{cfg['port']}/"
+    user, password = (quote(cfg[key], safe="") for key in ("user", "password"))
+    return f"mongodb://{user}:{password}@{cfg['host']}:{cfg['port']}/"

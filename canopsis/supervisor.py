@@ -52,6 +52,11 @@ class Process:
         )
 
 
+#: the umask of supervisord and of every program (``canopsis-launch``), hence of the logs
+#: they write: files 0640 and folders 0750 of the canopsis group (``var/log`` is setgid)
+UMASK = 0o027
+
+
 def socket_path() -> str:
     return str(paths.var("run", "supervisor.sock"))
 
@@ -79,11 +84,13 @@ def ensure_running(timeout: float = 15.0) -> bool:
         raise SupervisorError("supervisord is not running, and only root can start it")
     env = dict(os.environ, CANOPSIS_PREFIX=str(paths.prefix()))
     done = subprocess.run(
-        [str(paths.venv_bin("supervisord")), "-c", str(conf)],
+        # supervisord opens its log before it daemonizes and applies --umask
+        [str(paths.venv_bin("supervisord")), "-c", str(conf), "--umask", f"{UMASK:03o}"],
         env=env,
         capture_output=True,
         text=True,
         check=False,
+        umask=UMASK,
     )
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).strip().splitlines()

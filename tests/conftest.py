@@ -1,7 +1,6 @@
 """Shared fixtures: free ports and the real services the integration tests use."""
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -65,37 +64,6 @@ def installed_prefix_untouched():
         opened = sorted(set(opened_installed))
         del opened_installed[:]
         pytest.fail(f"the test opened files of the installed canopsis: {', '.join(opened)}")
-
-
-@pytest.fixture(scope="session")
-def mongo_client(tmp_path_factory):
-    """A pymongo client on a real embedded MongoDB-compatible server (secantusd-py)."""
-    server = shutil.which("secantusd-py", path=str(Path(sys.executable).parent))
-    port = free_port()
-    data = tmp_path_factory.mktemp("mongodb")
-    command = [server, "--standalone", "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(
-        [*command, "--storage-path", str(data)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, 30, proc)
-        client = pymongo.MongoClient(f"mongodb://127.0.0.1:{port}/", serverSelectionTimeoutMS=5000)
-        yield client
-        client.close()
-    finally:
-        proc.terminate()
-        proc.wait(30)
-
-
-@pytest.fixture
-def mongo_db(mongo_client, request):
-    """A database of its own for one test, dropped afterwards."""
-    name = "t_" + re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:60]
-    mongo_client.drop_database(name)
-    yield mongo_client[name]
-    mongo_client.drop_database(name)
 
 
 @dataclass(frozen=True)
@@ -180,36 +148,75 @@ def wait_for_broker(url: str, timeout: float, proc: subprocess.Popen) -> None:
             time.sleep(0.5)
 
 
+def new_services(prefix: Path, **env: str) -> Services:
+    """``prefix`` (a new folder) made a prefix of the repository's etc (``Sync``) with
+    amqp.conf and mongo.conf changed to free ports, a unique node name and the database
+    ``canopsis_test``; its programs run with ``env`` added to this process's. Nothing runs
+    yet."""
+    prefix.chmod(0o755)
+    (prefix / "var" / "lib" / "canopsis").mkdir(parents=True)
+    (prefix / "var" / "log").mkdir(parents=True)
+    Sync(REPO / "etc", prefix).run()
+    etc = prefix / "etc"
+    amqp_conf = ConfigObj(str(etc / "amqp.conf"), interpolation=False)
+    amqp_conf.update(
+        {"port": free_port(), "dist_port": free_port(), "nodename": f"{prefix.name}@localhost"}
+    )
+    amqp_conf.write()
+    mongo_conf = ConfigObj(str(etc / "mongo.conf"), interpolation=False)
+    mongo_conf.update({"port": free_port(), "database": "canopsis_test", "cache_size": "256M"})
+    mongo_conf.write()
+    amqp_url = config.amqp_url(config.load("amqp", etc / "amqp.conf"))
+    mongo_uri = config.mongo_uri(config.load("mongo", etc / "mongo.conf"))
+    environment = dict(os.environ, CANOPSIS_PREFIX=str(prefix), **env)
+    return Services(prefix, environment, amqp_url, mongo_uri, "canopsis_test", {})
+
+
+@pytest.fixture(scope="session")
+def mongo_server():
+    """The embedded MongoDB-compatible server as canopsis runs it (``canopsis-launch
+    mongodb``: authentication required), alone in a prefix of its own."""
+    prefix = Path(tempfile.mkdtemp(prefix="canopsis-mongo-", dir="/var/tmp"))
+    server = None
+    try:
+        server = new_services(prefix)
+        port = config.load("mongo", prefix / "etc" / "mongo.conf")["port"]
+        wait_for_port(port, 30, server.start("mongodb"))
+        yield server
+    finally:
+        for program in list(server.procs if server else ()):
+            server.stop(program)
+        shutil.rmtree(prefix, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mongo_client(mongo_server):
+    """A pymongo client of canopsis' user on :func:`mongo_server`."""
+    client = pymongo.MongoClient(mongo_server.mongo_uri, serverSelectionTimeoutMS=5000)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def mongo_db(mongo_client, mongo_server):
+    """The database canopsis' user owns, empty, for one test; dropped afterwards."""
+    mongo_client.drop_database(mongo_server.database)
+    yield mongo_client[mongo_server.database]
+    mongo_client.drop_database(mongo_server.database)
+
+
 @pytest.fixture(scope="session")
 def services():
-    """Real RabbitMQ and embedded MongoDB on free ports, in a prefix under /var/tmp.
-
-    The prefix's etc is the repository's (``Sync``), with amqp.conf and
-    mongo.conf changed to free ports, a unique node name and a unique database.
-    """
+    """Real RabbitMQ and embedded MongoDB on free ports, in a prefix under /var/tmp
+    (:func:`new_services`)."""
     prefix = Path(tempfile.mkdtemp(prefix="canopsis-services-", dir="/var/tmp"))
     services = None
     try:
-        prefix.chmod(0o755)
-        (prefix / "var" / "lib" / "canopsis").mkdir(parents=True)
-        (prefix / "var" / "log").mkdir(parents=True)
-        Sync(REPO / "etc", prefix).run()
-        etc = prefix / "etc"
-        amqp_conf = ConfigObj(str(etc / "amqp.conf"), interpolation=False)
-        amqp_conf.update(
-            {"port": free_port(), "dist_port": free_port(), "nodename": f"{prefix.name}@localhost"}
-        )
-        amqp_conf.write()
-        mongo_conf = ConfigObj(str(etc / "mongo.conf"), interpolation=False)
-        mongo_conf.update({"port": free_port(), "database": "canopsis_test", "cache_size": "256M"})
-        mongo_conf.write()
-        amqp_url = config.amqp_url(config.load("amqp", etc / "amqp.conf"))
-        mongo_uri = config.mongo_uri(config.load("mongo", etc / "mongo.conf"))
-        env = dict(os.environ, CANOPSIS_PREFIX=str(prefix))
-        services = Services(prefix, env, amqp_url, mongo_uri, "canopsis_test", {})
+        services = new_services(prefix)
         rabbitmq = services.start("rabbitmq-server")
-        wait_for_port(int(mongo_conf["port"]), 30, services.start("mongodb"))
-        wait_for_broker(amqp_url, 60, rabbitmq)
+        port = config.load("mongo", prefix / "etc" / "mongo.conf")["port"]
+        wait_for_port(port, 30, services.start("mongodb"))
+        wait_for_broker(services.amqp_url, 60, rabbitmq)
         yield services
     finally:
         for program in list(services.procs if services else ()):

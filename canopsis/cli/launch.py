@@ -7,7 +7,9 @@ it with one line naming the file and the key.
 """
 
 import base64
+import grp
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -19,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from canopsis import config, paths, programs
+from canopsis import config, etcsync, paths, programs, supervisor
 
 log = logging.getLogger("canopsis.launch")
 
@@ -27,8 +29,16 @@ RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 COLLECTD = "/usr/sbin/collectd"
 
 
+#: the database of the managed server's users (the default ``authSource`` of a URI)
+USERS_DATABASE = "admin"
+
+
 def mongodb(args: list[str]) -> None:
     cfg = config.load("mongo")
+    storage = paths.var("lib", "mongodb")
+    done = mongodb_user(cfg, storage)
+    if done:
+        log.info("mongodb: user %s %s (password of %s)", cfg["user"], done, paths.etc("mongo.conf"))
     command = [
         str(paths.venv_bin("secantusd-py")),
         "--host",
@@ -36,16 +46,73 @@ def mongodb(args: list[str]) -> None:
         "--port",
         str(cfg["port"]),
         "--storage-path",
-        str(paths.var("lib", "mongodb")),
+        str(storage),
         "--cache-size",
         cfg["cache_size"],
         # no replica-set advertisement, hence no oplog: canopsis uses neither change
         # streams nor transactions, and each write costs a quarter less without it
         "--standalone",
+        # SCRAM-SHA-256 for every command but the handshake
+        "--auth",
     ]
     if cfg["sync_on_commit"]:
         command.append("--sync-on-commit")
     os.execv(command[0], command + args)
+
+
+def mongodb_user(cfg: config.ConfigObj, storage: Path) -> str | None:
+    """Make the managed server's users hold canopsis' user of ``mongo.conf``, with its
+    password and roles (owner of ``database``, and the server's statistics); what changed
+    (``created``, ``updated``) or None.
+
+    It writes the server's storage directly, before the server starts: the server never
+    runs without authentication, not even to be given its first user (secantusd-py has no
+    localhost exception), and a new install, an update of a database that had no user, a
+    reinstall on kept data and a password changed in ``mongo.conf`` all end the same.
+    """
+    from secantus.auth import SCRAM_SHA_256, derive_credentials
+    from secantus.storage import Storage
+    from wiredtiger import WiredTigerError
+
+    name, password = cfg["user"], cfg["password"]
+    roles = [
+        {"role": "dbOwner", "db": cfg["database"]},
+        {"role": "clusterMonitor", "db": USERS_DATABASE},
+    ]
+    storage.mkdir(parents=True, exist_ok=True)
+    try:
+        db = Storage(str(storage), enable_oplog=False, cache_size=cfg["cache_size"])
+    except WiredTigerError as exc:  # another server holds it, a damaged storage
+        raise OSError(f"{storage}: {exc}") from None
+    try:
+        record = db.get_user(USERS_DATABASE, name)
+        if record is not None and record["roles"] == roles and _has_password(record, password):
+            return None
+        # the record createUser would write
+        user = {
+            "_id": f"{USERS_DATABASE}.{name}",
+            "user": name,
+            "db": USERS_DATABASE,
+            "credentials": derive_credentials(password).to_doc(),
+            "roles": roles,
+            "mechanisms": [SCRAM_SHA_256],
+        }
+        db.add_user(USERS_DATABASE, name, user, replace=True)
+        return "created" if record is None else "updated"
+    finally:
+        db.close()
+
+
+def _has_password(record: dict, password: str) -> bool:
+    """Whether the SCRAM-SHA-256 credentials of a user ``record`` are those of ``password``."""
+    from secantus.auth import StoredCredentials, derive_credentials
+
+    try:
+        stored = StoredCredentials.from_doc(record["credentials"])
+    except KeyError:
+        return False
+    given = derive_credentials(password, salt=stored.salt, iterations=stored.iteration_count)
+    return hmac.compare_digest(given.stored_key, stored.stored_key)
 
 
 def rabbitmq_password_hash(password: str) -> str:
@@ -111,9 +178,12 @@ def rabbitmq_server(args: list[str]) -> None:
     user = pwd.getpwnam("rabbitmq")
     home = paths.var("lib", "rabbitmq")
     logs = paths.var("log", "rabbitmq")
-    for folder in (home, logs):
-        folder.mkdir(parents=True, exist_ok=True)
-        os.chown(folder, user.pw_uid, user.pw_gid)
+    home.mkdir(parents=True, exist_ok=True)
+    os.chown(home, user.pw_uid, user.pw_gid)
+    # the broker's logs are the canopsis group's, as every log (see build/layout.sh)
+    logs.mkdir(parents=True, exist_ok=True)
+    os.chown(logs, user.pw_uid, grp.getgrnam(etcsync.OWNER_GROUP).gr_gid)
+    logs.chmod(0o2750)
     definitions = home / "definitions.json"
     generated = home / "rabbitmq.conf"
     tuning = paths.etc("rabbitmq", "rabbitmq.conf")
@@ -126,6 +196,7 @@ def rabbitmq_server(args: list[str]) -> None:
         (tuning.read_text() if tuning.exists() else "")
         + f"\n# written by canopsis-launch from {paths.etc('amqp.conf')}\n"
         + f"listeners.tcp.default = {cfg['host']}:{cfg['port']}\n"
+        + f"distribution.listener.interface = {cfg['dist_address']}\n"
         + f"load_definitions = {definitions}\n",
         user,
     )
@@ -135,6 +206,8 @@ def rabbitmq_server(args: list[str]) -> None:
         RABBITMQ_NODENAME=cfg["nodename"],
         RABBITMQ_NODE_PORT=str(cfg["port"]),
         RABBITMQ_DIST_PORT=str(cfg["dist_port"]),
+        # the address of the epmd the node starts when none runs yet
+        ERL_EPMD_ADDRESS=cfg["dist_address"],
         RABBITMQ_MNESIA_BASE=str(home / "mnesia"),
         RABBITMQ_LOG_BASE=str(logs),
         RABBITMQ_CONFIG_FILE=str(generated),
@@ -242,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
         log.error("usage: canopsis-launch PROGRAM [ARGS...]; PROGRAM is one of: %s", known)
         return 2
     name, args = argv[0], argv[1:]
+    # the files the program writes (logs included) are private to the canopsis group, even
+    # under a supervisord started before canopsis said so
+    os.umask(supervisor.UMASK)
     try:
         unmanaged = programs.unmanaged(name)
         if unmanaged:

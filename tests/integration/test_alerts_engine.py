@@ -196,11 +196,10 @@ class AlarmReads(monitoring.CommandListener):
 
 
 @pytest.fixture
-def watched(mongo_db):
+def watched(mongo_db, mongo_server):
     """``mongo_db`` through a client whose reads of the open alarms are counted."""
     reads = AlarmReads()
-    host, port = mongo_db.client.address
-    client = pymongo.MongoClient(host, port, event_listeners=[reads])
+    client = pymongo.MongoClient(mongo_server.mongo_uri, event_listeners=[reads])
     yield client[mongo_db.name], reads
     client.close()
 

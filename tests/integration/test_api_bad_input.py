@@ -101,11 +101,11 @@ def error(resp) -> dict:
 
 
 @pytest.fixture(scope="module")
-def site(mongo_client):
+def site(mongo_client, mongo_server):
     """The application on a database of this module, something at every path parameter so
     that bad input is what each answer is about (bad input changes nothing: one database)."""
-    mongo_client.drop_database("t_bad_input")
-    api = ApiClient(mongo_client["t_bad_input"])
+    mongo_client.drop_database(mongo_server.database)
+    api = ApiClient(mongo_client[mongo_server.database])
     api.db.alarms.insert_one(dict(ALARM))
     api.db.entities.insert_one({"_id": "cpu/web-1", "type": "resource", "enabled": True})
     api.db.eventfilter_rules.insert_one(dict(RULE))
@@ -124,7 +124,7 @@ def site(mongo_client):
         "letter_id": "d1",
     }
     yield api, api.as_role("admin"), values
-    mongo_client.drop_database("t_bad_input")
+    mongo_client.drop_database(mongo_server.database)
 
 
 def call(site, method: str, path: str, params: dict | None = None, **kwargs):

@@ -4,6 +4,7 @@ The tests of this module run in order on one installed prefix: install,
 start, drive the programs, stop, update, remove.
 """
 
+import grp
 import json
 import os
 import re
@@ -22,7 +23,15 @@ import pymongo
 import pytest
 from configobj import ConfigObj
 
+from canopsis import config
 from tests.conftest import REPO, free_port
+from tests.integration.test_exposure import (
+    LOOPBACK,
+    assert_anonymous_refused,
+    assert_wrong_password,
+    epmd_addresses,
+    listening,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -39,8 +48,9 @@ def run(*command: str, check: bool = False, **kwargs) -> subprocess.CompletedPro
     return done
 
 
-def new_prefix() -> tuple[Path, dict[str, int]]:
-    """A temporary prefix whose administrator chose free ports before installing."""
+def new_prefix(db_password: bool = True) -> tuple[Path, dict[str, int]]:
+    """A temporary prefix whose administrator chose free ports before installing (and the
+    password of canopsis' database user, which a canopsis older than it does not know)."""
     prefix = Path(tempfile.mkdtemp(prefix="canopsis-test-", dir="/var/tmp"))
     prefix.chmod(0o755)
     ports = {name: free_port() for name in ("amqp", "dist", "mongo", "web", "ingest")}
@@ -49,7 +59,9 @@ def new_prefix() -> tuple[Path, dict[str, int]]:
         f"port = {ports['amqp']}\ndist_port = {ports['dist']}\n"
         f"nodename = {prefix.name}@localhost\npassword = s3cret-test\n"
     )
-    (prefix / "etc" / "mongo.conf").write_text(f"port = {ports['mongo']}\n")
+    (prefix / "etc" / "mongo.conf").write_text(
+        f"port = {ports['mongo']}\n" + ("password = s3cret-db\n" if db_password else "")
+    )
     (prefix / "etc" / "webserver.conf").write_text(f"[server]\nport = {ports['web']}\n")
     (prefix / "etc" / "ingest.conf").write_text(f"[server]\nport = {ports['ingest']}\n")
     return prefix, ports
@@ -68,6 +80,12 @@ def site():
     install = run(str(REPO / "build-install.sh"), "--prefix", str(prefix))
     yield {"prefix": prefix, "ports": ports, "install": install}
     remove_prefix(prefix)
+
+
+def mongo(site) -> pymongo.MongoClient:
+    """A client of the installed database, as canopsis' user."""
+    cfg = config.load("mongo", site["prefix"] / "etc" / "mongo.conf")
+    return pymongo.MongoClient(config.mongo_uri(cfg), serverSelectionTimeoutMS=5000)
 
 
 def bin_(site, command: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -162,10 +180,8 @@ def test_hypcontrol_start_runs_every_program_and_every_port_answers(site):
     assert bin_(site, "hypcontrol", "status").returncode == 0
 
     ports = site["ports"]
-    client = pymongo.MongoClient(
-        f"mongodb://127.0.0.1:{ports['mongo']}/", serverSelectionTimeoutMS=5000
-    )
-    assert client.admin.command("ping")["ok"] == 1
+    with mongo(site) as client:
+        assert client.admin.command("ping")["ok"] == 1
     amqp = ConfigObj(str(site["prefix"] / "etc" / "amqp.conf"))
     with kombu.Connection(
         f"amqp://canopsis:{amqp['password']}@127.0.0.1:{ports['amqp']}/canopsis"
@@ -174,6 +190,53 @@ def test_hypcontrol_start_runs_every_program_and_every_port_answers(site):
         assert conn.connected
     with urllib.request.urlopen(f"http://127.0.0.1:{ports['web']}/api/v2/version") as answer:
         assert answer.status == 200
+
+
+def test_the_running_system_listens_on_loopback_only(site):
+    pid = int((site["prefix"] / "var" / "run" / "supervisord.pid").read_text())
+    found = listening([pid], site["prefix"])
+    ports = site["ports"]
+    assert {ports[name] for name in ports} <= {port for _, port in found}, found
+    assert [(address, port) for address, port in found if address not in LOOPBACK] == []
+    assert epmd_addresses([pid]) == ["127.0.0.1"]
+
+
+def test_the_database_answers_only_canopsis_user(site):
+    with mongo(site) as client:
+        client.canopsis.users.find_one()
+    assert_anonymous_refused(site["ports"]["mongo"], "canopsis")
+    assert_wrong_password(
+        f"mongodb://canopsis:wrong@127.0.0.1:{site['ports']['mongo']}/", "canopsis"
+    )
+
+
+def assert_logs_private(prefix: Path) -> None:
+    """Every log is 0640 and every folder of logs 2750, of the canopsis group."""
+    logs = prefix / "var" / "log"
+    seen = {}
+    for path in [logs, *logs.rglob("*")]:
+        info = path.stat()
+        seen[str(path.relative_to(prefix))] = (
+            oct(info.st_mode & 0o7777),
+            grp.getgrgid(info.st_gid).gr_name,
+        )
+    wanted = {
+        name: (
+            "0o2751" if name == "var/log" else "0o2750" if (prefix / name).is_dir() else "0o640",
+            "canopsis",
+        )
+        for name in seen
+    }
+    assert seen == wanted
+    assert "var/log/supervisord.log" in seen and "var/log/webserver-access.log" in seen
+
+
+def test_logs_are_readable_by_the_canopsis_group_only(site):
+    assert_logs_private(site["prefix"])
+    assert any(
+        name.endswith(".log")
+        for name in map(str, (site["prefix"] / "var" / "log" / "rabbitmq").iterdir())
+    )
 
 
 def test_broker_refuses_guest(site):
@@ -218,7 +281,7 @@ def test_a_sent_event_becomes_an_alarm_and_host_metrics_are_stored(site):
         *("--component", "web1", "--resource", "http", "--state", "2", "--output", "HTTP 500"),
     )
     assert sent.returncode == 0, sent.stderr
-    with pymongo.MongoClient(port=site["ports"]["mongo"]) as client:
+    with mongo(site) as client:
         db = client["canopsis"]
         alarm = wait_for(lambda: db.alarms.find_one({"entity_id": "http/web1"}), 30, "the alarm")
         assert alarm["state"]["val"] == 2 and alarm["output"] == "HTTP 500"
@@ -286,7 +349,7 @@ def test_the_ingest_service_takes_an_event_with_a_key_made_through_the_api(site)
     }
     assert call(ingest, event, headers={"Authorization": f"Key {key}"}).status == 202
     assert call(ingest, event).status == 401
-    with pymongo.MongoClient(port=site["ports"]["mongo"]) as client:
+    with mongo(site) as client:
         alarms = client["canopsis"].alarms
         wait_for(lambda: alarms.find_one({"entity_id": "www-ingest"}), 30, "the ingested alarm")
 
@@ -496,5 +559,14 @@ def test_remove_keeps_configuration_and_data_and_purge_removes_all(site):
     assert not (prefix / "venv").exists() and not (prefix / "bin").exists()
     assert (prefix / "etc" / "amqp.conf").exists()
     assert (prefix / "var" / "lib" / "mongodb").is_dir()
+    # installed again on the kept configuration and data, canopsis reads its alarms
+    run(str(REPO / "build-install.sh"), "--prefix", str(prefix), check=True)
+    try:
+        run(str(prefix / "bin" / "hypcontrol"), "start", check=True)
+        with mongo(site) as client:
+            assert client.canopsis.alarms.find_one({"entity_id": "http/web1"})
+        assert_anonymous_refused(site["ports"]["mongo"], "canopsis")
+    finally:
+        run(str(prefix / "bin" / "hypcontrol"), "stop", check=True)
     run(str(REPO / "build-install.sh"), "--prefix", str(prefix), "--remove", "--purge", check=True)
     assert not prefix.exists()

@@ -20,9 +20,12 @@ from urllib.parse import quote
 import pytest
 
 from tests.conftest import REPO
+from tests.integration.test_exposure import assert_anonymous_refused
 from tests.integration.test_platform import (
+    assert_logs_private,
     bin_,
     call,
+    mongo,
     new_prefix,
     remove_prefix,
     run,
@@ -101,7 +104,7 @@ def updated():
     updated to this tree while it runs."""
     tree = Path(tempfile.mkdtemp(prefix="canopsis-old-", dir="/var/tmp"))
     tree.chmod(0o755)
-    prefix, ports = new_prefix()
+    prefix, ports = new_prefix(db_password=False)
     site = {"prefix": prefix, "ports": ports}
     try:
         extract_old_tree(tree)
@@ -204,3 +207,12 @@ def test_the_administrators_edit_is_kept_and_untouched_keys_follow_the_new_defau
         "etc/engines/alerts.conf: changed here, merged with the new default: "
         "next follows the new default;" in updated["update"].stdout
     )
+
+
+def test_the_database_now_answers_only_canopsis_user_and_the_logs_are_private(updated):
+    # the update added canopsis' user (and its password to mongo.conf) to data written
+    # without one: the engines and the API work as that user (the tests above), others not
+    assert_anonymous_refused(updated["ports"]["mongo"], "canopsis")
+    with mongo(updated) as client:
+        assert client.canopsis.alarms.count_documents({}) >= ALARMS
+    assert_logs_private(updated["prefix"])

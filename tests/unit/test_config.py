@@ -19,20 +19,30 @@ def etc(tmp_path, monkeypatch):
 
 
 def test_defaults_fill_what_a_file_leaves_out(etc):
-    (etc / "mongo.conf").write_text("port = 27018\n")
+    (etc / "mongo.conf").write_text("port = 27018\npassword = s3cret/+\n")
     cfg = config.load("mongo")
     assert cfg["port"] == 27018
     assert cfg["host"] == "127.0.0.1"
     assert cfg["managed"] is True
-    assert config.mongo_uri(cfg) == "mongodb://127.0.0.1:27018/"
+    assert config.mongo_uri(cfg) == "mongodb://canopsis:s3cret%2F%2B@127.0.0.1:27018/"
+
+
+def test_the_managed_database_needs_a_password(etc):
+    (etc / "mongo.conf").write_text("port = 27018\n")
+    with pytest.raises(config.ConfigError) as error:
+        config.load("mongo")
+    assert str(error.value) == (
+        f"{etc / 'mongo.conf'}: password: required when managed = true "
+        "(canopsis' user on the server)"
+    )
 
 
 def test_engine_batches_are_durable_unless_said_off(etc):
-    (etc / "mongo.conf").write_text("port = 27018\n")  # a file older than the key
+    (etc / "mongo.conf").write_text("password = x\n")  # a file older than the key
     assert config.load("mongo")["durable_batches"] is True
-    (etc / "mongo.conf").write_text("durable_batches = false\n")
+    (etc / "mongo.conf").write_text("password = x\ndurable_batches = false\n")
     assert config.load("mongo")["durable_batches"] is False
-    (etc / "mongo.conf").write_text("durable_batches = maybe\n")
+    (etc / "mongo.conf").write_text("password = x\ndurable_batches = maybe\n")
     with pytest.raises(config.ConfigError) as error:
         config.load("mongo")
     assert str(error.value) == f"{etc / 'mongo.conf'}: durable_batches = 'maybe': expected boolean"
@@ -71,6 +81,15 @@ def test_unmanaged_service_needs_its_external_address(etc):
         config.load("mongo")
     (etc / "mongo.conf").write_text('managed = false\nuri = "mongodb://db1,db2/?replicaSet=rs0"\n')
     assert config.mongo_uri(config.load("mongo")) == "mongodb://db1,db2/?replicaSet=rs0"
+
+
+def test_a_bad_distribution_address_names_file_and_key(etc):
+    (etc / "amqp.conf").write_text("password = x\ndist_address = 10.0.0.300\n")
+    with pytest.raises(config.ConfigError) as error:
+        config.load("amqp")
+    assert str(error.value) == f"{etc / 'amqp.conf'}: dist_address = '10.0.0.300': expected ip_addr"
+    (etc / "amqp.conf").write_text("password = x\n")
+    assert config.load("amqp")["dist_address"] == "127.0.0.1"
 
 
 def test_amqp_url_escapes_credentials(etc):

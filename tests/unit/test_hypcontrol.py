@@ -36,7 +36,7 @@ KNOWN = [
 def etc(tmp_path, monkeypatch):
     monkeypatch.setenv("CANOPSIS_PREFIX", str(tmp_path))
     (tmp_path / "etc").mkdir()
-    (tmp_path / "etc" / "mongo.conf").write_text("")
+    (tmp_path / "etc" / "mongo.conf").write_text("password = x\n")
     return tmp_path / "etc"
 
 
