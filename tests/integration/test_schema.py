@@ -186,27 +186,27 @@ def test_an_old_database_is_moved_to_the_new_ids_once(mongo_db, caplog):
     assert snapshot(mongo_db) == once
 
 
-def test_an_upgrade_cut_short_is_finished_by_the_next_one(mongo_client, mongo_db):
+def empty(db) -> None:
+    for name in db.list_collection_names():
+        db.drop_collection(name)
+
+
+def test_an_upgrade_cut_short_is_finished_by_the_next_one(mongo_db):
     """The migration stopped after each of its steps in turn (a process killed), then run
     again from the start, leaves what one run leaves."""
-    clean = mongo_client["clean"]
-    mongo_client.drop_database(clean.name)
-    try:
-        seed(clean)
-        steps = []
-        schema.MIGRATIONS[2](clean, lambda: steps.append(1))
-        assert len(steps) >= 8
-        for cut_after in range(len(steps)):
-            for name in mongo_db.list_collection_names():
-                mongo_db.drop_collection(name)
-            seed(mongo_db)
-            with pytest.raises(Killed):
-                schema.MIGRATIONS[2](mongo_db, killed_after(cut_after))
-            assert schema.version(mongo_db) == 1
-            schema.upgrade(mongo_db, "test", never)
-            assert snapshot(mongo_db) == snapshot(clean), f"cut after {cut_after} steps"
-    finally:
-        mongo_client.drop_database(clean.name)
+    seed(mongo_db)
+    steps = []
+    schema.MIGRATIONS[2](mongo_db, lambda: steps.append(1))
+    assert len(steps) >= 8
+    once = snapshot(mongo_db)
+    for cut_after in range(len(steps)):
+        empty(mongo_db)
+        seed(mongo_db)
+        with pytest.raises(Killed):
+            schema.MIGRATIONS[2](mongo_db, killed_after(cut_after))
+        assert schema.version(mongo_db) == 1
+        schema.upgrade(mongo_db, "test", never)
+        assert snapshot(mongo_db) == once, f"cut after {cut_after} steps"
 
 
 def test_a_move_cut_between_its_insert_and_its_delete_is_finished(mongo_client, mongo_db):
