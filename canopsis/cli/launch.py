@@ -16,6 +16,7 @@ import os
 import pwd
 import secrets
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -173,8 +174,42 @@ def rabbitmq_definitions(cfg: config.ConfigObj) -> dict:
     return definitions
 
 
+EPMD = "/usr/bin/epmd"
+#: the addresses an epmd may listen on besides ``dist_address``
+EPMD_LOOPBACK = ("127.0.0.1", "::1")
+
+
+def epmd_elsewhere(address: str, port: int) -> list[str]:
+    """The addresses other than ``address`` (and loopback) the host's epmd on ``port``
+    listens on (``ss``), when it serves no node: an epmd left by an earlier broker, or by
+    a canopsis older than ``dist_address``, that the broker would otherwise keep using."""
+    if address in ("0.0.0.0", "::"):
+        return []  # every interface: any epmd will do
+    found = subprocess.run(
+        ["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True, check=False
+    )
+    listens = {line.split()[3].rsplit(":", 1)[0].strip("[]") for line in found.stdout.splitlines()}
+    others = sorted(listens - {address, *EPMD_LOOPBACK})
+    if not others:
+        return []
+    names = subprocess.run([EPMD, "-port", str(port), "-names"], capture_output=True, text=True)
+    if any(line.startswith("name ") for line in names.stdout.splitlines()):
+        return []  # a node uses it: a cluster's, or another program's
+    return others
+
+
 def rabbitmq_server(args: list[str]) -> None:
     cfg = config.load("amqp")
+    epmd_port = int(os.environ.get("ERL_EPMD_PORT", "4369"))
+    others = epmd_elsewhere(cfg["dist_address"], epmd_port)
+    if others:
+        subprocess.run([EPMD, "-port", str(epmd_port), "-kill"], capture_output=True)
+        log.info(
+            "rabbitmq: stopped the idle epmd listening on %s so that the broker starts one "
+            "on dist_address %s",
+            ", ".join(others),
+            cfg["dist_address"],
+        )
     user = pwd.getpwnam("rabbitmq")
     home = paths.var("lib", "rabbitmq")
     logs = paths.var("log", "rabbitmq")

@@ -141,6 +141,22 @@ def test_the_epmd_the_broker_starts_listens_on_dist_address(own_site):
     assert [(address, port) for address, port in found if address not in LOOPBACK] == []
 
 
+def test_an_idle_epmd_on_every_interface_is_replaced_by_one_on_dist_address(own_site):
+    """An epmd left listening everywhere (by a canopsis older than dist_address) and used by
+    no node is stopped when the broker starts, so the one it starts is on loopback."""
+    epmd_port = int(own_site.env["ERL_EPMD_PORT"])
+    subprocess.run(["epmd", "-daemon"], env=own_site.env, check=True)
+    wait_for_port(epmd_port, 30)
+    everywhere = [a for a, port, _ in listening_sockets() if port == epmd_port]
+    assert set(everywhere) - LOOPBACK, everywhere
+    proc = own_site.start("rabbitmq-server")
+    wait_for_broker(own_site.amqp_url, 60, proc)
+    found = [a for a, port, _ in listening_sockets() if port == epmd_port]
+    assert found and set(found) <= LOOPBACK, found
+    log = (own_site.prefix / "var" / "log" / "rabbitmq-server.log").read_text()
+    assert "rabbitmq: stopped the idle epmd listening on" in log
+
+
 def start_database(site: Services) -> tuple[ConfigObj, str]:
     """Start the site's mongodb program; its configuration and the launcher's log."""
     cfg = config.load("mongo", site.prefix / "etc" / "mongo.conf")
