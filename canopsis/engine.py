@@ -775,6 +775,10 @@ class Runner(amqp.ConsumerBase):
         self.pending: list = []
         self.first_at = 0.0
         self.busy = False
+        #: connected to the broker: SIGTERM only asks the consuming loop to stop (it looks
+        #: every ``safety_interval``), never cuts a frame of the AMQP connection short (a
+        #: cancel would then wait for an answer it cannot read)
+        self.connected = False
         #: batches failed in a row, the last one's reason
         self.failures = 0
         self.last_error = ""
@@ -804,6 +808,14 @@ class Runner(amqp.ConsumerBase):
 
     # kombu ConsumerMixin hooks
 
+    def on_connection_revived(self) -> None:
+        self.connected = True
+
+    def interruptible(self) -> bool:
+        """Whether SIGTERM may leave at once (:class:`Stop`): no batch in progress and no
+        AMQP connection in use."""
+        return not self.busy and not self.connected
+
     def get_consumers(self, _consumer_cls, channel) -> list:
         amqp.declare_engine(channel, self.amqp_cfg, self.first.name, self.first.numprocs)
         self.declared = set()
@@ -830,6 +842,9 @@ class Runner(amqp.ConsumerBase):
         )
 
     def on_connection_error(self, exc, interval) -> None:
+        self.connected = False
+        if self.should_stop:
+            raise Stop
         log.warning("broker unreachable (%s), retrying in %s s", exc, interval)
 
     def on_iteration(self) -> None:
@@ -1130,7 +1145,7 @@ def serve(names: list[str], worker: int | None) -> int:
     def on_term(signum, _frame) -> None:
         log.info("%s received: stopping", signal.Signals(signum).name)
         runner.should_stop = True
-        if not runner.busy:
+        if runner.interruptible():
             raise Stop
 
     signal.signal(signal.SIGTERM, on_term)
