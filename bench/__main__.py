@@ -31,7 +31,7 @@ from pathlib import Path
 from bench import broker, pipeline, profile, rest
 from bench.stack import Stack
 from bench.stats import rounded
-from canopsis import storage
+from canopsis.runtime import storage
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

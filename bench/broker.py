@@ -4,7 +4,7 @@ One process publishes persistent messages with publisher confirms, waited
 for every :data:`WINDOW` messages (:class:`WindowPublisher`, also the pipeline's
 generator), another consumes with a prefetch of 200 and acknowledges each
 message; both run at once. The rate of a publisher that waits for each
-confirm before the next publish (``canopsis.amqp.Publisher`` outside a batch)
+confirm before the next publish (``canopsis.runtime.amqp.Publisher`` outside a batch)
 is measured too: on a durable queue each such confirm waits for the broker's
 disk write. Every pipeline figure is also given as a
 ratio to ``end_to_end_per_s``: the messages over the time from the first
@@ -20,7 +20,7 @@ from configobj import ConfigObj
 
 from bench.mix import Mix
 from bench.stats import rate
-from canopsis import amqp
+from canopsis.runtime import amqp
 
 QUEUE = "bench.baseline"
 PREFETCH = 200
@@ -28,7 +28,7 @@ WINDOW = 500
 
 
 class WindowPublisher:
-    """canopsis' :class:`~canopsis.amqp.Publisher`, its confirms awaited every ``window``
+    """canopsis' :class:`~canopsis.runtime.amqp.Publisher`, its confirms awaited every ``window``
     messages (``sync``, called then and at the end)."""
 
     def __init__(self, url: str, window: int = WINDOW) -> None:

@@ -17,7 +17,7 @@ so that no two points of a metric fall in the same second (a point is stored at
 its whole second: two in one second would be one).
 
 :func:`expected` replays a published stream through canopsis' own pure rules
-(:func:`canopsis.event.normalize`, :func:`canopsis.alarm.apply_event`, the
+(:func:`canopsis.domain.event.normalize`, :func:`canopsis.domain.alarm.apply_event`, the
 event store's rule) and gives the counts MongoDB must hold afterwards.
 """
 
@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from canopsis import alarm, event
+from canopsis.domain import alarm, event
 
 CONNECTOR_TYPES = ("nagios", "icinga", "zabbix", "centreon")
 ACTIONS = ("ack", "comment", "declareticket", "assocticket", "snooze")

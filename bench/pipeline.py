@@ -40,7 +40,8 @@ from bench.broker import WindowPublisher
 from bench.mix import Mix, Shape, expected, output_seq
 from bench.stack import REPO, Program, Stack, _children
 from bench.stats import rate, summary
-from canopsis import alarm, amqp, entityid, event
+from canopsis.domain import alarm, entityid, event
+from canopsis.runtime import amqp
 
 
 def default_chain() -> list[str]:
@@ -70,7 +71,7 @@ class Layout:
 
     With several workers the entry engine (the cleaner) runs as one process of its own:
     events enter hashed on their routing key, not their entity, and canopsis refuses the
-    entry fused with the rest in several workers (``canopsis.engine.check_workers``).
+    entry fused with the rest in several workers (``canopsis.runtime.engine.check_workers``).
     """
 
     kind: str

@@ -1,6 +1,6 @@
 """The REST API under gunicorn: alarm queries over many open alarms, and event intake.
 
-Open alarms are made with :func:`canopsis.alarm.apply_event` (the documents
+Open alarms are made with :func:`canopsis.domain.alarm.apply_event` (the documents
 the alerts engine writes) and inserted directly, up to each level of
 ``levels``; at each level the latency of these requests is measured one at a
 time, over one kept-alive connection, after two warm-up requests:
@@ -29,7 +29,7 @@ from canopsis.engines import alerts
 from bench.mix import Mix
 from bench.stack import Stack
 from bench.stats import rate, summary
-from canopsis import alarm, auth, event
+from canopsis.domain import alarm, auth, event
 
 CLIENTS = 4
 INSERT_CHUNK = 1000

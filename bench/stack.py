@@ -1,7 +1,7 @@
 """A temporary canopsis on free ports: RabbitMQ, the embedded MongoDB, engines, the webserver.
 
 The prefix is made under /var/tmp from the repository's ``etc`` (as an
-install does it, with :class:`canopsis.etcsync.Sync`), each program started
+install does it, with :class:`canopsis.ops.etcsync.Sync`), each program started
 with ``canopsis-launch`` or ``canopsis-engine`` from this virtual
 environment, and everything is stopped and removed at the end.
 :class:`Program` reads the CPU time and memory of a program's whole process
@@ -22,9 +22,9 @@ import kombu
 import pymongo
 from configobj import ConfigObj
 
-from canopsis import config
-from canopsis.etcsync import Sync
-from canopsis.supervisor import port_answers
+from canopsis.ops import config
+from canopsis.ops.etcsync import Sync
+from canopsis.ops.supervisor import port_answers
 
 REPO = Path(__file__).resolve().parent.parent
 TICKS = os.sysconf("SC_CLK_TCK")

@@ -1,4 +1,4 @@
-"""The alerts engine: one open alarm per entity, driven by :mod:`canopsis.alarm`.
+"""The alerts engine: one open alarm per entity, driven by :mod:`canopsis.domain.alarm`.
 
 Collections: ``alarms`` holds the open alarms (one per entity, unique
 ``entity_id``); a resolved alarm moves to ``alarms_resolved``, so the open set
@@ -9,7 +9,7 @@ in one query, but for the entities this worker knows have none: only the
 worker that handles an entity's events opens alarms for it, so an entity found
 without one, or whose alarm this worker saw resolved, has none until this
 worker opens one (most checks are about such entities); each event is applied in memory with
-:func:`canopsis.alarm.apply_event`, its ``event_id`` as the idempotency key;
+:func:`canopsis.domain.alarm.apply_event`, its ``event_id`` as the idempotency key;
 :meth:`Alerts.flush` writes each changed alarm once. The event is passed on
 with ``alarm_id`` set when it concerned an alarm; an event that changed
 nothing is counted by reason (``ignored_<reason>`` in the engine's own
@@ -18,9 +18,9 @@ check).
 Writes are guarded by a revision: each alarm carries ``rev``, incremented by
 every write, and an update applies only to the revision it was computed from.
 Events of one entity are always handled by one worker (see
-:mod:`canopsis.amqp`), but the beat of another worker may touch the same
+:mod:`canopsis.runtime.amqp`), but the beat of another worker may touch the same
 alarm; when a write finds another revision, the batch raises
-:class:`~canopsis.engine.Retry` and is worked again on fresh documents (the
+:class:`~canopsis.runtime.engine.Retry` and is worked again on fresh documents (the
 event keys already stored make the events applied before a no-op). A new
 alarm is an insert: a second open alarm for an entity is refused by the
 unique index, which retries the batch the same way.
@@ -33,7 +33,7 @@ it then) and clears it when the entity is enabled again.
 
 Beat: the alarms that time can change (snoozed, cancelled, stealthy,
 flapping, back to OK, or resolved but not yet moved) get
-:func:`canopsis.alarm.on_beat`; snooze expiry, end of stealthy and flapping,
+:func:`canopsis.domain.alarm.on_beat`; snooze expiry, end of stealthy and flapping,
 and resolution happen there, computed from the times stored on the alarm,
 so a restart loses no pending expiry. A resolved alarm is copied to
 ``alarms_resolved`` first and then deleted from ``alarms``: a crash between
@@ -51,9 +51,9 @@ from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
-from canopsis import alarm as alarms
-from canopsis import storage
-from canopsis.engine import Engine, Retry
+from canopsis.domain import alarm as alarms
+from canopsis.runtime import storage
+from canopsis.runtime.engine import Engine, Retry
 
 log = logging.getLogger("canopsis.engines.alerts")
 

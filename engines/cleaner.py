@@ -1,9 +1,9 @@
 """The cleaner: the first engine. Decodes, validates and normalises what senders publish.
 
 A message body is UTF-8 JSON: one event, a list of events, or collectd's JSON
-(a list of value lists, recognised by :func:`canopsis.collectd.is_collectd`
-and translated into perf events by :func:`canopsis.collectd.translate`).
-Each event is normalised by :func:`canopsis.event.normalize` and passed on
+(a list of value lists, recognised by :func:`canopsis.domain.collectd.is_collectd`
+and translated into perf events by :func:`canopsis.domain.collectd.translate`).
+Each event is normalised by :func:`canopsis.domain.event.normalize` and passed on
 (``output`` and ``long_output`` cut to the option ``max_output_bytes``, 64 KiB
 by default, the cut said at the end of the text);
 what cannot be used goes to the dead letters, never dropped:
@@ -11,7 +11,7 @@ what cannot be used goes to the dead letters, never dropped:
 - a body that is not UTF-8 or not JSON (or holds NaN/Infinity): one dead
   letter with the whole raw body;
 - a collectd body that is malformed: one dead letter with the whole body and
-  :class:`~canopsis.collectd.CollectdFormatError`'s message;
+  :class:`~canopsis.domain.collectd.CollectdFormatError`'s message;
 - an empty list: one dead letter ("holds no event");
 - an invalid event: one dead letter per event, with that event's own JSON
   (the whole raw body when the body is that one event) and every reason.
@@ -28,10 +28,10 @@ twice. A sender's own ``event_id`` is replaced.
 import json
 import time
 
-from canopsis import collectd
-from canopsis.amqp import Delivery, derived_id
-from canopsis.engine import Engine
-from canopsis.event import MAX_OUTPUT_BYTES, FieldError, normalize
+from canopsis.domain import collectd
+from canopsis.domain.event import MAX_OUTPUT_BYTES, FieldError, normalize
+from canopsis.runtime.amqp import Delivery, derived_id
+from canopsis.runtime.engine import Engine
 
 #: the most ``max_output_bytes`` may be: two outputs of this size and the most steps an alarm
 #: keeps stay well within MongoDB's 16 MB document limit

@@ -1,7 +1,7 @@
 """The context: the entities events are about, kept in the ``entities`` collection.
 
 Every event names up to three entities, stored here with the ids of
-:mod:`canopsis.entityid`:
+:mod:`canopsis.domain.entityid`:
 
 ``connector``  ``_id`` ``"<connector>/<connector_name>/connector"``, ``name`` the
                connector_name, ``connector_type`` the connector
@@ -51,8 +51,9 @@ from canopsis.engines.alerts import flag_entity_disabled
 from pymongo import UpdateOne
 from pymongo.database import Database
 
-from canopsis import entityid, storage
-from canopsis.engine import Engine
+from canopsis.domain import entityid
+from canopsis.runtime import storage
+from canopsis.runtime.engine import Engine
 
 log = logging.getLogger("canopsis.engines.context")
 

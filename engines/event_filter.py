@@ -1,6 +1,6 @@
 """The event filter: drops, routes or edits events by the rules of ``eventfilter_rules``.
 
-The rules and their evaluation are :mod:`canopsis.eventfilter`'s. The engine
+The rules and their evaluation are :mod:`canopsis.domain.eventfilter`'s. The engine
 loads every rule document at start and again on every beat, so a rule added,
 changed or removed in MongoDB takes effect within ``beat_interval`` seconds.
 A stored rule that does not compile (written straight into MongoDB, or by an
@@ -10,7 +10,7 @@ into its document's ``error`` field, which the rules API shows; the field is
 removed once the rule compiles again. When MongoDB cannot be read at a beat,
 the rules loaded before are kept.
 
-For each event, :func:`~canopsis.eventfilter.apply_rules` decides:
+For each event, :func:`~canopsis.domain.eventfilter.apply_rules` decides:
 
 - dropped: nothing passes on. Dropping is what the rule's author asked for,
   so it is no dead letter; it is counted on the rule that dropped it;
@@ -40,9 +40,9 @@ from pymongo import UpdateOne
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
-from canopsis.engine import Engine, Routed
-from canopsis.event import FieldError
-from canopsis.eventfilter import OverBudget, Rule, apply_rules, compile_rules
+from canopsis.domain.event import FieldError
+from canopsis.domain.eventfilter import OverBudget, Rule, apply_rules, compile_rules
+from canopsis.runtime.engine import Engine, Routed
 
 log = logging.getLogger(__name__)
 

@@ -39,8 +39,8 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.database import Database
 
-from canopsis import storage
-from canopsis.engine import Engine
+from canopsis.runtime import storage
+from canopsis.runtime.engine import Engine
 
 COLLECTION = "events_log"
 NOT_STORED_FIELDS = ("perf_data", "perf_data_array")

@@ -1,6 +1,6 @@
 """The heartbeat engine: an alarm when the events expected from a source stop coming.
 
-Definitions are the documents of ``heartbeats`` (:mod:`canopsis.heartbeat`
+Definitions are the documents of ``heartbeats`` (:mod:`canopsis.domain.heartbeat`
 checks them; one that does not validate is logged at each reload and
 skipped). The engine sees every event and passes it on unchanged:
 
@@ -8,7 +8,7 @@ skipped). The engine sees every event and passes it on unchanged:
   (only events a source sends of itself count: :data:`SIGNS_OF_LIFE`; an
   operator's ack or canopsis' own ``pbehavior`` event on its entity does not);
   a ``heartbeat`` event carrying ``interval`` also announces a definition for
-  its own entity (:func:`canopsis.heartbeat.announced`), stored with
+  its own entity (:func:`canopsis.domain.heartbeat.announced`), stored with
   ``author: "announced"``;
 - ``flush`` writes the batch's sightings to ``heartbeat_states``
   (``{_id: definition id, last_seen, late, since}``; ``$max`` of
@@ -17,7 +17,7 @@ skipped). The engine sees every event and passes it on unchanged:
 - ``beat`` (every ``beat_interval``, once across workers thanks to the beat
   lease) reloads the definitions and evaluates each: when one turns late it
   publishes a critical ``check`` event, when events come back an ok one
-  (:func:`canopsis.heartbeat.evaluate`); the event is published before the
+  (:func:`canopsis.domain.heartbeat.evaluate`); the event is published before the
   state is written, so a crash in between repeats the event rather than
   losing it. Everything is computed from stored times: a restart loses no
   pending timeout.
@@ -32,9 +32,9 @@ from typing import Any
 from pymongo import UpdateOne
 from pymongo.database import Database
 
-from canopsis import heartbeat
-from canopsis.engine import Engine
-from canopsis.match import Pattern
+from canopsis.domain import heartbeat
+from canopsis.domain.match import Pattern
+from canopsis.runtime.engine import Engine
 
 log = logging.getLogger("canopsis.engines.heartbeat")
 

@@ -1,9 +1,9 @@
 """The pbehavior engine: the planned behaviour each event's entity is in, and open alarms
 following periods as they start and end.
 
-Pbehaviors are the documents of ``pbehaviors`` (see :mod:`canopsis.pbehavior`; one that does
+Pbehaviors are the documents of ``pbehaviors`` (see :mod:`canopsis.domain.pbehavior`; one that does
 not validate is logged and skipped). Every instance follows which are active with a
-:class:`~canopsis.pbehavior.Schedule`, reloading them every ``reload_interval`` seconds (an
+:class:`~canopsis.domain.pbehavior.Schedule`, reloading them every ``reload_interval`` seconds (an
 edit through the API takes effect within it) and at the very time a period starts or ends.
 
 - ``prepare`` loads the stored entities of the batch, in one query, while a pbehavior is
@@ -12,8 +12,8 @@ edit through the API takes effect within it) and at the very time a period start
   holding a ``pbehavior`` event reloads the pbehaviors first, so the instance
   that works it sees what the beat that sent it saw.
 - ``work`` sets ``pbehavior`` on ``check`` and ``pbehavior`` events: the
-  :func:`~canopsis.pbehavior.summary` of the pbehavior the entity is in, or null. The alerts
-  engine makes the alarm follow it (see :mod:`canopsis.alarm`), so an alarm opened during a
+  :func:`~canopsis.domain.pbehavior.summary` of the pbehavior the entity is in, or null. The alerts
+  engine makes the alarm follow it (see :mod:`canopsis.domain.alarm`), so an alarm opened during a
   maintenance is flagged from its first step. Other events pass unchanged.
 - ``beat`` (once across instances, thanks to the beat lease) finds the open alarms whose
   pbehavior is not the one their entity is in, and publishes a ``pbehavior`` event for each
@@ -23,8 +23,8 @@ edit through the API takes effect within it) and at the very time a period start
   ``resend_after`` seconds, while the pipeline works through it.
 
 The beat selects the entities of each active pbehavior with its filter as a MongoDB query on
-``entities``; ``work`` matches the same filter in memory (:mod:`canopsis.match` gives both the
-same meaning).
+``entities``; ``work`` matches the same filter in memory (:mod:`canopsis.domain.match`
+gives both the same meaning).
 """
 
 import logging
@@ -36,10 +36,10 @@ from canopsis.engines.context import COLLECTION as ENTITIES
 from canopsis.engines.context import new_entity
 from pymongo.database import Database
 
-from canopsis import pbehavior
-from canopsis.alarm import IN_PBEHAVIOR_QUERY
-from canopsis.engine import Engine
-from canopsis.match import Pattern
+from canopsis.domain import pbehavior
+from canopsis.domain.alarm import IN_PBEHAVIOR_QUERY
+from canopsis.domain.match import Pattern
+from canopsis.runtime.engine import Engine
 
 log = logging.getLogger("canopsis.engines.pbehavior")
 

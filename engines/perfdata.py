@@ -1,9 +1,9 @@
-"""The perfdata engine: stores the metric points that events carry (:mod:`canopsis.metrics`).
+"""The perfdata engine: stores the metric points that events carry (:mod:`canopsis.domain.metrics`).
 
 Every event with a ``perf_data_array`` (a ``perf`` event, but also a ``check``
 with Nagios perfdata, or any other type) gives one point per entry, for its
 ``entity_id`` at its ``timestamp``. A batch's points are written by
-:meth:`Perfdata.flush` with a :class:`canopsis.metrics.Writer` (``perfdata``
+:meth:`Perfdata.flush` with a :class:`canopsis.domain.metrics.Writer` (``perfdata``
 hour buckets, ``metrics`` descriptions): a bucket or description new to it is
 inserted, and an unchanged description is written again only once its
 ``last_seen`` is ``describe_every`` seconds old. Events are passed on
@@ -20,8 +20,8 @@ from typing import Any
 
 from pymongo.database import Database
 
-from canopsis import metrics
-from canopsis.engine import Engine
+from canopsis.domain import metrics
+from canopsis.runtime.engine import Engine
 
 
 class Perfdata(Engine):

@@ -19,8 +19,9 @@ from configobj import ConfigObj
 from falcon import testing
 
 from bench.stack import free_port, wait_for_port
-from canopsis import auth, config, paths
-from canopsis.etcsync import Sync
+from canopsis.domain import auth
+from canopsis.ops import config, paths
+from canopsis.ops.etcsync import Sync
 
 REPO = Path(__file__).resolve().parent.parent
 INSTALLED = str(paths.DEFAULT_PREFIX)

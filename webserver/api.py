@@ -8,7 +8,9 @@ from canopsis.webserver.errors import ApiError, Unavailable
 from configobj import ConfigObj
 from pymongo.database import Database
 
-from canopsis import amqp, auth, engine, ingestkeys, paths, storage
+from canopsis.domain import auth, ingestkeys
+from canopsis.ops import paths
+from canopsis.runtime import amqp, engine, storage
 
 log = logging.getLogger("canopsis.webserver")
 
@@ -17,12 +19,12 @@ class EventSender:
     """Publishes events to ``canopsis.events``, confirmed by the broker (a request's together).
 
     One connection per process, opened at the first use and again after a
-    failure. Each request first checks it with :meth:`canopsis.amqp.Publisher.probe`:
+    failure. Each request first checks it with :meth:`canopsis.runtime.amqp.Publisher.probe`:
     a connection found dead (e.g. closed by the broker for heartbeats nothing
     answered while the process was idle) is replaced, once, before anything is
     published. A broker that cannot be reached, or that refuses publishes (a
     resource alarm, named in the message), is a 503 for the request within
-    :data:`canopsis.amqp.SENDER_TIMEOUT` seconds or so.
+    :data:`canopsis.runtime.amqp.SENDER_TIMEOUT` seconds or so.
     """
 
     def __init__(self, cfg: ConfigObj) -> None:
@@ -116,5 +118,5 @@ class Api:
         self.prepared = True
 
     def sync_ingest_keys(self) -> None:
-        """Rewrite the ingest service's key file (:mod:`canopsis.ingestkeys`); errors are logged."""
+        """Rewrite the ingest key file (:mod:`canopsis.domain.ingestkeys`), logging errors."""
         ingestkeys.sync(self.db)

@@ -6,7 +6,7 @@ served unless ``etc/webserver.conf`` switches them off in ``[webservices]``;
 needs a session or an API key except version and healthcheck
 (:mod:`canopsis.webserver.middleware`); errors have one shape
 (:mod:`canopsis.webserver.errors`). Every write is journaled
-(:func:`canopsis.storage.journaled`): what the API answered as done survives a
+(:func:`canopsis.runtime.storage.journaled`): what the API answered as done survives a
 crash of the database process.
 """
 
@@ -20,7 +20,8 @@ from canopsis.webserver.middleware import Authentication, BodyLimit, SecurityHea
 from configobj import ConfigObj
 from pymongo.database import Database
 
-from canopsis import config, paths, storage
+from canopsis.ops import config, paths
+from canopsis.runtime import storage
 
 ALWAYS = ("meta", "auth")
 #: webservice name -> module of canopsis.webserver.resources

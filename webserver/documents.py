@@ -24,8 +24,8 @@ from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import Query, read_json, require
 from pymongo.errors import DuplicateKeyError
 
-from canopsis import event
-from canopsis.match import FieldError
+from canopsis.domain import event
+from canopsis.domain.match import FieldError
 
 
 def body_schema(fields: dict, required: list[str], description: str) -> dict:

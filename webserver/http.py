@@ -12,8 +12,8 @@ import falcon
 from canopsis.webserver import errors
 from canopsis.webserver.errors import ApiError, bad_request
 
-from canopsis.auth import Principal
-from canopsis.event import LATEST
+from canopsis.domain.auth import Principal
+from canopsis.domain.event import LATEST
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
@@ -171,7 +171,7 @@ class Query:
         return self._convert(name, default, float, "expected a number", lambda v: v == v)
 
     def epoch(self, name: str) -> float | None:
-        """Epoch seconds from 0 to :data:`~canopsis.event.LATEST` (the end of year 9999)."""
+        """Epoch seconds from 0 to :data:`~canopsis.domain.event.LATEST` (the end of year 9999)."""
         return self._convert(
             name,
             None,

@@ -14,11 +14,11 @@ by ``etc/ingest.conf``. It needs only the broker:
 
 Keys are the API keys of canopsis (``Authorization: Key <key>`` or
 ``X-Canopsis-Authkey``), with the operator or admin role, checked against the
-key file the webserver keeps (:mod:`canopsis.ingestkeys`), never against
+key file the webserver keeps (:mod:`canopsis.domain.ingestkeys`), never against
 MongoDB: nothing here opens a database connection. A key acts with the role
 the file gives it (the lesser of its own and its creator's), and an action is
 authored by the key that sent it, as through the REST API
-(``key:<key id>/<description>``, :func:`canopsis.auth.key_author`), whatever
+(``key:<key id>/<description>``, :func:`canopsis.domain.auth.key_author`), whatever
 its ``author`` says. Errors
 have the REST API's one shape (:mod:`canopsis.webserver.errors`).
 """
@@ -33,7 +33,8 @@ from canopsis.webserver.middleware import BodyLimit, SecurityHeaders, credential
 from canopsis.webserver.resources.events import submit
 from configobj import ConfigObj
 
-from canopsis import auth, config, ingestkeys
+from canopsis.domain import auth, ingestkeys
+from canopsis.ops import config
 
 ROLES = ("operator", "admin")
 #: the service's status for each state of the broker (:meth:`EventSender.state`)

@@ -6,7 +6,7 @@ import falcon
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError
 
-from canopsis import auth
+from canopsis.domain import auth
 
 COOKIE = "canopsis_session"
 

@@ -15,8 +15,9 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from canopsis import amqp, config, deadletters, engine, storage
 from canopsis.cli.common import Parser, fail
+from canopsis.ops import config
+from canopsis.runtime import amqp, deadletters, engine, storage
 
 NAME = "canopsis"
 

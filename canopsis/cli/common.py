@@ -4,8 +4,8 @@ import argparse
 import sys
 from typing import NoReturn
 
-from canopsis import control
-from canopsis.supervisor import Process
+from canopsis.ops import control
+from canopsis.ops.supervisor import Process
 
 
 class Parser(argparse.ArgumentParser):

@@ -12,8 +12,9 @@ exit status 2; SIGTERM stops it cleanly with exit status 0.
 import logging
 import sys
 
-from canopsis import config, engine
 from canopsis.cli.common import Parser
+from canopsis.ops import config
+from canopsis.runtime import engine
 
 log = logging.getLogger("canopsis.engine")
 

@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from canopsis import config, control, paths, programs, supervisor
 from canopsis.cli.common import Parser, fail, print_table, report_failures
+from canopsis.ops import config, control, paths, programs, supervisor
 
 NAME = "hypcontrol"
 ACTIONS = ("start", "stop", "restart", "reload", "status")

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from canopsis import config, etcsync, paths, programs, supervisor
+from canopsis.ops import config, etcsync, paths, programs, supervisor
 
 log = logging.getLogger("canopsis.launch")
 
@@ -129,7 +129,7 @@ def rabbitmq_definitions(cfg: config.ConfigObj) -> dict:
     With the events exchange come the entry engine's (the cleaner's) exchange,
     queues and bindings, for the ``numprocs`` of ``etc/engines/cleaner.conf``.
     """
-    from canopsis import amqp, engine
+    from canopsis.runtime import amqp, engine
 
     try:
         numprocs = engine.load_conf(amqp.ENTRY_ENGINE).numprocs

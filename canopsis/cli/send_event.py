@@ -19,8 +19,10 @@ import logging
 import sys
 import time
 
-from canopsis import amqp, config, engine, event
 from canopsis.cli.common import Parser, fail
+from canopsis.domain import event
+from canopsis.ops import config
+from canopsis.runtime import amqp, engine
 
 NAME = "send_event"
 #: the event's fields an option sets, with what the option's help says of them

@@ -10,8 +10,8 @@ import argparse
 import os
 import sys
 
-from canopsis import config, control, programs, supervisor
 from canopsis.cli.common import Parser, fail, print_table, report_failures
+from canopsis.ops import config, control, programs, supervisor
 
 NAME = "service"
 ACTIONS = ("start", "stop", "restart", "status", "tail")

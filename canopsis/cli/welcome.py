@@ -1,6 +1,6 @@
 """Printed by ``build-install.sh --start``: where canopsis answers and what to try first."""
 
-from canopsis import config, paths
+from canopsis.ops import config, paths
 
 
 def main() -> int:

@@ -8,8 +8,8 @@ from canopsis.engines import alerts as alerts_engine
 from canopsis.engines.alerts import Alerts
 from pymongo import monitoring
 
-from canopsis import alarm
-from canopsis.engine import Retry
+from canopsis.domain import alarm
+from canopsis.runtime.engine import Retry
 
 pytestmark = pytest.mark.integration
 

@@ -1,10 +1,11 @@
-"""canopsis.amqp.Publisher on the real RabbitMQ: confirms waited for one by one or by batch."""
+"""canopsis.runtime.amqp.Publisher on the real RabbitMQ: confirms awaited one by one or by batch."""
 
 import kombu
 import pytest
 from amqp.exceptions import MessageNacked
 
-from canopsis import amqp, config
+from canopsis.ops import config
+from canopsis.runtime import amqp
 
 pytestmark = pytest.mark.integration
 

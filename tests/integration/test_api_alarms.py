@@ -8,7 +8,7 @@ import kombu
 import pytest
 from conftest import ApiClient, author_of
 
-from canopsis import alarm, event
+from canopsis.domain import alarm, event
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from canopsis import auth, config
+from canopsis.domain import auth
+from canopsis.ops import config
 from tests.conftest import REPO, make_key
 
 pytestmark = pytest.mark.integration

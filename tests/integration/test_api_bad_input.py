@@ -12,7 +12,8 @@ from canopsis.engines.pbehavior import COLLECTION as PBEHAVIORS
 from canopsis.webserver import openapi
 from canopsis.webserver.app import ALWAYS, WEBSERVICES
 
-from canopsis import auth, deadletters
+from canopsis.domain import auth
+from canopsis.runtime import deadletters
 from tests.conftest import ApiClient
 
 pytestmark = pytest.mark.integration

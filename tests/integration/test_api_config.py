@@ -7,8 +7,8 @@ import kombu
 import pytest
 from conftest import ApiClient, author_of
 
-from canopsis import deadletters
-from canopsis.event import FieldError
+from canopsis.domain.event import FieldError
+from canopsis.runtime import deadletters
 
 pytestmark = pytest.mark.integration
 

@@ -5,9 +5,9 @@ import time
 import pytest
 from canopsis.engines.alerts import Alerts
 
-from canopsis import entityid, event
-from canopsis.engine import Retry
-from canopsis.metrics import write_points
+from canopsis.domain import entityid, event
+from canopsis.domain.metrics import write_points
+from canopsis.runtime.engine import Retry
 from tests.integration.test_alerts_engine import engine as alerts_engine
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ import pymongo
 import pytest
 from configobj import ConfigObj
 
-from canopsis import auth
+from canopsis.domain import auth
 from tests.conftest import EngineProcess, author_of, free_port, make_key, wait_for_port
 from tests.integration.test_pipeline import CHAIN, REPO_ENGINES, kill_database, write_confs
 

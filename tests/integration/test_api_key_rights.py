@@ -4,7 +4,7 @@ broker and database; the steps are written by the running engine chain)."""
 
 import pytest
 
-from canopsis import ingestkeys
+from canopsis.domain import ingestkeys
 from tests.conftest import ApiClient, make_key
 from tests.integration.test_api_auth import error
 from tests.integration.test_api_event_author import published

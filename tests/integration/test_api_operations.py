@@ -14,7 +14,8 @@ from configobj import ConfigObj
 from pymongo.collection import Collection
 from supervisor.xmlrpc import SupervisorTransport
 
-from canopsis import auth, enginehealth, metrics
+from canopsis.domain import auth, metrics
+from canopsis.runtime import enginehealth
 from tests.conftest import REPO, ApiClient, free_port
 
 pytestmark = pytest.mark.integration

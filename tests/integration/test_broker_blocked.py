@@ -19,7 +19,9 @@ import pymongo
 import pytest
 from configobj import ConfigObj
 
-from canopsis import amqp, config, deadletters, ingestkeys
+from canopsis.domain import ingestkeys
+from canopsis.ops import config
+from canopsis.runtime import amqp, deadletters
 from tests.conftest import free_port, make_key, wait_for_port
 from tests.integration.test_api_gunicorn import call
 from tests.integration.test_ingest import ingest  # noqa: F401 (a fixture)

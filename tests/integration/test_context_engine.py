@@ -5,7 +5,7 @@ import time
 import pytest
 from canopsis.engines.context import Context
 
-from canopsis import event as events
+from canopsis.domain import event as events
 
 pytestmark = pytest.mark.integration
 

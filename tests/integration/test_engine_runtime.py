@@ -14,7 +14,7 @@ import kombu
 import pymongo
 import pytest
 
-from canopsis import deadletters
+from canopsis.runtime import deadletters
 from tests.conftest import EngineProcess, wait_for_port
 
 pytestmark = pytest.mark.integration

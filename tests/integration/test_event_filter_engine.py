@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 import pytest
 from canopsis.engines.event_filter import EventFilter
 
-from canopsis.engine import Routed, check_options
-from canopsis.event import normalize
+from canopsis.domain.event import normalize
+from canopsis.runtime.engine import Routed, check_options
 
 pytestmark = pytest.mark.integration
 

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 import pytest
 from canopsis.engines.eventstore import EventStore
 
-from canopsis.engine import check_options
-from canopsis.event import normalize
+from canopsis.domain.event import normalize
+from canopsis.runtime.engine import check_options
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from configobj import ConfigObj
 from pymongo.errors import OperationFailure
 
 from bench.stack import free_port, process_tree, wait_for_port
-from canopsis import config
+from canopsis.ops import config
 from tests.conftest import Services, new_services, wait_for_broker
 
 pytestmark = pytest.mark.integration

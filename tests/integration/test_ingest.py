@@ -17,7 +17,7 @@ import pymongo
 import pytest
 from configobj import ConfigObj
 
-from canopsis import auth, ingestkeys
+from canopsis.domain import auth, ingestkeys
 from tests.conftest import ApiClient, EngineProcess, free_port, make_key, wait_for_port
 from tests.integration.test_api_event_author import published
 from tests.integration.test_pipeline import CHAIN, REPO_ENGINES, write_confs

@@ -8,7 +8,7 @@ import kombu
 import pymongo
 import pytest
 
-from canopsis.lease import COLLECTION, Lease, holder_id
+from canopsis.runtime.lease import COLLECTION, Lease, holder_id
 from tests.conftest import EngineProcess
 
 pytestmark = pytest.mark.integration

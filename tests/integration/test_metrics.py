@@ -2,8 +2,8 @@ from datetime import datetime
 
 import pytest
 
-from canopsis import metrics
-from canopsis.metrics import ensure_indexes, fetch, gather, list_metrics, write_points
+from canopsis.domain import metrics
+from canopsis.domain.metrics import ensure_indexes, fetch, gather, list_metrics, write_points
 
 pytestmark = pytest.mark.integration
 

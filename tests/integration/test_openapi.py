@@ -16,8 +16,10 @@ from openapi_spec_validator import validate
 from schemathesis import checks
 from schemathesis.core import NOT_SET
 
-from canopsis import alarm, amqp, config, deadletters, event
-from canopsis.match import FieldError
+from canopsis.domain import alarm, event
+from canopsis.domain.match import FieldError
+from canopsis.ops import config
+from canopsis.runtime import amqp, deadletters
 from tests.conftest import REPO, ApiClient
 
 pytestmark = pytest.mark.integration

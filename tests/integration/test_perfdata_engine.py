@@ -16,9 +16,10 @@ import kombu
 import pymongo
 import pytest
 
-from canopsis import config, metrics
-from canopsis.engine import Engine, check_options, engine_class
-from canopsis.event import normalize
+from canopsis.domain import metrics
+from canopsis.domain.event import normalize
+from canopsis.ops import config
+from canopsis.runtime.engine import Engine, check_options, engine_class
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration

@@ -3,7 +3,7 @@
 Events are published to ``canopsis.events`` as a sender would; the tests read
 what an operator would find in MongoDB: entities, alarms and their steps,
 metrics, history. The streams of many entities are compared, alarm by alarm
-and step by step, with the pure state machine of :mod:`canopsis.alarm` fed
+and step by step, with the pure state machine of :mod:`canopsis.domain.alarm` fed
 the same events: a lost event or a step applied twice shows as a difference.
 """
 
@@ -25,8 +25,10 @@ import pymongo
 import pytest
 
 from bench.stack import wait_for_port
-from canopsis import alarm, amqp, config, metrics, storage
-from canopsis.event import routing_key
+from canopsis.domain import alarm, metrics
+from canopsis.domain.event import routing_key
+from canopsis.ops import config
+from canopsis.runtime import amqp, storage
 from tests.conftest import ApiClient, EngineProcess, wait_for_broker
 
 pytestmark = pytest.mark.integration

@@ -23,7 +23,7 @@ import pymongo
 import pytest
 from configobj import ConfigObj
 
-from canopsis import config
+from canopsis.ops import config
 from tests.conftest import REPO, free_port
 from tests.integration.test_exposure import (
     LOOPBACK,

@@ -24,7 +24,7 @@ import kombu
 import pytest
 from configobj import ConfigObj
 
-from canopsis import amqp
+from canopsis.runtime import amqp
 from tests.conftest import ApiClient
 from tests.integration import test_pipeline
 from tests.integration.test_pipeline import CHAIN, event, send, start, stop, wait_for

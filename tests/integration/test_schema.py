@@ -1,6 +1,6 @@
 """The upgrade of a database of the former entity ids, against the embedded MongoDB.
 
-The database is seeded as canopsis wrote it before :mod:`canopsis.entityid`: a
+The database is seeded as canopsis wrote it before :mod:`canopsis.domain.entityid`: a
 connector ``nagios/n1`` that a resource's alarm collided with, a resource whose
 name holds ``/``, and everything that names them.
 """
@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from canopsis import schema
-from canopsis.lease import Lease
+from canopsis.ops import schema
+from canopsis.runtime.lease import Lease
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ The older commit has neither the pbehavior nor the heartbeat engine: the update 
 them in the chain (heartbeat after alerts), which an edited ``alerts.conf`` kept whole
 used to break. It names entities the former way (connector ``nagios/upgrade``, resource
 ``disk /var/db0``): the engines of the update move them to the ids of
-:mod:`canopsis.entityid` at start.
+:mod:`canopsis.domain.entityid` at start.
 """
 
 import json

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from canopsis.alarm import (
+from canopsis.domain.alarm import (
     CANCELLED,
     FLAPPING,
     OFF,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from canopsis import amqp
+from canopsis.runtime import amqp
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 from bench import pipeline
 from bench.mix import Mix, Shape, expected, output_seq
 from bench.stats import percentile, summary
-from canopsis import alarm, event
+from canopsis.domain import alarm, event
 
 
 def test_percentile_is_the_nearest_rank():

@@ -6,9 +6,10 @@ import bson
 import pytest
 from canopsis.engines.cleaner import Cleaner
 
-from canopsis import alarm, amqp, deadletters, event
-from canopsis.engine import Chain, EngineConf
-from canopsis.event import FieldError, normalize, truncate
+from canopsis.domain import alarm, event
+from canopsis.domain.event import FieldError, normalize, truncate
+from canopsis.runtime import amqp, deadletters
+from canopsis.runtime.engine import Chain, EngineConf
 from tests.unit.test_engine import good as check
 
 NOW = 1_700_000_000.0

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from canopsis.collectd import CollectdFormatError, is_collectd, translate
-from canopsis.event import normalize
+from canopsis.domain.collectd import CollectdFormatError, is_collectd, translate
+from canopsis.domain.event import normalize
 
 T = 1795432865.749
 

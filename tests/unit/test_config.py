@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from canopsis import config
+from canopsis.ops import config
 from tests.conftest import REPO
 
 

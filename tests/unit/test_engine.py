@@ -6,9 +6,11 @@ import time
 import pytest
 from canopsis.engines.cleaner import Cleaner
 
-from canopsis import amqp, config, deadletters, engine, event
 from canopsis.cli import launch, send_event
-from canopsis.engine import Chain, Engine, EngineConf
+from canopsis.domain import event
+from canopsis.ops import config
+from canopsis.runtime import amqp, deadletters, engine
+from canopsis.runtime.engine import Chain, Engine, EngineConf
 
 
 def conf(name: str, next_: str = "", **options) -> EngineConf:

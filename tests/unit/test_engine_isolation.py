@@ -18,8 +18,8 @@ from pymongo.errors import (
     WriteConcernError,
 )
 
-from canopsis import amqp, enginehealth
-from canopsis.engine import Chain, Engine, EngineConf, EngineFailure, Retry, transient
+from canopsis.runtime import amqp, enginehealth
+from canopsis.runtime.engine import Chain, Engine, EngineConf, EngineFailure, Retry, transient
 
 
 class FakeCollection:

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from canopsis.etcsync import Sync
+from canopsis.ops.etcsync import Sync
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ import copy
 
 import pytest
 
-from canopsis.event import (
+from canopsis.domain.event import (
     ACTION_TYPES,
     EVENT_TYPES,
     MAX_FUTURE,

@@ -2,8 +2,8 @@ import logging
 
 from canopsis.engines.event_filter import EventFilter
 
-from canopsis.engine import Routed, check_options
-from canopsis.event import normalize
+from canopsis.domain.event import normalize
+from canopsis.runtime.engine import Routed, check_options
 
 
 def event(resource: str = "disk1", **extra) -> dict:

@@ -2,7 +2,7 @@ import copy
 
 import pytest
 
-from canopsis.eventfilter import (
+from canopsis.domain.eventfilter import (
     OverBudget,
     RuleError,
     apply_rules,

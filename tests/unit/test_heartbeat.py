@@ -2,8 +2,8 @@
 
 import pytest
 
-from canopsis import event as events
-from canopsis.heartbeat import (
+from canopsis.domain import event as events
+from canopsis.domain.heartbeat import (
     announced,
     check_tree,
     evaluate,

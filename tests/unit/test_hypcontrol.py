@@ -2,9 +2,9 @@
 
 import pytest
 
-from canopsis import config, control
 from canopsis.cli import hypcontrol
-from canopsis.supervisor import Process
+from canopsis.ops import config, control
+from canopsis.ops.supervisor import Process
 
 CONF = """\
 [storage]

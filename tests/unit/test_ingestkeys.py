@@ -5,7 +5,7 @@ import json
 import os
 import time
 
-from canopsis import ingestkeys
+from canopsis.domain import ingestkeys
 
 
 def entry(secret: str, role: str = "operator", expires: float | None = None) -> dict:

@@ -1,6 +1,6 @@
 import pytest
 
-from canopsis.match import FieldError, PatternError, compile_pattern
+from canopsis.domain.match import FieldError, PatternError, compile_pattern
 
 EVENT = {
     "connector": "nagios",

@@ -2,8 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from canopsis import pbehavior
-from canopsis.match import FieldError
+from canopsis.domain import pbehavior
+from canopsis.domain.match import FieldError
 
 HOUR = 3600.0
 DAY = 24 * HOUR

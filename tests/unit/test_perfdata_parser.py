@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from canopsis.perfdata_parser import UNITS, Metric, PerfdataError, parse_perfdata
+from canopsis.domain.perfdata_parser import UNITS, Metric, PerfdataError, parse_perfdata
 
 
 def parsed(text: str) -> list[dict]:

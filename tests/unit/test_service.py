@@ -2,9 +2,9 @@
 
 import pytest
 
-from canopsis import supervisor
 from canopsis.cli import service
-from canopsis.supervisor import Process
+from canopsis.ops import supervisor
+from canopsis.ops.supervisor import Process
 
 KNOWN = [Process("webserver", "webserver", "RUNNING", 7, 0, 0, "", "/log/webserver.log")]
 

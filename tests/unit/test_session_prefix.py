@@ -6,13 +6,13 @@ import sys
 
 from conftest import opened_installed
 
-from canopsis import paths
+from canopsis.ops import paths
 
 
 def test_the_session_has_a_prefix_of_its_own_for_code_and_subprocesses():
     assert paths.prefix() != paths.DEFAULT_PREFIX
     assert paths.prefix().is_relative_to("/var/tmp")
-    code = "from canopsis import paths; print(paths.etc('initial-admin.json'))"
+    code = "from canopsis.ops import paths; print(paths.etc('initial-admin.json'))"
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert shown.stdout.strip() == str(paths.prefix() / "etc" / "initial-admin.json")
 

@@ -27,7 +27,7 @@ Alarm ids hold ``/`` (``<resource>/<component>:<key>``), so the routes after
 ``/api/v2/alarms/`` are one path parameter split here. ``event_keys`` and
 ``rev`` are internal and never answered. The action's ``author`` is the
 authenticated principal: the user's name, or ``key:<key id>/<description>``
-for an API key (:func:`canopsis.auth.key_author`).
+for an API key (:func:`canopsis.domain.auth.key_author`).
 """
 
 import re
@@ -54,7 +54,7 @@ from canopsis.webserver.openapi import (
 from pymongo import DESCENDING
 from pymongo.collection import Collection
 
-from canopsis import event
+from canopsis.domain import event
 
 STATES = range(4)
 STATUSES = range(5)
@@ -207,7 +207,7 @@ def count_alarms(coll: Collection, query: dict) -> dict:
                 counts[f"by_{name}"][key] += n
         if kind["planned"]:
             counts["in_pbehavior"] += n
-        # canopsis.alarm.is_problem
+        # canopsis.domain.alarm.is_problem
         elif not kind["cancelled"] and isinstance(kind.get("state"), int) and kind["state"] > 0:
             counts["problems"] += n
     return counts

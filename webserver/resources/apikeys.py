@@ -7,12 +7,12 @@ that no longer works) and why (``effective_reason``: its own role, its
 creator's lesser role, its creator disabled or deleted, revoked, expired);
 ``DELETE /api/v2/apikeys/{id}`` revokes one (it stays listed, with
 ``revoked``). Each change rewrites the ingest service's key file
-(:mod:`canopsis.ingestkeys`).
+(:mod:`canopsis.domain.ingestkeys`).
 
 A key's ``author`` is the user who made it (with a key, that key's creator):
 the key acts with the lesser of its own role and that user's current one, and
 answers 401 once that user is disabled or deleted. What a key does is
-authored ``key:<key id>/<description>`` (:func:`canopsis.auth.key_author`).
+authored ``key:<key id>/<description>`` (:func:`canopsis.domain.auth.key_author`).
 """
 
 from datetime import UTC, datetime
@@ -23,8 +23,8 @@ from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import read_object, require
 from canopsis.webserver.openapi import errors, json_body, json_response, path_param
 
-from canopsis import auth
-from canopsis.event import LATEST
+from canopsis.domain import auth
+from canopsis.domain.event import LATEST
 
 
 class Keys:

@@ -7,7 +7,7 @@ from canopsis.webserver.http import principal, read_object
 from canopsis.webserver.middleware import COOKIE, credentials
 from canopsis.webserver.openapi import errors, json_body, json_response
 
-from canopsis import auth
+from canopsis.domain import auth
 
 
 class Login:

@@ -1,4 +1,4 @@
-"""``/api/v2/deadletters``: the events canopsis refused (see :mod:`canopsis.deadletters`).
+"""``/api/v2/deadletters``: the events canopsis refused (see :mod:`canopsis.runtime.deadletters`).
 
 ``GET /api/v2/deadletters`` (viewer) pages them newest first;
 ``GET /api/v2/deadletters/{letter_id}`` answers one, and ``DELETE`` (admin)
@@ -11,7 +11,7 @@ event, checked like ``POST /api/v2/event`` checks one (400 naming the field,
 nothing published), is published instead with the routing key computed from
 it (an action authored by the admin), and the dead letter stays as it was
 refused, the replay added to its ``replays`` (who, when, the body sent, its
-routing key): see :func:`canopsis.deadletters.replay_corrected`.
+routing key): see :func:`canopsis.runtime.deadletters.replay_corrected`.
 ``DELETE /api/v2/deadletters?before=<epoch seconds>`` (admin) deletes the
 letters refused before that time, or every letter without ``before``, and
 answers ``{"deleted": n}``. ``time`` (also of each replay) is answered as
@@ -40,8 +40,8 @@ from canopsis.webserver.openapi import (
 from canopsis.webserver.resources.events import EVENT, prepare
 from pymongo import DESCENDING
 
-from canopsis import deadletters
-from canopsis.event import LATEST
+from canopsis.domain.event import LATEST
+from canopsis.runtime import deadletters
 
 #: the latest ``before`` accepted: the end of year 9999
 
@@ -153,7 +153,7 @@ def routes(api: Api) -> list[tuple[str, object]]:
 
 _LETTER = {
     "type": "object",
-    "description": "A refused event (see canopsis.deadletters); time is epoch seconds.",
+    "description": "A refused event (see canopsis.runtime.deadletters); time is epoch seconds.",
     "required": ["_id"],
     "properties": {
         "_id": {"type": "string"},

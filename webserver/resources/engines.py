@@ -7,7 +7,7 @@
   entry per host (``host``, ``entity_id``, ``metrics``: the last value of each
   metric seen within the last :data:`WINDOW` seconds), and ``health``: what
   each of its engine processes last reported about its progress
-  (:mod:`canopsis.enginehealth`), by report id: ``state`` (0, or 3 when
+  (:mod:`canopsis.runtime.enginehealth`), by report id: ``state`` (0, or 3 when
   stalled), ``output`` (why), ``failures`` (batches failed in a row),
   ``queue_depth`` and ``updated`` (epoch seconds). The engines a program
   runs come from its ``canopsis-engine`` command line, else from its name.
@@ -16,7 +16,7 @@
   processes' new state. An unknown program is 404.
 
 supervisord is reached on its unix socket in the prefix
-(``var/run/supervisor.sock``, :func:`canopsis.supervisor.socket_path`, read
+(``var/run/supervisor.sock``, :func:`canopsis.ops.supervisor.socket_path`, read
 at each request, or the ``socket`` a resource is given); when it does not
 answer the request is 503.
 """
@@ -36,7 +36,9 @@ from canopsis.webserver.openapi import errors, json_response
 from pymongo.database import Database
 from supervisor.xmlrpc import SupervisorTransport
 
-from canopsis import enginehealth, metrics, supervisor
+from canopsis.domain import metrics
+from canopsis.ops import supervisor
+from canopsis.runtime import enginehealth
 
 log = logging.getLogger("canopsis.webserver")
 

@@ -6,7 +6,7 @@ case-insensitive substring of the ``_id`` or the ``name``), paged by
 ``page``/``limit``. ``GET /api/v2/entities/{entity_id}`` answers one entity
 with its open ``alarm`` (null when none), the ``pbehavior`` it is in now
 (null when none) and its ``depends``/``impact`` lists; entity ids
-(:mod:`canopsis.entityid`) hold ``/`` and are taken as the rest of the path.
+(:mod:`canopsis.domain.entityid`) hold ``/`` and are taken as the rest of the path.
 ``PUT /api/v2/entities/{entity_id}`` (admin) with ``{"enabled": bool}``
 enables or disables an entity; the context engine reloads the disabled ids
 on each beat. The open alarms its events reach (its own, and a component's
@@ -37,7 +37,7 @@ from canopsis.webserver.openapi import (
 from canopsis.webserver.resources.alarms import HIDDEN
 from pymongo.collection import Collection
 
-from canopsis import pbehavior
+from canopsis.domain import pbehavior
 
 TYPES = ("connector", "component", "resource")
 MAX_SEARCH = 200
@@ -138,7 +138,7 @@ def routes(api: Api) -> list[tuple[str, object]]:
     ]
 
 
-#: what an entity id is (canopsis.entityid), said in the OpenAPI document
+#: what an entity id is (canopsis.domain.entityid), said in the OpenAPI document
 _ID_RULE = (
     "An entity id is <component>, <resource>/<component> or "
     "<connector>/<connector_name>/connector, with '%' written %25 and '/' %2F in the resource "

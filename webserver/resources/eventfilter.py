@@ -1,7 +1,7 @@
 """``/api/v2/eventfilter/rules``: the rules of the event filter (viewer reads, admin writes).
 
 ``GET`` lists the rules in evaluation order (priority, then ``_id``);
-``POST`` creates one (the body is the rule, see :mod:`canopsis.eventfilter`;
+``POST`` creates one (the body is the rule, see :mod:`canopsis.domain.eventfilter`;
 409 when its ``_id`` exists). ``GET``, ``PUT`` and ``DELETE`` of
 ``/api/v2/eventfilter/rules/{rule_id}`` read, replace and delete one; a
 replaced rule keeps its stored ``hits``, ``drops``, ``last_hit`` and
@@ -22,7 +22,7 @@ from canopsis.webserver.openapi import (
     path_param,
 )
 
-from canopsis import eventfilter
+from canopsis.domain import eventfilter
 
 
 def _order(doc: dict) -> tuple:
@@ -66,14 +66,14 @@ _RULE_FIELDS = {
     "description": {"type": "string"},
     "priority": {"type": "integer"},
     "enabled": {"type": "boolean"},
-    "match": {**OBJECT, "description": "a pattern of canopsis.match"},
+    "match": {**OBJECT, "description": "a pattern of canopsis.domain.match"},
     "actions": {"type": "array", "items": _ACTION},
     "break": {"type": "boolean"},
 }
 _RULE_BODY = body_schema(
     _RULE_FIELDS,
     ["_id", "match", "actions"],
-    "A rule (see canopsis.eventfilter); author, created, updated, hits, "
+    "A rule (see canopsis.domain.eventfilter); author, created, updated, hits, "
     "drops and last_hit are set by canopsis and refused here.",
 )
 _RULE = stored_schema(

@@ -1,12 +1,12 @@
 """``POST /api/v2/event``: one event or a list, checked like the engines check them, then published.
 
-Each event is validated by :func:`canopsis.event.validate`; the valid ones are
+Each event is validated by :func:`canopsis.domain.event.validate`; the valid ones are
 published to ``canopsis.events`` (persistent, each confirmed by the broker,
 with its computed routing key and a message id) and the answer is ``202``
 with how many were accepted and, by index, why the others were refused. When
 none is valid the answer is ``400`` with ``fields`` named ``<index>.<field>``.
 An event without ``timestamp`` gets the time it reached the API. An action
-(:data:`canopsis.event.ACTION_TYPES`) is authored by whoever sent it: its
+(:data:`canopsis.domain.event.ACTION_TYPES`) is authored by whoever sent it: its
 ``author`` is replaced by the authenticated principal's (the user's name, or
 ``key:<key id>/<description>`` for an API key), whatever the body says.
 """
@@ -21,7 +21,7 @@ from canopsis.webserver.errors import bad_request
 from canopsis.webserver.http import dumps, read_json, require
 from canopsis.webserver.openapi import errors, json_body, json_response
 
-from canopsis import event
+from canopsis.domain import event
 
 MAX_EVENTS = 10_000
 
@@ -106,8 +106,8 @@ def _required_for(event_types: tuple[str, ...], field: str) -> dict:
 
 EVENT = {
     "type": "object",
-    "description": "An event as the engines check it (canopsis.event.validate); the routing key "
-    "it makes (connector.connector_name.event_type.source_type.component[.resource]) must fit "
+    "description": "An event as the engines check it (canopsis.domain.event.validate); the routing "
+    "key it makes (connector.connector_name.event_type.source_type.component[.resource]) must fit "
     f"{event.MAX_ROUTING_KEY_BYTES} bytes, the timestamp at most {event.MAX_FUTURE} s ahead.",
     "required": ["connector", "connector_name", "event_type", "source_type", "component"],
     "properties": {

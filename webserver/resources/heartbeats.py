@@ -1,7 +1,7 @@
 """``/api/v2/heartbeats``: the heartbeat definitions (viewer reads, admin writes).
 
 ``GET`` lists the definitions by ``_id``; ``POST`` creates one (the body is the
-definition, see :mod:`canopsis.heartbeat`; 409 when its ``_id`` exists).
+definition, see :mod:`canopsis.domain.heartbeat`; 409 when its ``_id`` exists).
 ``GET``, ``PUT`` and ``DELETE`` of ``/api/v2/heartbeats/{heartbeat_id}`` read,
 replace and delete one; a replaced definition keeps its ``created``, a deleted
 one loses its tracking state too. ``GET /api/v2/heartbeats/status`` tells, for
@@ -27,7 +27,7 @@ from canopsis.webserver.openapi import (
     path_param,
 )
 
-from canopsis import heartbeat
+from canopsis.domain import heartbeat
 
 HEARTBEATS = Kind(
     noun="heartbeat",
@@ -91,7 +91,7 @@ _FIELDS = {
     "_id": _NAME,
     "name": _NAME,
     "description": {"type": "string"},
-    "match": {**OBJECT, "description": "a pattern of canopsis.match"},
+    "match": {**OBJECT, "description": "a pattern of canopsis.domain.match"},
     "interval": {"type": "number", "exclusiveMinimum": 0, "description": "seconds"},
     "component": _NAME,
     "entity": {
@@ -107,7 +107,7 @@ _FIELDS = {
 _BODY = body_schema(
     _FIELDS,
     ["_id", "match", "interval"],
-    "A heartbeat definition (see canopsis.heartbeat); author, created and "
+    "A heartbeat definition (see canopsis.domain.heartbeat); author, created and "
     "updated are set by canopsis and refused here.",
 )
 _HEARTBEAT = stored_schema(

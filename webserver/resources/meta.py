@@ -19,7 +19,7 @@ The healthcheck answers::
   load balancer should not take it out of service for it.
 - ``stalled``: present when an engine runs but makes no progress, ``{report id
   "<engine>/<host>/<worker>": why}``, from the reports every engine process
-  writes about itself (:mod:`canopsis.enginehealth`): batches failing again
+  writes about itself (:mod:`canopsis.runtime.enginehealth`): batches failing again
   and again, messages waiting while nothing is acknowledged, or no report
   for two minutes.
 
@@ -39,7 +39,8 @@ from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError
 from canopsis.webserver.resources.engines import Supervisord
 
-from canopsis import __version__, enginehealth
+from canopsis import __version__
+from canopsis.runtime import enginehealth
 
 log = logging.getLogger("canopsis.webserver")
 

@@ -13,7 +13,7 @@
   1 when the engine process makes no progress (its batches keep failing, or
   messages wait while nothing is acknowledged, or it stopped reporting), else
   0; and ``canopsis_engine_batch_failures``, its batches failed in a row. From
-  the reports the engines write around the pipeline (:mod:`canopsis.enginehealth`),
+  the reports the engines write around the pipeline (:mod:`canopsis.runtime.enginehealth`),
   so a stalled engine shows even when its own check is stuck behind it.
 """
 
@@ -26,7 +26,7 @@ from canopsis.webserver.http import require
 from canopsis.webserver.resources.alarms import count_alarms
 from canopsis.webserver.resources.engines import last_reports
 
-from canopsis import deadletters, enginehealth
+from canopsis.runtime import deadletters, enginehealth
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 ENGINE_METRICS = (

@@ -1,7 +1,7 @@
 """``/api/v2/pbehaviors``: planned behaviours (viewer reads, admin writes).
 
 ``GET`` lists the pbehaviors by ``_id``; ``POST`` creates one (the body is the
-pbehavior, see :mod:`canopsis.pbehavior`; without ``_id`` canopsis names it;
+pbehavior, see :mod:`canopsis.domain.pbehavior`; without ``_id`` canopsis names it;
 409 when its ``_id`` exists). ``GET``, ``PUT`` and ``DELETE`` of
 ``/api/v2/pbehaviors/{pbehavior_id}`` read, replace and delete one. A bad
 RRULE, an end before the start, an unknown time zone or filter is a 400
@@ -32,8 +32,8 @@ from canopsis.webserver.openapi import (
     query,
 )
 
-from canopsis import pbehavior
-from canopsis.event import LATEST
+from canopsis.domain import pbehavior
+from canopsis.domain.event import LATEST
 
 DEFAULT_SPAN = 7 * 86400
 MAX_SPAN = 400 * 86400
@@ -101,7 +101,7 @@ _FIELDS = {
     "name": _TEXT,
     "type": {"type": "string", "enum": list(pbehavior.TYPES)},
     "reason": {"type": "string"},
-    "filter": {**OBJECT, "description": "an entity pattern of canopsis.match"},
+    "filter": {**OBJECT, "description": "an entity pattern of canopsis.domain.match"},
     "start": _EPOCH,
     "end": {
         "type": ["number", "null"],
@@ -121,7 +121,7 @@ _FIELDS = {
 _BODY = body_schema(
     _FIELDS,
     ["name", "type", "reason", "filter", "start"],
-    "A pbehavior (see canopsis.pbehavior); author, created and updated are set "
+    "A pbehavior (see canopsis.domain.pbehavior); author, created and updated are set "
     "by canopsis and refused here.",
 )
 _PBEHAVIOR = stored_schema(

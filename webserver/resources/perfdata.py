@@ -1,7 +1,7 @@
 """``/api/v2/perfdata``: the points of a metric, and the metrics of an entity (viewer).
 
 ``GET /api/v2/perfdata?entity_id=&metric=&from=&to=&aggregation=&max_points=``
-answers :func:`canopsis.metrics.fetch` for the window ``from <= t < to``
+answers :func:`canopsis.domain.metrics.fetch` for the window ``from <= t < to``
 (epoch seconds; ``to`` defaults to now, ``from`` to an hour before ``to``),
 ``aggregation`` (default ``mean``) over at most ``max_points`` intervals
 (default 500, at most 10,000). ``GET /api/v2/perfdata/metrics?entity_id=``
@@ -16,8 +16,8 @@ from canopsis.webserver.errors import bad_request
 from canopsis.webserver.http import Query, require
 from canopsis.webserver.openapi import OBJECT, errors, json_response, query
 
-from canopsis import metrics
-from canopsis.event import LATEST
+from canopsis.domain import metrics
+from canopsis.domain.event import LATEST
 
 DEFAULT_WINDOW = 3600
 MAX_POINTS = 10_000

@@ -16,7 +16,7 @@
 
 A user's API keys follow their rights on their next request: a key acts with
 the lesser of its own role and its creator's, and not at all once its creator
-is disabled or deleted (:func:`canopsis.auth.key_role`); each change rewrites
+is disabled or deleted (:func:`canopsis.domain.auth.key_role`); each change rewrites
 the ingest service's key file.
 
 Two simultaneous requests never remove the last two admins: each removal is
@@ -33,7 +33,7 @@ from canopsis.webserver.http import read_object, require
 from canopsis.webserver.openapi import errors, json_body, json_response, path_param
 from pymongo.errors import DuplicateKeyError
 
-from canopsis import auth
+from canopsis.domain import auth
 
 NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 MIN_PASSWORD = 10

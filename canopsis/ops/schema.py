@@ -5,14 +5,14 @@ without it is of version 1: canopsis before versions were recorded, or a new
 database, in which the migrations find nothing to do. :func:`upgrade` brings
 the database to :data:`VERSION`; every engine process runs it at start,
 before anything else of it touches the database
-(:func:`canopsis.engine.wait_for_database`). One process at a time migrates:
-the holder of the lease ``schema-upgrade`` (:mod:`canopsis.lease`, renewed
+(:func:`canopsis.runtime.engine.wait_for_database`). One process at a time migrates:
+the holder of the lease ``schema-upgrade`` (:mod:`canopsis.runtime.lease`, renewed
 as it goes); the others wait, logging which process they wait for, and start
 once the version is reached. Each migration is idempotent and its version is
 recorded once it is complete: one cut short (its process killed, the database
 gone) is run again from its start by the next holder, which finishes the work.
 
-Version 2, the entity ids of :mod:`canopsis.entityid`. Before, a connector
+Version 2, the entity ids of :mod:`canopsis.domain.entityid`. Before, a connector
 was ``<connector>/<connector_name>`` and a resource ``<resource>/<component>``,
 nothing escaped, so that a connector and a resource could share an id.
 Components keep theirs, so do resources whose name holds neither ``/`` nor
@@ -52,8 +52,8 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from canopsis import entityid, event
-from canopsis.lease import Lease
+from canopsis.domain import entityid, event
+from canopsis.runtime.lease import Lease
 
 log = logging.getLogger("canopsis.schema")
 
@@ -138,7 +138,7 @@ def _migrate(db: Database, current: int, renew: Callable[[], None]) -> None:
 
 
 def _entity_ids(db: Database, renew: Callable[[], None]) -> None:
-    """entity ids that no two entities share (canopsis.entityid)"""
+    """entity ids that no two entities share (canopsis.domain.entityid)"""
     resources = _moves(_resource_moves(db), "resource")
     connectors = _moves(_connector_moves(db), "connector")
     entities = db["entities"]

@@ -11,7 +11,7 @@ type            id                                            example
 In a resource's and a connector's parts, ``%`` is written ``%25`` and ``/``
 ``%2F`` (:func:`escape`; nothing else changes, so the common names read as
 they are: resource ``disk /var`` of ``db1`` is ``disk %2Fvar/db1``). A
-component cannot hold ``/`` (:mod:`canopsis.event` refuses it), so its id is
+component cannot hold ``/`` (:mod:`canopsis.domain.event` refuses it), so its id is
 its name. Hence the ``/`` of an id separate its parts: a component id has
 none, a resource id one, a connector id two and ends with ``/connector``.
 Two entities of different types, or of one type with different names, never
@@ -23,7 +23,7 @@ whole in a URL (``disk %2Fvar/db1`` is ``disk%20%252Fvar%2Fdb1``).
 
 Canopsis before this rule named a connector ``<connector>/<connector_name>``
 and a resource ``<resource>/<component>`` without escaping:
-:mod:`canopsis.schema` moves a database of that time to this rule once.
+:mod:`canopsis.ops.schema` moves a database of that time to this rule once.
 """
 
 #: the last part of a connector's id

@@ -1,6 +1,6 @@
 """Bring ``$PREFIX/etc`` to the new default configuration without losing an administrator's edit.
 
-``python -m canopsis.etcsync SRC_ETC PREFIX`` renders each default file
+``python -m canopsis.ops.etcsync SRC_ETC PREFIX`` renders each default file
 (``@PREFIX@`` becomes the prefix, ``@GENERATED_SECRET@`` a random secret kept
 in ``var/lib/canopsis/secrets.json``) and then, file by file:
 
@@ -372,7 +372,7 @@ def _own(path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 2:
-        print("usage: python -m canopsis.etcsync SRC_ETC PREFIX", file=sys.stderr)
+        print("usage: python -m canopsis.ops.etcsync SRC_ETC PREFIX", file=sys.stderr)
         return 2
     for line in Sync(Path(argv[0]), Path(argv[1])).run():
         print(line)

@@ -1,6 +1,6 @@
 """Heartbeats: raise an alarm when the events expected from a source stop coming.
 
-Pure functions, like :mod:`canopsis.alarm`: nothing here reads a clock or a
+Pure functions, like :mod:`canopsis.domain.alarm`: nothing here reads a clock or a
 database, ``now`` (epoch seconds, canopsis' clock) is always a parameter and no
 input is ever changed.
 
@@ -9,7 +9,7 @@ The definition document (collection ``heartbeats``)::
     {"_id": "agent-7",                          # required, a non-empty string
      "name": "agent-7 alive",                   # optional, defaults to the _id
      "description": "...",                      # optional, free text
-     "match": {"connector_name": "agent-7"},    # required, see canopsis.match
+     "match": {"connector_name": "agent-7"},    # required, see canopsis.domain.match
      "interval": 60,                            # required, seconds, > 0
      "component": "heartbeats",                 # optional, default "heartbeats"
      "output_late": "agent-7 is silent",        # optional, replaces the default output
@@ -27,7 +27,7 @@ The raised events are ``check`` events (``state_type`` hard, ``timestamp``
 ``heartbeat``, source_type ``resource``, component the definition's
 ``component``, resource its ``name``; so two definitions should not share a
 name and component (:func:`check_tree` reports it). :func:`validate` builds one
-and runs :func:`canopsis.event.validate` on it, so a valid definition only
+and runs :func:`canopsis.domain.event.validate` on it, so a valid definition only
 raises valid events.
 
 Tracking state, one per definition: ``{"last_seen": epoch | None, "late": bool,
@@ -58,8 +58,8 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from canopsis import event as events
-from canopsis.match import FieldError, Pattern, PatternError, compile_pattern
+from canopsis.domain import event as events
+from canopsis.domain.match import FieldError, Pattern, PatternError, compile_pattern
 
 Definition = dict[str, Any]
 State = dict[str, Any]

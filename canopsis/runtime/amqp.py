@@ -26,7 +26,7 @@ Topology (declared, idempotently, by whoever publishes or consumes first):
   one entity may reach different cleaner workers. The cleaner is stateless, but
   fused with the engines after it in several workers it would work one
   entity's events in several processes, out of order:
-  :func:`canopsis.engine.check_workers` refuses that layout.
+  :func:`canopsis.runtime.engine.check_workers` refuses that layout.
 
 Messages are persistent (``delivery_mode = 2``), sent as JSON text, each with
 a ``message_id``. A :class:`Publisher` waits for the broker's confirms: a
@@ -67,7 +67,7 @@ from configobj import ConfigObj
 from kombu.mixins import ConsumerMixin
 from kombu.transport import pyamqp
 
-from canopsis import config
+from canopsis.ops import config
 
 log = logging.getLogger("canopsis.amqp")
 

@@ -43,7 +43,7 @@ from datetime import UTC, datetime
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.database import Database
 
-from canopsis.event import FieldError, truncate
+from canopsis.domain.event import FieldError, truncate
 
 log = logging.getLogger("canopsis.deadletters")
 

@@ -11,7 +11,7 @@ complete event or those errors. Choices made where the design leaves room:
   routing key are always connector, connector name, event type and source
   type; ``component`` and ``resource`` may (host names are dotted).
   ``component`` cannot hold ``/``, which separates the parts of entity ids
-  (:mod:`canopsis.entityid`); ``resource`` may (``disk /var``), escaped in its
+  (:mod:`canopsis.domain.entityid`); ``resource`` may (``disk /var``), escaped in its
   id. The routing key must fit AMQP's 255 bytes.
 - ``resource`` is required and checked only for a resource event; a component
   event's ``resource`` is dropped by :func:`normalize`.
@@ -26,9 +26,9 @@ complete event or those errors. Choices made where the design leaves room:
   values, which :func:`normalize` turns into ``"key:value"`` (``"key"`` for an
   empty value) so that a normalised event has one shape, the list the alarms
   and the event-filter rules work on; duplicates are dropped, order is kept.
-- ``perf_data`` is a string :func:`~canopsis.perfdata_parser.parse_perfdata`
+- ``perf_data`` is a string :func:`~canopsis.domain.perfdata_parser.parse_perfdata`
   reads; its error becomes the reason. ``perf_data_array`` entries are objects
-  shaped like :meth:`~canopsis.perfdata_parser.Metric.as_dict`: a non-blank
+  shaped like :meth:`~canopsis.domain.perfdata_parser.Metric.as_dict`: a non-blank
   ``metric`` and a ``value`` that is a finite number or null (unknown, like
   perfdata's ``U``); ``unit``, ``warn``, ``crit``, ``min``, ``max`` are typed
   the same way when present, and other keys are kept.
@@ -62,8 +62,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from canopsis import entityid
-from canopsis.perfdata_parser import PerfdataError, parse_perfdata
+from canopsis.domain import entityid
+from canopsis.domain.perfdata_parser import PerfdataError, parse_perfdata
 
 ACTION_TYPES = (
     "ack",
@@ -133,7 +133,7 @@ def routing_key(event: dict) -> str:
 
 
 def entity_id(event: dict) -> str:
-    """The id of the resource or component ``event`` is about (:mod:`canopsis.entityid`)."""
+    """The id of the resource or component ``event`` is about (:mod:`canopsis.domain.entityid`)."""
     if event["source_type"] == "resource":
         return entityid.resource_id(event["resource"], event["component"])
     return entityid.component_id(event["component"])

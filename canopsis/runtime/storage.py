@@ -20,11 +20,11 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 from pymongo.write_concern import WriteConcern
 
-from canopsis import config
+from canopsis.ops import config
 
 log = logging.getLogger("canopsis.storage")
 
-INDEXED_MODULES = ("canopsis.deadletters",)
+INDEXED_MODULES = ("canopsis.runtime.deadletters",)
 SERVER_SELECTION_MS = 5000
 #: the code of a write refused by a unique index
 DUPLICATE_KEY = 11000

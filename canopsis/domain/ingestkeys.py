@@ -11,8 +11,8 @@ unprivileged ``canopsis`` user, which cannot write ``$PREFIX/etc``.
 
 The file is ``{key id: {"hash", "role", "expires", "author"}}``: ``hash`` the
 SHA-256 of the key's secret (never the secret itself), ``role`` the one the key
-acts with (:func:`canopsis.auth.key_role`), ``expires`` epoch seconds or null,
-``author`` what its actions are authored by (:func:`canopsis.auth.key_author`).
+acts with (:func:`canopsis.domain.auth.key_role`), ``expires`` epoch seconds or null,
+``author`` what its actions are authored by (:func:`canopsis.domain.auth.key_author`).
 Revoked keys and keys whose creator is disabled or deleted are left out;
 expiry is checked when a key is used, so a key that expires between two
 writes stops working on time. The file is written
@@ -31,7 +31,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from canopsis import auth, paths
+from canopsis.domain import auth
+from canopsis.ops import paths
 
 log = logging.getLogger("canopsis.ingestkeys")
 

@@ -9,7 +9,7 @@ it starts (a process older than one of them runs an outdated version).
 from dataclasses import dataclass
 from pathlib import Path
 
-from canopsis import config, paths
+from canopsis.ops import config, paths
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ A pbehavior is a document::
 
     {"_id": "pb1", "name": "Saturday backup", "type": "maintenance",
      "reason": "weekly backup",
-     "filter": {"component": "db1"},        # an entity pattern (canopsis.match)
+     "filter": {"component": "db1"},        # an entity pattern (canopsis.domain.match)
      "start": 1774062000, "end": 1774065600, # epoch seconds; end may be null
      "rrule": "FREQ=WEEKLY;BYDAY=SA",       # optional iCalendar RRULE value
      "exdates": [1774666800],               # occurrence starts to skip
@@ -52,8 +52,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrule, rrulestr
 
-from canopsis.event import LATEST
-from canopsis.match import FieldError, Pattern, PatternError, compile_pattern
+from canopsis.domain.event import LATEST
+from canopsis.domain.match import FieldError, Pattern, PatternError, compile_pattern
 
 TYPES = ("maintenance", "pause", "inactive")
 #: the order in which pbehaviors active on one entity apply

@@ -10,7 +10,7 @@ from fnmatch import fnmatchcase
 
 from supervisor.xmlrpc import SupervisorTransport
 
-from canopsis import paths
+from canopsis.ops import paths
 
 
 class SupervisorError(Exception):

@@ -14,7 +14,7 @@ thresholds of the engine's own check (:class:`Thresholds`).
 events pass from A to B in memory (the command line is the order), and what C
 passes on goes to C's ``next`` through the broker.
 The same engines can run one per process (``canopsis-engine A``, ...) by
-configuration alone. See :mod:`canopsis.amqp` for the exchanges and queues and
+configuration alone. See :mod:`canopsis.runtime.amqp` for the exchanges and queues and
 why the events of one entity are always handled by one worker, in order.
 
 The loop (a kombu ``ConsumerMixin``), for the queue of the first engine:
@@ -27,7 +27,7 @@ The loop (a kombu ``ConsumerMixin``), for the queue of the first engine:
 3. ``flush()`` every engine, then write the batch's dead letters, then make
    them durable: one journaled write (``j: true``) returns once every write
    of the batch is in the database's journal on disk
-   (:func:`canopsis.storage.make_durable`; ``durable_batches`` in
+   (:func:`canopsis.runtime.storage.make_durable`; ``durable_batches`` in
    ``mongo.conf``, on by default).
 4. Publish the events forwarded to the next engine, each confirmed by the
    broker (persistent, routing key = entity id).
@@ -59,10 +59,10 @@ messages again; a lost broker connection is re-established by kombu with the
 same kind of backoff. MongoDB unreachable at start is retried the same way:
 the process stays up and says so in its log rather than exiting. At start,
 before anything else, the process brings the database to this version's
-schema, or waits while another process does (:mod:`canopsis.schema`).
+schema, or waits while another process does (:mod:`canopsis.ops.schema`).
 
 Health: the process writes its health to MongoDB every few seconds and when
-it changes (:mod:`canopsis.enginehealth`, outside the pipeline, which may be
+it changes (:mod:`canopsis.runtime.enginehealth`, outside the pipeline, which may be
 what is stuck): batches failing again and again, or messages waiting while
 nothing is acknowledged, make it stalled; its own checks then carry state
 3 and the reason, and the healthcheck and ``/metrics`` show it.
@@ -85,7 +85,7 @@ slow or stalled engine becomes an alarm on its entity like any other.
 
 An engine run as several processes does its ``beat()`` once per interval, not
 once per process: before each beat, a process takes or renews the engine's
-lease (:mod:`canopsis.lease`, for ``2 * beat_interval``) and only the holder
+lease (:mod:`canopsis.runtime.lease`, for ``2 * beat_interval``) and only the holder
 runs ``beat()``; every process still publishes its own check. A holder
 that dies is replaced within two intervals; one stopped by SIGTERM releases
 the lease, so another process takes it at its next beat. Taking and losing a
@@ -117,9 +117,10 @@ from pymongo.errors import (
     WriteConcernError,
 )
 
-from canopsis import amqp, config, deadletters, enginehealth, paths, schema, storage
-from canopsis.event import FieldError, entity_id, routing_key
-from canopsis.lease import Lease, holder_id
+from canopsis.domain.event import FieldError, entity_id, routing_key
+from canopsis.ops import config, paths, schema
+from canopsis.runtime import amqp, deadletters, enginehealth, storage
+from canopsis.runtime.lease import Lease, holder_id
 
 log = logging.getLogger("canopsis.engine")
 
@@ -305,7 +306,7 @@ class Engine:
 
     #: configobj spec lines of the ``[options]`` section
     options_spec: ClassVar[str] = ""
-    #: True: :meth:`work` receives the :class:`~canopsis.amqp.Delivery` (raw body)
+    #: True: :meth:`work` receives the :class:`~canopsis.runtime.amqp.Delivery` (raw body)
     raw: ClassVar[bool] = False
 
     def __init__(self, name: str, options: dict[str, Any], db: Database) -> None:
@@ -419,7 +420,7 @@ def perf_event(
     output: str = "ok",
 ) -> dict:
     """The self-monitoring check of ``engine`` with its perf data (``counters``: the engine's
-    own); ``state`` and ``output`` say how it goes (stalled: :mod:`canopsis.enginehealth`,
+    own); ``state`` and ``output`` say how it goes (stalled: :mod:`canopsis.runtime.enginehealth`,
     slow: :class:`Thresholds`)."""
     metrics = [
         {
@@ -798,7 +799,7 @@ class Runner(amqp.ConsumerBase):
         now = time.monotonic()
         self.next_beat = {c.name: now + c.beat_interval for c in chain.confs}
         self.report_ids = [enginehealth.report_id(c.name, self.host, worker) for c in chain.confs]
-        #: this process in the leases (:mod:`canopsis.lease`)
+        #: this process in the leases (:mod:`canopsis.runtime.lease`)
         self.holder = holder_id(self.host, os.getpid(), worker)
         self.leases = {
             c.name: Lease(db, c.name, self.holder, 2 * c.beat_interval) for c in chain.confs
@@ -950,7 +951,7 @@ class Runner(amqp.ConsumerBase):
     # health
 
     def _health(self, now: float) -> tuple[int, str]:
-        """The chain's state and why (see :func:`canopsis.enginehealth.assess`)."""
+        """The chain's state and why (see :func:`canopsis.runtime.enginehealth.assess`)."""
         return enginehealth.assess(
             self.failures, self.last_error, self.depth, now - self.progress_at
         )
@@ -1081,7 +1082,7 @@ class Runner(amqp.ConsumerBase):
 def wait_for_database(
     db: Database, chain: Chain, holder: str, stopping: Callable[[], bool]
 ) -> None:
-    """Bring the database to this canopsis' schema (:func:`canopsis.schema.upgrade`, under the
+    """Bring the database to this canopsis' schema (:func:`canopsis.ops.schema.upgrade`, under the
     name ``holder``), create the indexes and set the engines up, retrying while MongoDB is
     unreachable."""
     attempt = 0

@@ -7,7 +7,7 @@ A rule is a plain document of the ``eventfilter_rules`` collection::
      "description": "...",             # optional, free text
      "priority": 10,                   # optional int, default 0; lower runs first, ties by _id
      "enabled": true,                  # optional, default true; a disabled rule is skipped
-     "match": {"resource": {"$regex": "^disk", "$options": "i"}},   # required, see canopsis.match
+     "match": {"resource": {"$regex": "^disk", "$options": "i"}},   # required, see domain.match
      "actions": [                      # required, may be empty (a rule that only counts hits)
          {"type": "set", "field": "site", "value": "paris"},   # any JSON value; dotted paths
          {"type": "remove", "field": "extra.debug"},
@@ -41,7 +41,7 @@ then ``break: true`` ends evaluation after that rule (when it matched).
 
 Evaluation has a budget of CPU time per event: past it,
 :class:`OverBudget` is raised after the rule that crossed it. Patterns run on
-RE2 (:mod:`canopsis.match`), linear in the event's size, so only many rules on
+RE2 (:mod:`canopsis.domain.match`), linear in the event's size, so only many rules on
 a large event can cross it.
 
 The fields that identify an event's entity and routing key
@@ -60,7 +60,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from canopsis.match import FieldError, Pattern, PatternError, ValidationError, compile_pattern
+from canopsis.domain.match import (
+    FieldError,
+    Pattern,
+    PatternError,
+    ValidationError,
+    compile_pattern,
+)
 
 IDENTITY_FIELDS = frozenset(
     {"connector", "connector_name", "event_type", "source_type", "component", "resource"}

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from configobj import ConfigObj, ConfigObjError, flatten_errors, get_extra_values
 from configobj.validate import Validator
 
-from canopsis import paths
+from canopsis.ops import paths
 
 # The key naming the external server that replaces a program with managed = false.
 EXTERNAL_KEY = {"amqp": "url", "mongo": "uri"}

@@ -11,8 +11,8 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from canopsis import programs, supervisor
-from canopsis.supervisor import Process
+from canopsis.ops import programs, supervisor
+from canopsis.ops.supervisor import Process
 
 STOPPED = {"STOPPED", "EXITED", "FATAL"}
 #: the states of a process that is up, or that supervisord is bringing up

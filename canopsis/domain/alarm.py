@@ -65,7 +65,7 @@ Rules
   steps.
 - Size: a step's message ``m`` and value are cut to :data:`MAX_STEP_TEXT`
   bytes and its author to :data:`MAX_AUTHOR` bytes
-  (:func:`canopsis.event.truncate`, the cut said at the end); an alarm keeps
+  (:func:`canopsis.domain.event.truncate`, the cut said at the end); an alarm keeps
   its first :data:`MAX_TAGS` tags. With outputs cut by the cleaner, no
   sequence of events can grow an alarm past MongoDB's document limit.
 - Planned behaviours: an event worked by the pbehavior engine carries
@@ -85,7 +85,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from canopsis.event import truncate
+from canopsis.domain.event import truncate
 
 Alarm = dict[str, Any]
 Event = dict[str, Any]

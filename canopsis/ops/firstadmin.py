@@ -1,10 +1,10 @@
-"""The first admin, made at install: ``python -m canopsis.firstadmin PREFIX GROUP``.
+"""The first admin, made at install: ``python -m canopsis.ops.firstadmin PREFIX GROUP``.
 
 When the install has no first admin yet, a random password is written to
 ``$PREFIX/etc/admin-password`` (mode 0600, root) and its Argon2 hash to
 ``$PREFIX/etc/initial-admin.json`` (0640, readable by the canopsis
 group). The webserver creates the user ``admin`` from that file
-when the database holds no admin (see :func:`canopsis.auth.ensure_initial_admin`),
+when the database holds no admin (see :func:`canopsis.domain.auth.ensure_initial_admin`),
 so the install needs no running database. The password is printed once, on
 the install that made it.
 """
@@ -16,7 +16,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from canopsis import auth
+from canopsis.domain import auth
 
 NAME = "admin"
 

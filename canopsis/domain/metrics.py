@@ -57,7 +57,7 @@ from statistics import fmean
 from pymongo import UpdateOne
 from pymongo.database import Database
 
-from canopsis import storage
+from canopsis.runtime import storage
 
 BUCKET_SECONDS = 3600
 DEFAULT_RETENTION_DAYS = 90

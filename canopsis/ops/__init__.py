@@ -1,0 +1,1 @@
+"""Operations: configuration, paths, install and update, supervisord, schema migrations."""
