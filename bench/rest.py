@@ -24,12 +24,11 @@ import random
 import time
 import urllib.parse
 
-from canopsis.engines import alerts
-
 from bench.mix import Mix
 from bench.stack import Stack
 from bench.stats import rate, summary
 from canopsis.domain import alarm, auth, event
+from canopsis.engines import alerts
 
 CLIENTS = 4
 INSERT_CHUNK = 1000

@@ -47,11 +47,11 @@ import logging
 import time
 from typing import Any
 
-from canopsis.engines.alerts import flag_entity_disabled
 from pymongo import UpdateOne
 from pymongo.database import Database
 
 from canopsis.domain import entityid
+from canopsis.engines.alerts import flag_entity_disabled
 from canopsis.runtime import storage
 from canopsis.runtime.engine import Engine
 

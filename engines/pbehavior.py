@@ -31,14 +31,14 @@ import logging
 import time
 from typing import Any
 
-from canopsis.engines.alerts import OPEN
-from canopsis.engines.context import COLLECTION as ENTITIES
-from canopsis.engines.context import new_entity
 from pymongo.database import Database
 
 from canopsis.domain import pbehavior
 from canopsis.domain.alarm import IN_PBEHAVIOR_QUERY
 from canopsis.domain.match import Pattern
+from canopsis.engines.alerts import OPEN
+from canopsis.engines.context import COLLECTION as ENTITIES
+from canopsis.engines.context import new_entity
 from canopsis.runtime.engine import Engine
 
 log = logging.getLogger("canopsis.engines.pbehavior")

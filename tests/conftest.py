@@ -13,8 +13,6 @@ from pathlib import Path
 import kombu
 import pymongo
 import pytest
-from canopsis.webserver.api import EventSender
-from canopsis.webserver.app import create_app
 from configobj import ConfigObj
 from falcon import testing
 
@@ -22,6 +20,8 @@ from bench.stack import free_port, wait_for_port
 from canopsis.domain import auth
 from canopsis.ops import config, paths
 from canopsis.ops.etcsync import Sync
+from canopsis.webserver.api import EventSender
+from canopsis.webserver.app import create_app
 
 REPO = Path(__file__).resolve().parent.parent
 INSTALLED = str(paths.DEFAULT_PREFIX)

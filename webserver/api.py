@@ -4,13 +4,13 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from canopsis.webserver.errors import ApiError, Unavailable
 from configobj import ConfigObj
 from pymongo.database import Database
 
 from canopsis.domain import auth, ingestkeys
 from canopsis.ops import paths
 from canopsis.runtime import amqp, engine, storage
+from canopsis.webserver.errors import ApiError, Unavailable
 
 log = logging.getLogger("canopsis.webserver")
 

@@ -13,15 +13,15 @@ crash of the database process.
 import importlib
 
 import falcon
-from canopsis.webserver import openapi
-from canopsis.webserver.api import Api, EventSender
-from canopsis.webserver.http import new_app
-from canopsis.webserver.middleware import Authentication, BodyLimit, SecurityHeaders
 from configobj import ConfigObj
 from pymongo.database import Database
 
 from canopsis.ops import config, paths
 from canopsis.runtime import storage
+from canopsis.webserver import openapi
+from canopsis.webserver.api import Api, EventSender
+from canopsis.webserver.http import new_app
+from canopsis.webserver.middleware import Authentication, BodyLimit, SecurityHeaders
 
 ALWAYS = ("meta", "auth")
 #: webservice name -> module of canopsis.webserver.resources

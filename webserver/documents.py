@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import falcon
-from canopsis.webserver.api import Api
-from canopsis.webserver.errors import ApiError, bad_request
-from canopsis.webserver.http import Query, read_json, require
 from pymongo.errors import DuplicateKeyError
 
 from canopsis.domain import event
 from canopsis.domain.match import FieldError
+from canopsis.webserver.api import Api
+from canopsis.webserver.errors import ApiError, bad_request
+from canopsis.webserver.http import Query, read_json, require
 
 
 def body_schema(fields: dict, required: list[str], description: str) -> dict:

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import falcon
-from canopsis.webserver import errors
-from canopsis.webserver.errors import ApiError, bad_request
 
 from canopsis.domain.auth import Principal
 from canopsis.domain.event import LATEST
+from canopsis.webserver import errors
+from canopsis.webserver.errors import ApiError, bad_request
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000

@@ -26,15 +26,15 @@ have the REST API's one shape (:mod:`canopsis.webserver.errors`).
 from pathlib import Path
 
 import falcon
+from configobj import ConfigObj
+
+from canopsis.domain import auth, ingestkeys
+from canopsis.ops import config
 from canopsis.webserver.api import EventSender
 from canopsis.webserver.errors import ApiError
 from canopsis.webserver.http import new_app, read_json
 from canopsis.webserver.middleware import BodyLimit, SecurityHeaders, credentials
 from canopsis.webserver.resources.events import submit
-from configobj import ConfigObj
-
-from canopsis.domain import auth, ingestkeys
-from canopsis.ops import config
 
 ROLES = ("operator", "admin")
 #: the service's status for each state of the broker (:meth:`EventSender.state`)

@@ -3,10 +3,10 @@
 from collections.abc import Callable
 
 import falcon
-from canopsis.webserver.api import Api
-from canopsis.webserver.errors import ApiError
 
 from canopsis.domain import auth
+from canopsis.webserver.api import Api
+from canopsis.webserver.errors import ApiError
 
 COOKIE = "canopsis_session"
 

@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from types import ModuleType
 
 import falcon
-from canopsis.webserver.http import DEFAULT_LIMIT, MAX_LIMIT
 
 from canopsis import __version__
+from canopsis.webserver.http import DEFAULT_LIMIT, MAX_LIMIT
 
 PATH = "/api/v2/openapi.json"
 

@@ -4,11 +4,11 @@ import time
 
 import pymongo
 import pytest
-from canopsis.engines import alerts as alerts_engine
-from canopsis.engines.alerts import Alerts
 from pymongo import monitoring
 
 from canopsis.domain import alarm
+from canopsis.engines import alerts as alerts_engine
+from canopsis.engines.alerts import Alerts
 from canopsis.runtime.engine import Retry
 
 pytestmark = pytest.mark.integration

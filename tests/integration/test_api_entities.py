@@ -3,10 +3,10 @@
 import time
 
 import pytest
-from canopsis.engines.alerts import Alerts
 
 from canopsis.domain import entityid, event
 from canopsis.domain.metrics import write_points
+from canopsis.engines.alerts import Alerts
 from canopsis.runtime.engine import Retry
 from tests.integration.test_alerts_engine import engine as alerts_engine
 

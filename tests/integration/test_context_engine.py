@@ -3,9 +3,9 @@
 import time
 
 import pytest
-from canopsis.engines.context import Context
 
 from canopsis.domain import event as events
+from canopsis.engines.context import Context
 
 pytestmark = pytest.mark.integration
 

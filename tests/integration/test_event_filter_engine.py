@@ -4,9 +4,9 @@ import logging
 from datetime import UTC, datetime
 
 import pytest
-from canopsis.engines.event_filter import EventFilter
 
 from canopsis.domain.event import normalize
+from canopsis.engines.event_filter import EventFilter
 from canopsis.runtime.engine import Routed, check_options
 
 pytestmark = pytest.mark.integration

@@ -3,9 +3,9 @@
 from datetime import UTC, datetime
 
 import pytest
-from canopsis.engines.eventstore import EventStore
 
 from canopsis.domain.event import normalize
+from canopsis.engines.eventstore import EventStore
 from canopsis.runtime.engine import check_options
 
 pytestmark = pytest.mark.integration

@@ -3,6 +3,7 @@
 import time
 
 import pytest
+
 from canopsis.engines.heartbeat import Heartbeat
 
 pytestmark = pytest.mark.integration

@@ -7,8 +7,6 @@ import time
 import kombu
 import pytest
 import schemathesis
-from canopsis.webserver import http, openapi
-from canopsis.webserver.api import Api
 from configobj import ConfigObj
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,6 +18,8 @@ from canopsis.domain import alarm, event
 from canopsis.domain.match import FieldError
 from canopsis.ops import config
 from canopsis.runtime import amqp, deadletters
+from canopsis.webserver import http, openapi
+from canopsis.webserver.api import Api
 from tests.conftest import REPO, ApiClient
 
 pytestmark = pytest.mark.integration

@@ -3,6 +3,7 @@
 import time
 
 import pytest
+
 from canopsis.engines.alerts import Alerts
 from canopsis.engines.pbehavior import Pbehavior
 

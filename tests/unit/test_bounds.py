@@ -4,10 +4,10 @@ import json
 
 import bson
 import pytest
-from canopsis.engines.cleaner import Cleaner
 
 from canopsis.domain import alarm, event
 from canopsis.domain.event import FieldError, normalize, truncate
+from canopsis.engines.cleaner import Cleaner
 from canopsis.runtime import amqp, deadletters
 from canopsis.runtime.engine import Chain, EngineConf
 from tests.unit.test_engine import good as check

@@ -4,10 +4,10 @@ import json
 import time
 
 import pytest
-from canopsis.engines.cleaner import Cleaner
 
 from canopsis.cli import launch, send_event
 from canopsis.domain import event
+from canopsis.engines.cleaner import Cleaner
 from canopsis.ops import config
 from canopsis.runtime import amqp, deadletters, engine
 from canopsis.runtime.engine import Chain, Engine, EngineConf

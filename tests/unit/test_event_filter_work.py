@@ -1,8 +1,7 @@
 import logging
 
-from canopsis.engines.event_filter import EventFilter
-
 from canopsis.domain.event import normalize
+from canopsis.engines.event_filter import EventFilter
 from canopsis.runtime.engine import Routed, check_options
 
 

@@ -36,6 +36,10 @@ import uuid
 from datetime import UTC, datetime
 
 import falcon
+from pymongo import DESCENDING
+from pymongo.collection import Collection
+
+from canopsis.domain import event
 from canopsis.engines.alerts import OPEN, RESOLVED
 from canopsis.engines.eventstore import COLLECTION as EVENTS_LOG
 from canopsis.webserver.api import Api
@@ -51,10 +55,6 @@ from canopsis.webserver.openapi import (
     path_param,
     query,
 )
-from pymongo import DESCENDING
-from pymongo.collection import Collection
-
-from canopsis.domain import event
 
 STATES = range(4)
 STATUSES = range(5)

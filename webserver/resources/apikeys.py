@@ -18,13 +18,13 @@ authored ``key:<key id>/<description>`` (:func:`canopsis.domain.auth.key_author`
 from datetime import UTC, datetime
 
 import falcon
+
+from canopsis.domain import auth
+from canopsis.domain.event import LATEST
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import read_object, require
 from canopsis.webserver.openapi import errors, json_body, json_response, path_param
-
-from canopsis.domain import auth
-from canopsis.domain.event import LATEST
 
 
 class Keys:

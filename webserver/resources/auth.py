@@ -1,13 +1,13 @@
 """``/api/v2/auth/login|logout|me``: sessions with a cookie."""
 
 import falcon
+
+from canopsis.domain import auth
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import principal, read_object
 from canopsis.webserver.middleware import COOKIE, credentials
 from canopsis.webserver.openapi import errors, json_body, json_response
-
-from canopsis.domain import auth
 
 
 class Login:

@@ -24,6 +24,10 @@ import uuid
 from datetime import UTC, datetime
 
 import falcon
+from pymongo import DESCENDING
+
+from canopsis.domain.event import LATEST
+from canopsis.runtime import deadletters
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, Unavailable, bad_request
 from canopsis.webserver.http import Query, page_body, read_json, require
@@ -38,10 +42,6 @@ from canopsis.webserver.openapi import (
     query,
 )
 from canopsis.webserver.resources.events import EVENT, prepare
-from pymongo import DESCENDING
-
-from canopsis.domain.event import LATEST
-from canopsis.runtime import deadletters
 
 #: the latest ``before`` accepted: the end of year 9999
 

@@ -29,16 +29,16 @@ import xmlrpc.client
 from datetime import UTC, datetime
 
 import falcon
-from canopsis.webserver.api import Api
-from canopsis.webserver.errors import ApiError, Unavailable
-from canopsis.webserver.http import require
-from canopsis.webserver.openapi import errors, json_response
 from pymongo.database import Database
 from supervisor.xmlrpc import SupervisorTransport
 
 from canopsis.domain import metrics
 from canopsis.ops import supervisor
 from canopsis.runtime import enginehealth
+from canopsis.webserver.api import Api
+from canopsis.webserver.errors import ApiError, Unavailable
+from canopsis.webserver.http import require
+from canopsis.webserver.openapi import errors, json_response
 
 log = logging.getLogger("canopsis.webserver")
 

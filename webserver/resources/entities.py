@@ -18,6 +18,9 @@ import re
 import time
 
 import falcon
+from pymongo.collection import Collection
+
+from canopsis.domain import pbehavior
 from canopsis.engines.alerts import OPEN, flag_entity_disabled
 from canopsis.engines.context import COLLECTION
 from canopsis.engines.pbehavior import COLLECTION as PBEHAVIORS
@@ -35,9 +38,6 @@ from canopsis.webserver.openapi import (
     query,
 )
 from canopsis.webserver.resources.alarms import HIDDEN
-from pymongo.collection import Collection
-
-from canopsis.domain import pbehavior
 
 TYPES = ("connector", "component", "resource")
 MAX_SEARCH = 200

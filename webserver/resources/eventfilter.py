@@ -10,6 +10,7 @@ replaced rule keeps its stored ``hits``, ``drops``, ``last_hit`` and
 writes into a stored rule it cannot compile cannot be sent.
 """
 
+from canopsis.domain import eventfilter
 from canopsis.engines.event_filter import COLLECTION
 from canopsis.webserver.api import Api
 from canopsis.webserver.documents import Document, Documents, Kind, body_schema, stored_schema
@@ -21,8 +22,6 @@ from canopsis.webserver.openapi import (
     list_of,
     path_param,
 )
-
-from canopsis.domain import eventfilter
 
 
 def _order(doc: dict) -> tuple:

@@ -16,12 +16,12 @@ import uuid
 from typing import Any
 
 import falcon
+
+from canopsis.domain import event
 from canopsis.webserver.api import Api, EventSender
 from canopsis.webserver.errors import bad_request
 from canopsis.webserver.http import dumps, read_json, require
 from canopsis.webserver.openapi import errors, json_body, json_response
-
-from canopsis.domain import event
 
 MAX_EVENTS = 10_000
 

@@ -14,6 +14,8 @@ has been silent (from the states the heartbeat engine keeps in
 import time
 
 import falcon
+
+from canopsis.domain import heartbeat
 from canopsis.engines.heartbeat import DEFINITIONS, STATES
 from canopsis.webserver.api import Api
 from canopsis.webserver.documents import Document, Documents, Kind, body_schema, stored_schema
@@ -26,8 +28,6 @@ from canopsis.webserver.openapi import (
     list_of,
     path_param,
 )
-
-from canopsis.domain import heartbeat
 
 HEARTBEATS = Kind(
     noun="heartbeat",

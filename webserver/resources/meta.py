@@ -35,12 +35,12 @@ import time
 import xmlrpc.client
 
 import falcon
-from canopsis.webserver.api import Api
-from canopsis.webserver.errors import ApiError
-from canopsis.webserver.resources.engines import Supervisord
 
 from canopsis import __version__
 from canopsis.runtime import enginehealth
+from canopsis.webserver.api import Api
+from canopsis.webserver.errors import ApiError
+from canopsis.webserver.resources.engines import Supervisord
 
 log = logging.getLogger("canopsis.webserver")
 

@@ -20,13 +20,13 @@
 import time
 
 import falcon
+
 from canopsis.engines.alerts import OPEN
+from canopsis.runtime import deadletters, enginehealth
 from canopsis.webserver.api import Api
 from canopsis.webserver.http import require
 from canopsis.webserver.resources.alarms import count_alarms
 from canopsis.webserver.resources.engines import last_reports
-
-from canopsis.runtime import deadletters, enginehealth
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 ENGINE_METRICS = (

@@ -17,6 +17,9 @@ import math
 import time
 
 import falcon
+
+from canopsis.domain import pbehavior
+from canopsis.domain.event import LATEST
 from canopsis.engines.pbehavior import COLLECTION
 from canopsis.webserver.api import Api
 from canopsis.webserver.documents import Document, Documents, Kind, body_schema, stored_schema
@@ -31,9 +34,6 @@ from canopsis.webserver.openapi import (
     path_param,
     query,
 )
-
-from canopsis.domain import pbehavior
-from canopsis.domain.event import LATEST
 
 DEFAULT_SPAN = 7 * 86400
 MAX_SPAN = 400 * 86400

@@ -11,13 +11,13 @@ lists the entity's metrics with their description.
 import time
 
 import falcon
+
+from canopsis.domain import metrics
+from canopsis.domain.event import LATEST
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import bad_request
 from canopsis.webserver.http import Query, require
 from canopsis.webserver.openapi import OBJECT, errors, json_response, query
-
-from canopsis.domain import metrics
-from canopsis.domain.event import LATEST
 
 DEFAULT_WINDOW = 3600
 MAX_POINTS = 10_000

@@ -27,13 +27,13 @@ made first, then undone (409) when no enabled admin is left
 import re
 
 import falcon
+from pymongo.errors import DuplicateKeyError
+
+from canopsis.domain import auth
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import read_object, require
 from canopsis.webserver.openapi import errors, json_body, json_response, path_param
-from pymongo.errors import DuplicateKeyError
-
-from canopsis.domain import auth
 
 NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 MIN_PASSWORD = 10
