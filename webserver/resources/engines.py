@@ -5,8 +5,8 @@
   for each engine program (a name starting with ``engine-``), ``engines``:
   the last self-report of each engine it runs, grouped by engine name, one
   entry per host (``host``, ``entity_id``, ``metrics``: the last value of each
-  metric seen within the last :data:`WINDOW` seconds), and ``health``: what
-  each of its engine processes last reported about its progress
+  metric seen within the last :data:`~canopsis.store.engines.WINDOW` seconds), and
+  ``health``: what each of its engine processes last reported about its progress
   (:mod:`canopsis.runtime.enginehealth`), by report id: ``state`` (0, or 3 when
   stalled), ``output`` (why), ``failures`` (batches failed in a row),
   ``queue_depth`` and ``updated`` (epoch seconds). The engines a program
@@ -24,17 +24,14 @@ answer the request is 503.
 import logging
 import re
 import shlex
-import time
 import xmlrpc.client
-from datetime import UTC, datetime
 
 import falcon
-from pymongo.database import Database
 from supervisor.xmlrpc import SupervisorTransport
 
-from canopsis.domain import metrics
 from canopsis.ops import supervisor
 from canopsis.runtime import enginehealth
+from canopsis.store.engines import last_reports
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, Unavailable
 from canopsis.webserver.http import require
@@ -42,7 +39,6 @@ from canopsis.webserver.openapi import errors, json_response
 
 log = logging.getLogger("canopsis.webserver")
 
-WINDOW = 600
 ACTIONS = ("start", "stop", "restart")
 #: what ``health`` answers of each engine report
 HEALTH_FIELDS = ("engine", "host", "worker", "state", "output", "failures", "queue_depth")
@@ -103,34 +99,6 @@ def engine_names(program: str, command: str | None) -> list[str]:
                 return names
     base = re.sub(r"-\d+$", "", program)
     return [base.removeprefix("engine-")]
-
-
-def last_reports(db: Database, now: float | None = None) -> dict[str, list[dict]]:
-    """The engines' last self-reports within :data:`WINDOW`, by engine name.
-
-    ``{engine: [{"host", "entity_id", "metrics": {metric: last value}}]}``.
-    """
-    now = time.time() if now is None else now
-    since = datetime.fromtimestamp(now - WINDOW, UTC)
-    found = db.metrics.find(
-        {"entity_id": {"$regex": "^engine-"}, "last_seen": {"$gte": since}},
-        {"_id": 0, "entity_id": 1, "metric": 1},
-    )
-    by_entity: dict[str, dict[str, float]] = {}
-    for doc in found:
-        got = metrics.fetch(
-            db, doc["entity_id"], doc["metric"], now - WINDOW, now + 1, "last", max_points=1
-        )
-        if got["points"]:
-            by_entity.setdefault(doc["entity_id"], {})[doc["metric"]] = got["points"][-1][1]
-    reports: dict[str, list[dict]] = {}
-    for entity_id in sorted(by_entity):
-        resource, _slash, host = entity_id.partition("/")
-        engine = resource.removeprefix("engine-")
-        reports.setdefault(engine, []).append(
-            {"host": host, "entity_id": entity_id, "metrics": by_entity[entity_id]}
-        )
-    return reports
 
 
 class Engines:
