@@ -28,7 +28,7 @@ from bench.mix import Mix
 from bench.stack import Stack
 from bench.stats import rate, summary
 from canopsis.domain import alarm, auth, event
-from canopsis.engines import alerts
+from canopsis.store import alarms
 
 CLIENTS = 4
 INSERT_CHUNK = 1000
@@ -93,7 +93,7 @@ def _time(client: Client, paths: list[str], repeat: int, budget_s: float) -> dic
 
 def queries(stack: Stack, db, key: str, levels: list[int], repeat: int, budget_s: float) -> dict:
     """Latency of the alarm queries with each number of open alarms of ``levels``."""
-    alerts.ensure_indexes(db)
+    alarms.ensure_indexes(db)
     mix = Mix(tag="rest")
     client = Client(stack.web_port, key)
     now = time.time()

@@ -1,6 +1,6 @@
 """The alerts engine: one open alarm per entity, driven by :mod:`canopsis.domain.alarm`.
 
-Collections: ``alarms`` holds the open alarms (one per entity, unique
+Collections (:mod:`canopsis.store.alarms`): ``alarms`` holds the open alarms (one per entity, unique
 ``entity_id``); a resolved alarm moves to ``alarms_resolved``, so the open set
 stays small and the alarm list stays fast.
 
@@ -26,7 +26,7 @@ alarm is an insert: a second open alarm for an entity is refused by the
 unique index, which retries the batch the same way.
 
 Disabled entities: the context engine drops their events, so their open alarms
-would stay as they are without a sign; :func:`flag_entity_disabled` sets
+would stay as they are without a sign; :func:`canopsis.store.alarms.flag_entity_disabled` sets
 ``entity_disabled: true`` on them (the REST API when an entity is disabled,
 and the context engine at each beat for alarms opened by events already past
 it then) and clears it when the entity is enabled again.
@@ -47,71 +47,16 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne
+from pymongo import InsertOne, ReplaceOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from canopsis.domain import alarm as alarms
 from canopsis.runtime import storage
 from canopsis.runtime.engine import Engine, Retry
+from canopsis.store.alarms import OPEN, RESOLVED, ensure_indexes
 
 log = logging.getLogger("canopsis.engines.alerts")
-
-OPEN = "alarms"
-RESOLVED = "alarms_resolved"
-
-
-#: indexes of the open alarms no longer kept: each index costs the embedded database about
-#: 0.3 ms on every alarm write, indexed value changed or not, and these few-valued ones
-#: (a state or status matches a quarter of the alarms or more) or rarely sorted on saved
-#: little on reads
-DROPPED_INDEXES = ("creation_date_-1", "state.val_-1", "status.val_-1")
-
-
-def ensure_indexes(db: Database) -> None:
-    """The indexes of the open and resolved alarms (the REST API's filters and sorts).
-
-    Open alarms are written on every event about them, so they keep only the
-    indexes that reads cannot do without: the entity (the engine's lookups, one
-    open alarm per entity), ``last_update_date`` (the default newest-first list),
-    the component and the connector (the selective filters), the alarms in a
-    pbehavior (few). A state or status filter alone, or a sort on
-    ``creation_date``, reads the open alarms.
-    """
-    opened = db[OPEN]
-    opened.create_index("entity_id", unique=True)
-    opened.create_index([("last_update_date", DESCENDING)])
-    opened.create_index([("component", ASCENDING), ("resource", ASCENDING)])
-    opened.create_index("connector_name")
-    opened.create_index("pbehavior.id", sparse=True)  # the few alarms in a pbehavior
-    existing = opened.index_information()
-    for name in DROPPED_INDEXES:
-        if name in existing:
-            opened.drop_index(name)
-    resolved = db[RESOLVED]
-    resolved.create_index([("entity_id", ASCENDING), ("resolved", DESCENDING)])
-    resolved.create_index([("resolved", DESCENDING)])
-
-
-def flag_entity_disabled(
-    db: Database, entity_ids: list[str], flag: bool, still_disabled: list[str] = ()
-) -> int:
-    """Set ``entity_disabled`` to ``flag`` on the open alarms that the events of
-    ``entity_ids`` reach (their own, and a component's resources'), but, when clearing
-    it, on those of an entity or component of ``still_disabled``; the number changed.
-
-    ``rev`` is incremented: a write of this engine computed from an alarm before is refused
-    by its revision and its batch worked again on the fresh alarm, so the flag is not lost.
-    """
-    changed = 0
-    for field in ("entity_id", "component"):  # each first, so that its index serves
-        query: dict = {field: {"$in": entity_ids}, "entity_disabled": {"$ne": flag}}
-        if not flag and still_disabled:
-            for name in ("entity_id", "component"):
-                query.setdefault(name, {})["$nin"] = list(still_disabled)
-        update = {"$set": {"entity_disabled": flag}, "$inc": {"rev": 1}}
-        changed += db[OPEN].update_many(query, update).modified_count
-    return changed
 
 
 def timed_query() -> dict:

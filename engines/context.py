@@ -1,4 +1,5 @@
-"""The context: the entities events are about, kept in the ``entities`` collection.
+"""The context: the entities events are about, kept in the ``entities`` collection
+(:mod:`canopsis.store.entities`).
 
 Every event names up to three entities, stored here with the ids of
 :mod:`canopsis.domain.entityid`:
@@ -38,7 +39,7 @@ engine's own check). The disabled ids are reloaded on each beat
 (``beat_interval``, 10 s by default), so an entity disabled or enabled through
 the API takes effect within one beat. The beat also flags ``entity_disabled``
 the open alarms of the disabled entities that lack it
-(:func:`canopsis.engines.alerts.flag_entity_disabled`): the REST API flags
+(:func:`canopsis.store.alarms.flag_entity_disabled`): the REST API flags
 those open when it disables an entity, this catches an alarm opened by an
 event already past this engine then.
 """
@@ -50,29 +51,12 @@ from typing import Any
 from pymongo import UpdateOne
 from pymongo.database import Database
 
-from canopsis.domain import entityid
-from canopsis.engines.alerts import flag_entity_disabled
 from canopsis.runtime import storage
 from canopsis.runtime.engine import Engine
+from canopsis.store.alarms import flag_entity_disabled
+from canopsis.store.entities import COLLECTION, disabled_ids, ensure_indexes, entity_ids, new_entity
 
 log = logging.getLogger("canopsis.engines.context")
-
-COLLECTION = "entities"
-
-
-def entity_ids(event: dict) -> tuple[str, str, str | None]:
-    """``(connector id, component id, resource id or None)`` of an event."""
-    connector = entityid.connector_id(event["connector"], event["connector_name"])
-    resource = event["entity_id"] if event["source_type"] == "resource" else None
-    return connector, event["component"], resource
-
-
-def ensure_indexes(db: Database) -> None:
-    entities = db[COLLECTION]
-    entities.create_index("type")
-    entities.create_index("enabled")
-    entities.create_index("component", sparse=True)
-    entities.create_index("connector")
 
 
 class Context(Engine):
@@ -98,8 +82,7 @@ cache_size = integer(min=100, default=200000)
             flag_entity_disabled(self.db, sorted(self.disabled), True)
 
     def _load_disabled(self) -> None:
-        found = self.db[COLLECTION].find({"enabled": False}, {"_id": 1})
-        self.disabled = {doc["_id"] for doc in found}
+        self.disabled = set(disabled_ids(self.db))
 
     def prepare(self, events: list[dict]) -> None:
         unknown = {
@@ -183,23 +166,3 @@ cache_size = integer(min=100, default=200000)
         database that crashed before the batch was made durable lost some)."""
         self.pending.clear()
         self.known.clear()
-
-
-def new_entity(kind: str, event: dict, now: float) -> dict:
-    """The document of a new entity of ``kind`` named by ``event`` (without ``last_seen``)."""
-    connector, component, _resource = entity_ids(event)
-    doc: dict[str, Any] = {
-        "type": kind,
-        "connector": connector,
-        "enabled": True,
-        "first_seen": now,
-        "infos": {},
-    }
-    if kind == "connector":
-        doc["name"] = event["connector_name"]
-        doc["connector_type"] = event["connector"]
-    elif kind == "component":
-        doc["name"] = component
-    else:
-        doc.update(name=event["resource"], component=component, depends=[component])
-    return doc

@@ -43,10 +43,10 @@ from pymongo.errors import PyMongoError
 from canopsis.domain.event import FieldError
 from canopsis.domain.eventfilter import OverBudget, Rule, apply_rules, compile_rules
 from canopsis.runtime.engine import Engine, Routed
+from canopsis.store.eventfilter import COLLECTION
 
 log = logging.getLogger(__name__)
 
-COLLECTION = "eventfilter_rules"
 #: fields the engine writes into rule documents, left out when rules are compiled
 COUNTER_FIELDS = ("drops", "last_hit")
 

@@ -41,8 +41,8 @@ from pymongo.database import Database
 
 from canopsis.runtime import storage
 from canopsis.runtime.engine import Engine
+from canopsis.store.eventlog import COLLECTION, ensure_indexes
 
-COLLECTION = "events_log"
 NOT_STORED_FIELDS = ("perf_data", "perf_data_array")
 
 
@@ -57,9 +57,8 @@ class EventStore(Engine):
         self._docs: list[dict] = []
 
     def setup(self) -> None:
-        collection = self.db[COLLECTION]
-        collection.create_index([("entity_id", ASCENDING), ("t", ASCENDING)])
-        storage.ensure_ttl(collection, "stored", self.options["retention_days"] * 86400)
+        ensure_indexes(self.db)
+        storage.ensure_ttl(self.db[COLLECTION], "stored", self.options["retention_days"] * 86400)
 
     def prepare(self, events: list[dict]) -> None:
         missing = {

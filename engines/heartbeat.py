@@ -35,11 +35,10 @@ from pymongo.database import Database
 from canopsis.domain import heartbeat
 from canopsis.domain.match import Pattern
 from canopsis.runtime.engine import Engine
+from canopsis.store.heartbeats import DEFINITIONS, STATES
 
 log = logging.getLogger("canopsis.engines.heartbeat")
 
-DEFINITIONS = "heartbeats"
-STATES = "heartbeat_states"
 SIGNS_OF_LIFE = ("check", "perf", "log", "heartbeat")
 
 

@@ -36,14 +36,13 @@ from pymongo.database import Database
 from canopsis.domain import pbehavior
 from canopsis.domain.alarm import IN_PBEHAVIOR_QUERY
 from canopsis.domain.match import Pattern
-from canopsis.engines.alerts import OPEN
-from canopsis.engines.context import COLLECTION as ENTITIES
-from canopsis.engines.context import new_entity
 from canopsis.runtime.engine import Engine
+from canopsis.store.alarms import OPEN
+from canopsis.store.entities import COLLECTION as ENTITIES
+from canopsis.store.entities import new_entity
+from canopsis.store.pbehaviors import COLLECTION
 
 log = logging.getLogger("canopsis.engines.pbehavior")
-
-COLLECTION = "pbehaviors"
 #: the events that carry the entity's pbehavior
 CARRIERS = ("check", "pbehavior")
 _ALARM_FIELDS = ("entity_id", "connector", "connector_name", "component", "resource", "pbehavior")

@@ -23,6 +23,7 @@ from pymongo.errors import DuplicateKeyError
 
 from canopsis.domain import event
 from canopsis.domain.match import FieldError
+from canopsis.store import documents
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import Query, read_json, require
@@ -97,7 +98,7 @@ class Documents:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         require(req, "viewer")
         Query(req, ()).check()
-        items = sorted(self.api.db[self.kind.collection].find(), key=self.kind.order)
+        items = sorted(documents.all_stored(self.api.db, self.kind.collection), key=self.kind.order)
         resp.media = {"items": items, "total": len(items)}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -106,7 +107,7 @@ class Documents:
         now = time.time()
         doc = {**body, "author": who.author, "created": now, "updated": now}
         try:
-            self.api.db[self.kind.collection].insert_one(doc)
+            documents.insert(self.api.db, self.kind.collection, doc)
         except DuplicateKeyError:
             message = f"a {self.kind.noun} {body['_id']} exists"
             raise ApiError(409, message, {"_id": "taken"}) from None
@@ -125,7 +126,7 @@ class Document:
         return ApiError(404, f"no {self.kind.noun} {doc_id}")
 
     def _get(self, doc_id: str) -> dict:
-        doc = self.api.db[self.kind.collection].find_one({"_id": doc_id})
+        doc = documents.get(self.api.db, self.kind.collection, doc_id)
         if doc is None:
             raise self._missing(doc_id)
         return doc
@@ -142,16 +143,13 @@ class Document:
         stored = self._get(doc_id)
         kept = {key: stored[key] for key in self.kind.kept if key in stored}
         doc = {**body, **kept, "author": who.author, "updated": time.time()}
-        collection = self.api.db[self.kind.collection]
-        if collection.replace_one({"_id": doc_id}, doc).matched_count == 0:
+        if not documents.replace(self.api.db, self.kind.collection, doc):
             raise self._missing(doc_id)
         resp.media = doc
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, **params: str) -> None:
         [doc_id] = params.values()
         require(req, "admin")
-        if self.api.db[self.kind.collection].delete_one({"_id": doc_id}).deleted_count == 0:
+        if not documents.delete(self.api.db, self.kind.collection, doc_id, self.kind.states):
             raise self._missing(doc_id)
-        for states in self.kind.states:
-            self.api.db[states].delete_one({"_id": doc_id})
         resp.status = falcon.HTTP_204

@@ -3,7 +3,7 @@
 ``{"error": {"code": <HTTP status>, "message": "...", "fields": {"<field>": "<reason>"}}}``
 
 :class:`ApiError` carries the fields; falcon's own errors (404 on an unknown
-route, 405, 413) get the same shape. An unreachable MongoDB or broker is 503;
+route, 405, 413) get the same shape. An unreachable MongoDB, broker or supervisord is 503;
 (the event sender raises :class:`Unavailable` itself); anything else is 500 with a generic message,
 the traceback going to the log only.
 """
@@ -12,6 +12,8 @@ import logging
 
 import falcon
 from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+
+from canopsis.ops import supervisor
 
 log = logging.getLogger("canopsis.webserver")
 
@@ -59,6 +61,10 @@ def install(app: falcon.App) -> None:
         log.warning("MongoDB unreachable: %s", str(exc).splitlines()[0][:160])
         raise Unavailable("the database") from exc
 
+    def supervisord_down(req, resp, exc, params):
+        log.warning("supervisord: %s", exc)
+        raise Unavailable("supervisord") from exc
+
     def unexpected(req, resp, exc, params):
         if isinstance(exc, falcon.HTTPError):
             raise exc
@@ -67,4 +73,5 @@ def install(app: falcon.App) -> None:
 
     app.add_error_handler(Exception, unexpected)
     app.add_error_handler((ConnectionFailure, ServerSelectionTimeoutError), database_down)
+    app.add_error_handler(supervisor.Unreachable, supervisord_down)
     app.set_error_serializer(serialize)

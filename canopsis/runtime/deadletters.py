@@ -154,6 +154,16 @@ def listing(db: Database, limit: int = 100) -> list[dict]:
     return list(db[COLLECTION].find().sort("time", DESCENDING).limit(limit))
 
 
+def page(db: Database, skip: int, limit: int) -> tuple[list[dict], int]:
+    """The dead letters newest first, from ``skip`` on, at most ``limit``; and their number."""
+    docs = db[COLLECTION].find().sort([("time", DESCENDING), ("_id", DESCENDING)])
+    return list(docs.skip(skip).limit(limit)), count(db)
+
+
+def count(db: Database) -> int:
+    return db[COLLECTION].count_documents({})
+
+
 def get(db: Database, letter_id: str) -> dict | None:
     return db[COLLECTION].find_one({"_id": letter_id})
 

@@ -7,9 +7,9 @@ import pytest
 from pymongo import monitoring
 
 from canopsis.domain import alarm
-from canopsis.engines import alerts as alerts_engine
 from canopsis.engines.alerts import Alerts
 from canopsis.runtime.engine import Retry
+from canopsis.store import alarms as alarms_store
 
 pytestmark = pytest.mark.integration
 
@@ -174,7 +174,7 @@ def test_setup_drops_the_open_alarm_indexes_no_longer_kept(mongo_db):
     mongo_db.alarms.create_index([("creation_date", -1)])
     engine(mongo_db)
     kept = set(mongo_db.alarms.index_information())
-    assert kept.isdisjoint(alerts_engine.DROPPED_INDEXES)
+    assert kept.isdisjoint(alarms_store.DROPPED_INDEXES)
     assert {"_id_", "entity_id_1", "last_update_date_-1", "connector_name_1"} <= kept
 
 

@@ -378,10 +378,10 @@ def test_newest_first_pages_are_the_same_whether_recent_alarms_fill_them_or_not(
 def test_a_large_unfiltered_total_is_counted_again_once_it_is_old(api, monkeypatch):
     """LARGE_TOTAL alarms or more: the unfiltered total may lag by TOTAL_MAX_AGE_S; a filtered
     total and a small one never lag."""
-    from canopsis.webserver.resources import alarms as resource
+    from canopsis.store import alarms as store
 
-    monkeypatch.setattr(resource, "LARGE_TOTAL", 5)
-    monkeypatch.setattr(resource, "TOTAL_MAX_AGE_S", 0.5)
+    monkeypatch.setattr(store, "LARGE_TOTAL", 5)
+    monkeypatch.setattr(store, "TOTAL_MAX_AGE_S", 0.5)
     viewer = api.as_role("viewer")
 
     def totals() -> tuple[int, int]:

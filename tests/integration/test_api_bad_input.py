@@ -9,9 +9,9 @@ from urllib.parse import quote
 import pytest
 
 from canopsis.domain import auth
-from canopsis.engines.heartbeat import DEFINITIONS
-from canopsis.engines.pbehavior import COLLECTION as PBEHAVIORS
 from canopsis.runtime import deadletters
+from canopsis.store.heartbeats import DEFINITIONS
+from canopsis.store.pbehaviors import COLLECTION as PBEHAVIORS
 from canopsis.webserver import openapi
 from canopsis.webserver.app import ALWAYS, WEBSERVICES
 from tests.conftest import ApiClient

@@ -5,7 +5,7 @@ from urllib.parse import unquote
 
 from canopsis.domain import event
 from canopsis.domain.entityid import component_id, connector_id, escape, resource_id
-from canopsis.engines.context import entity_ids
+from canopsis.store.entities import entity_ids
 
 #: names that tried to make two ids equal under the former rule or a naive one
 TRICKY = [

@@ -12,11 +12,11 @@
   whose entity is in a pbehavior (maintenance, pause or inactive), ``false``
   the others; ``entity_disabled=true`` those flagged ``entity_disabled`` (their
   entity, or their resource's component, is disabled: its events are dropped, see
-  :func:`canopsis.engines.alerts.flag_entity_disabled`), ``false`` the others.
+  :func:`canopsis.store.alarms.flag_entity_disabled`), ``false`` the others.
 - ``GET /api/v2/alarms/{alarm_id}`` (viewer): one open or resolved alarm with its steps.
 - ``GET /api/v2/alarms/{alarm_id}/history`` (viewer): the history of the
   alarm's entity (its ``events_log`` documents, see
-  :mod:`canopsis.engines.eventstore`: state changes and actions), newest
+  :mod:`canopsis.store.eventlog`: state changes and actions), newest
   first, paged, within ``from <= t < to`` (epoch seconds) when given.
 - ``POST /api/v2/alarms/{alarm_id}/{action}`` (operator): publishes the action
   event of :data:`ACTIONS` for an open alarm; ``202``.
@@ -30,18 +30,21 @@ authenticated principal: the user's name, or ``key:<key id>/<description>``
 for an API key (:func:`canopsis.domain.auth.key_author`).
 """
 
-import re
 import time
 import uuid
 from datetime import UTC, datetime
 
 import falcon
-from pymongo import DESCENDING
-from pymongo.collection import Collection
 
 from canopsis.domain import event
-from canopsis.engines.alerts import OPEN, RESOLVED
-from canopsis.engines.eventstore import COLLECTION as EVENTS_LOG
+from canopsis.store import alarms, eventlog
+from canopsis.store.alarms import (
+    LARGE_TOTAL,
+    STATES,
+    STATUSES,
+    TOTAL_AGE_FACTOR,
+    TOTAL_MAX_AGE_S,
+)
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import Query, dumps, page_body, read_object, require
@@ -56,8 +59,6 @@ from canopsis.webserver.openapi import (
     query,
 )
 
-STATES = range(4)
-STATUSES = range(5)
 MAX_IDS = 1000
 MAX_SNOOZE = 31_536_000
 ACTIONS = event.ACTION_TYPES
@@ -86,21 +87,6 @@ SORTS = {
     "component": "component",
     "resource": "resource",
 }
-HIDDEN = {"event_keys": 0, "rev": 0}
-#: a newest-first page is looked for among the alarms updated within each of these spans
-#: (seconds) before all of them: everything in a span is newer than everything out of it,
-#: so a full page found there is the page, and the database sorts a few, not every alarm.
-#: Growing tenfold, so a miss costs a fraction of the next try; the first fits a live site,
-#: where every check refreshes its open alarm's last_update_date
-RECENT_SPANS = (60.0, 600.0, 3600.0, 86400.0)
-#: an unfiltered total at least this large is counted again only once it is
-#: TOTAL_MAX_AGE_S old, or TOTAL_AGE_FACTOR times what counting took if longer (so
-#: counting takes at most a tenth of the server's time): counting reads every alarm on
-#: the embedded database (~100 ms for 10,000, ~1 s for 100,000), and a list that large
-#: changes faster than an operator reads it
-LARGE_TOTAL = 1000
-TOTAL_MAX_AGE_S = 2.0
-TOTAL_AGE_FACTOR = 10
 #: the body fields of each action besides ``output``: name -> required
 ACTION_FIELDS: dict[str, dict[str, bool]] = {
     "snooze": {"duration": True},
@@ -124,143 +110,42 @@ def _values(q: Query, name: str, allowed: range) -> list[int]:
     return sorted(set(values))
 
 
-def read_filters(q: Query) -> tuple[str, dict]:
-    """The collection and the MongoDB query of the filter parameters.
-
-    The query is one flat document, the indexed equalities first: the embedded
-    database's planner picks its index from the first condition (a connector's
-    critical alarms out of 10,000: 2 ms this way, 190 ms state first, 470 ms
-    under an ``$and``).
-    """
-    collection = OPEN if q.boolean("opened", True) else RESOLVED
-    query: dict = {}
-    for name in ("component", "connector_name", "resource", "connector"):
-        value = q.text(name)
-        if value is not None:
-            query[name] = value
-    for name, path, allowed in (("state", "state.val", STATES), ("status", "status.val", STATUSES)):
-        values = _values(q, name, allowed)
-        if values:
-            query[path] = {"$in": values}
-    acked = q.boolean("acked")
-    if acked is not None:
-        query["ack"] = {"$ne": None} if acked else None
-    alternatives = []
-    snoozed = q.boolean("snoozed")
-    if snoozed is not None:
-        now = time.time()
-        if snoozed:
-            query.update({"snooze": {"$ne": None}, "snooze.val": {"$gt": now}})
-        else:
-            alternatives.append([{"snooze": None}, {"snooze.val": {"$lte": now}}])
-    in_maintenance = q.boolean("in_maintenance")
-    if in_maintenance is not None:
-        query["pbehavior.id"] = {"$exists": in_maintenance}
-    entity_disabled = q.boolean("entity_disabled")
-    if entity_disabled is not None:
-        query["entity_disabled"] = True if entity_disabled else {"$ne": True}
-    tags = [tag for tag in q.texts("tags") if tag]
-    if tags:
-        query["tags"] = {"$all": tags}
-    search = q.text("search")
-    if search:
-        pattern = {"$regex": re.escape(search), "$options": "i"}
-        alternatives.append([{field: pattern} for field in ("component", "resource", "output")])
-    if len(alternatives) == 1:
-        query["$or"] = alternatives[0]
-    elif alternatives:
-        query["$and"] = [{"$or": each} for each in alternatives]
-    since, until = q.number("from"), q.number("to")
-    span = {}
-    if since is not None:
-        span["$gte"] = since
-    if until is not None:
-        span["$lte"] = until
-    if span:
-        query["last_update_date"] = span
-    return collection, query
-
-
-def count_alarms(coll: Collection, query: dict) -> dict:
-    """``total``, ``by_state``, ``by_status``, ``problems`` and ``in_pbehavior`` of the alarms
-    of ``coll`` matching ``query``, from one aggregation."""
-    kinds = {
-        "state": "$state.val",
-        "status": "$status.val",
-        "cancelled": {"$ne": [{"$ifNull": ["$canceled", None]}, None]},
-        "planned": {"$ne": [{"$ifNull": ["$pbehavior.id", None]}, None]},
-    }
-    groups = coll.aggregate([{"$match": query}, {"$group": {"_id": kinds, "n": {"$sum": 1}}}])
-    counts = {
-        "total": 0,
-        "by_state": dict.fromkeys(map(str, STATES), 0),
-        "by_status": dict.fromkeys(map(str, STATUSES), 0),
-        "problems": 0,
-        "in_pbehavior": 0,
-    }
-    for group in groups:
-        kind, n = group["_id"], group["n"]
-        counts["total"] += n
-        for name in ("state", "status"):
-            key = str(kind.get(name))
-            if key in counts[f"by_{name}"]:
-                counts[f"by_{name}"][key] += n
-        if kind["planned"]:
-            counts["in_pbehavior"] += n
-        # canopsis.domain.alarm.is_problem
-        elif not kind["cancelled"] and isinstance(kind.get("state"), int) and kind["state"] > 0:
-            counts["problems"] += n
-    return counts
+def read_filters(q: Query) -> alarms.Filters:
+    """The :class:`~canopsis.store.alarms.Filters` of the filter parameters."""
+    return alarms.Filters(
+        opened=q.boolean("opened", True),
+        equal={name: value for name in alarms.EQUALITIES if (value := q.text(name)) is not None},
+        states=_values(q, "state", STATES),
+        statuses=_values(q, "status", STATUSES),
+        acked=q.boolean("acked"),
+        snoozed=q.boolean("snoozed"),
+        in_maintenance=q.boolean("in_maintenance"),
+        entity_disabled=q.boolean("entity_disabled"),
+        tags=[tag for tag in q.texts("tags") if tag],
+        search=q.text("search"),
+        since=q.number("from"),
+        until=q.number("to"),
+    )
 
 
 class Alarms:
     def __init__(self, api: Api) -> None:
         self.api = api
-        #: collection -> (until when it holds, monotonic; its large unfiltered total)
-        self.totals: dict[str, tuple[float, int]] = {}
-
-    def total(self, collection: str, query: dict) -> int:
-        """The number of alarms of ``collection`` matching ``query`` (see :data:`LARGE_TOTAL`)."""
-        coll = self.api.db[collection]
-        if query:
-            return coll.count_documents(query)
-        start = time.monotonic()
-        until, total = self.totals.get(collection, (start, 0))
-        if start < until:
-            return total
-        total = coll.estimated_document_count()
-        if total >= LARGE_TOTAL:
-            took = time.monotonic() - start
-            self.totals[collection] = (start + max(TOTAL_MAX_AGE_S, TOTAL_AGE_FACTOR * took), total)
-        return total
+        self.totals = alarms.Totals()
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         require(req, "viewer")
         q = Query(req, (*FILTERS, "sort", "direction", "page", "limit", "with_steps"))
-        collection, query = read_filters(q)
+        filters = read_filters(q)
         sort = q.choice("sort", SORTS, "last_update_date")
         direction = 1 if q.choice("direction", ("asc", "desc"), "desc") == "asc" else -1
         page, limit = q.paging()
         with_steps = q.boolean("with_steps", False)
         q.check()
-        projection = dict(HIDDEN) if with_steps else {**HIDDEN, "steps": 0}
-        coll = self.api.db[collection]
-        total = self.total(collection, query)
-        order = [(SORTS[sort], direction), ("_id", direction)]
-        skip = (page - 1) * limit
-        spans = RECENT_SPANS if (sort, direction) == ("last_update_date", -1) else ()
-        now = time.time()
-        for span in spans:
-            since = {"$gte": now - span}
-            if "last_update_date" in query:
-                recent = {**query, "$and": [*query.get("$and", []), {"last_update_date": since}]}
-            else:
-                recent = {**query, "last_update_date": since}
-            found = list(coll.find(recent, projection).sort(order).skip(skip).limit(limit))
-            if len(found) == limit:
-                break
-        else:
-            found = list(coll.find(query, projection).sort(order).skip(skip).limit(limit))
+        db, collection, query = self.api.db, filters.collection, filters.query()
+        total = self.totals.count(db, collection, query)
+        order = (SORTS[sort], direction)
+        found = alarms.page(db, collection, query, order, (page - 1) * limit, limit, with_steps)
         resp.media = page_body(found, total, page, limit)
 
 
@@ -275,7 +160,7 @@ class AlarmPath:
         if rest == "counts":
             resp.media = self.counts(req)
             return
-        alarm = _find_any(self.api, rest)
+        alarm = alarms.find_any(self.api.db, rest)
         if alarm is None and rest.endswith(HISTORY):
             resp.media = self.history(req, rest.removesuffix(HISTORY))
             return
@@ -293,20 +178,18 @@ class AlarmPath:
         }
         page, limit = q.paging()
         q.check()
-        alarm = _find_any(self.api, alarm_id)
+        alarm = alarms.find_any(self.api.db, alarm_id)
         if alarm is None:
             raise ApiError(404, f"no alarm {alarm_id}")
-        where = {"entity_id": alarm["entity_id"], **({"t": window} if window else {})}
-        found = self.api.db[EVENTS_LOG]
-        total = found.count_documents(where)
-        docs = found.find(where).sort([("t", DESCENDING), ("_id", DESCENDING)])
-        return page_body(list(docs.skip((page - 1) * limit).limit(limit)), total, page, limit)
+        skip = (page - 1) * limit
+        docs, total = eventlog.history(self.api.db, alarm["entity_id"], window, skip, limit)
+        return page_body(docs, total, page, limit)
 
     def counts(self, req: falcon.Request) -> dict:
         q = Query(req, FILTERS)
-        collection, query = read_filters(q)
+        filters = read_filters(q)
         q.check()
-        return count_alarms(self.api.db[collection], query)
+        return alarms.counts(self.api.db, filters.collection, filters.query())
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, rest: str) -> None:
         who = require(req, "operator")
@@ -317,7 +200,7 @@ class AlarmPath:
         if not alarm_id or action not in ACTIONS:
             raise ApiError(404, f"no route POST /api/v2/alarms/{rest}")
         fields = _read_action(req, action)
-        alarm = self.api.db[OPEN].find_one({"_id": alarm_id, "resolved": None}, HIDDEN)
+        alarm = alarms.find_open(self.api.db, [alarm_id]).get(alarm_id)
         if alarm is None:
             raise ApiError(404, f"no open alarm {alarm_id}")
         message, errors = _message(alarm, action, who.author, fields)
@@ -330,10 +213,7 @@ class AlarmPath:
     def bulk(self, req: falcon.Request, resp: falcon.Response, action: str, author: str) -> None:
         fields = _read_action(req, action, ("ids",))
         ids = list(dict.fromkeys(fields.pop("ids")))
-        found = {
-            doc["_id"]: doc
-            for doc in self.api.db[OPEN].find({"_id": {"$in": ids}, "resolved": None}, HIDDEN)
-        }
+        found = alarms.find_open(self.api.db, ids)
         messages, errors = [], {}
         for alarm_id in ids:
             if alarm_id in found:
@@ -346,14 +226,6 @@ class AlarmPath:
             self.api.sender.send(messages)
         resp.status = falcon.HTTP_202
         resp.media = {"queued": len(messages), "missing": [i for i in ids if i not in found]}
-
-
-def _find_any(api: Api, alarm_id: str) -> dict | None:
-    for collection in (OPEN, RESOLVED):
-        alarm = api.db[collection].find_one({"_id": alarm_id}, HIDDEN)
-        if alarm is not None:
-            return alarm
-    return None
 
 
 def _read_action(req: falcon.Request, action: str, extra: tuple[str, ...] = ()) -> dict:

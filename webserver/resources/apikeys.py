@@ -21,6 +21,7 @@ import falcon
 
 from canopsis.domain import auth
 from canopsis.domain.event import LATEST
+from canopsis.store import users
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import read_object, require
@@ -33,7 +34,7 @@ class Keys:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         require(req, "admin")
-        found = list(self.api.db[auth.API_KEYS].find({}, {"hash": 0}).sort("created", -1))
+        found = users.all_keys(self.api.db)
         creators = auth.key_creators(self.api.db, found)
         resp.media = {"items": [_listed(doc, creators.get(doc["author"])) for doc in found]}
 

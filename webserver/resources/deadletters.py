@@ -24,7 +24,6 @@ import uuid
 from datetime import UTC, datetime
 
 import falcon
-from pymongo import DESCENDING
 
 from canopsis.domain.event import LATEST
 from canopsis.runtime import deadletters
@@ -68,11 +67,8 @@ class Letters:
         query = Query(req, ("page", "limit"))
         page, limit = query.paging()
         query.check()
-        found = self.api.db[deadletters.COLLECTION]
-        total = found.count_documents({})
-        docs = found.find().sort([("time", DESCENDING), ("_id", DESCENDING)])
-        items = [_public(doc) for doc in docs.skip((page - 1) * limit).limit(limit)]
-        resp.media = page_body(items, total, page, limit)
+        docs, total = deadletters.page(self.api.db, (page - 1) * limit, limit)
+        resp.media = page_body([_public(doc) for doc in docs], total, page, limit)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
         require(req, "admin")

@@ -5,8 +5,8 @@
   for each engine program (a name starting with ``engine-``), ``engines``:
   the last self-report of each engine it runs, grouped by engine name, one
   entry per host (``host``, ``entity_id``, ``metrics``: the last value of each
-  metric seen within the last :data:`WINDOW` seconds), and ``health``: what
-  each of its engine processes last reported about its progress
+  metric seen within the last :data:`~canopsis.store.engines.WINDOW` seconds), and
+  ``health``: what each of its engine processes last reported about its progress
   (:mod:`canopsis.runtime.enginehealth`), by report id: ``state`` (0, or 3 when
   stalled), ``output`` (why), ``failures`` (batches failed in a row),
   ``queue_depth`` and ``updated`` (epoch seconds). The engines a program
@@ -15,61 +15,30 @@
   ``restart`` a program (its name, ``group:name``, or a group); answers the
   processes' new state. An unknown program is 404.
 
-supervisord is reached on its unix socket in the prefix
-(``var/run/supervisor.sock``, :func:`canopsis.ops.supervisor.socket_path`, read
-at each request, or the ``socket`` a resource is given); when it does not
-answer the request is 503.
+supervisord is reached with :mod:`canopsis.ops.supervisor` on its unix socket in the
+prefix (``var/run/supervisor.sock``, read at each request, or the ``socket`` a resource is
+given); when it does not answer the request is 503 (:func:`canopsis.webserver.errors.install`).
 """
 
-import logging
 import re
 import shlex
-import time
 import xmlrpc.client
-from datetime import UTC, datetime
 
 import falcon
-from pymongo.database import Database
-from supervisor.xmlrpc import SupervisorTransport
 
-from canopsis.domain import metrics
 from canopsis.ops import supervisor
 from canopsis.runtime import enginehealth
+from canopsis.store.engines import last_reports
 from canopsis.webserver.api import Api
-from canopsis.webserver.errors import ApiError, Unavailable
+from canopsis.webserver.errors import ApiError
 from canopsis.webserver.http import require
 from canopsis.webserver.openapi import errors, json_response
 
-log = logging.getLogger("canopsis.webserver")
-
-WINDOW = 600
 ACTIONS = ("start", "stop", "restart")
 #: what ``health`` answers of each engine report
 HEALTH_FIELDS = ("engine", "host", "worker", "state", "output", "failures", "queue_depth")
 #: supervisord fault codes (supervisor.xmlrpc.Faults)
 BAD_NAME, NOT_RUNNING, ALREADY_STARTED = 10, 70, 60
-
-
-class Supervisord:
-    """An XML-RPC client on supervisord's unix socket; Unavailable when it does not answer."""
-
-    def __init__(self, socket: str | None = None) -> None:
-        self.socket = socket
-
-    def rpc(self):
-        path = self.socket or supervisor.socket_path()
-        transport = SupervisorTransport(None, None, f"unix://{path}")
-        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
-
-    def call(self, method: str, *args):
-        try:
-            return getattr(self.rpc(), method)(*args)
-        except (OSError, xmlrpc.client.ProtocolError) as exc:
-            log.warning("supervisord: %s", exc)
-            raise Unavailable("supervisord") from exc
-
-    def processes(self) -> list[supervisor.Process]:
-        return [supervisor.Process.from_info(info) for info in self.call("getAllProcessInfo")]
 
 
 def describe(process: supervisor.Process) -> dict:
@@ -105,46 +74,18 @@ def engine_names(program: str, command: str | None) -> list[str]:
     return [base.removeprefix("engine-")]
 
 
-def last_reports(db: Database, now: float | None = None) -> dict[str, list[dict]]:
-    """The engines' last self-reports within :data:`WINDOW`, by engine name.
-
-    ``{engine: [{"host", "entity_id", "metrics": {metric: last value}}]}``.
-    """
-    now = time.time() if now is None else now
-    since = datetime.fromtimestamp(now - WINDOW, UTC)
-    found = db.metrics.find(
-        {"entity_id": {"$regex": "^engine-"}, "last_seen": {"$gte": since}},
-        {"_id": 0, "entity_id": 1, "metric": 1},
-    )
-    by_entity: dict[str, dict[str, float]] = {}
-    for doc in found:
-        got = metrics.fetch(
-            db, doc["entity_id"], doc["metric"], now - WINDOW, now + 1, "last", max_points=1
-        )
-        if got["points"]:
-            by_entity.setdefault(doc["entity_id"], {})[doc["metric"]] = got["points"][-1][1]
-    reports: dict[str, list[dict]] = {}
-    for entity_id in sorted(by_entity):
-        resource, _slash, host = entity_id.partition("/")
-        engine = resource.removeprefix("engine-")
-        reports.setdefault(engine, []).append(
-            {"host": host, "entity_id": entity_id, "metrics": by_entity[entity_id]}
-        )
-    return reports
-
-
 class Engines:
     def __init__(self, api: Api, socket: str | None = None) -> None:
         self.api = api
-        self.supervisord = Supervisord(socket)
+        self.socket = socket
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         require(req, "viewer")
-        processes = self.supervisord.processes()
+        processes = supervisor.processes(self.socket)
         try:
             config = {
                 info["name"]: info.get("command")
-                for info in self.supervisord.call("getAllConfigInfo")
+                for info in supervisor.call("getAllConfigInfo", socket=self.socket)
             }
         except xmlrpc.client.Fault:
             config = {}
@@ -171,7 +112,7 @@ class Engines:
 class Action:
     def __init__(self, api: Api, socket: str | None = None) -> None:
         self.api = api
-        self.supervisord = Supervisord(socket)
+        self.socket = socket
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, program: str, action: str):
         require(req, "admin")
@@ -179,7 +120,7 @@ class Action:
             raise ApiError(
                 404, f"no action {action}; expected one of {', '.join(ACTIONS)}", {"action": action}
             )
-        known = self.supervisord.processes()
+        known = supervisor.processes(self.socket)
         chosen = [p for p in known if program in (p.name, p.fullname) or (program == p.group)]
         if not chosen:
             raise ApiError(404, f"no supervisord program {program}", {"program": "unknown"})
@@ -190,12 +131,12 @@ class Action:
             for process in chosen:
                 self._run("startProcess", process, (ALREADY_STARTED,))
         names = {p.fullname for p in chosen}
-        now = [describe(p) for p in self.supervisord.processes() if p.fullname in names]
+        now = [describe(p) for p in supervisor.processes(self.socket) if p.fullname in names]
         resp.media = {"program": program, "action": action, "processes": now}
 
     def _run(self, method: str, process: supervisor.Process, harmless: tuple[int, ...]) -> None:
         try:
-            self.supervisord.call(method, process.fullname, True)
+            supervisor.call(method, process.fullname, True, socket=self.socket)
         except xmlrpc.client.Fault as fault:
             if fault.faultCode in harmless:
                 return

@@ -14,16 +14,12 @@ resources') get ``entity_disabled: true`` when it is disabled, cleared when it
 is enabled again, unless their entity or component is still disabled.
 """
 
-import re
 import time
 
 import falcon
-from pymongo.collection import Collection
 
 from canopsis.domain import pbehavior
-from canopsis.engines.alerts import OPEN, flag_entity_disabled
-from canopsis.engines.context import COLLECTION
-from canopsis.engines.pbehavior import COLLECTION as PBEHAVIORS
+from canopsis.store import alarms, documents, entities, pbehaviors
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import Query, page_body, read_object, require
@@ -37,27 +33,9 @@ from canopsis.webserver.openapi import (
     path_param,
     query,
 )
-from canopsis.webserver.resources.alarms import HIDDEN
 
 TYPES = ("connector", "component", "resource")
 MAX_SEARCH = 200
-ALARM_PROJECTION = {**HIDDEN, "steps": 0}
-
-
-def _with_lists(entities: Collection, docs: list[dict]) -> list[dict]:
-    """``docs`` with their ``depends`` and ``impact`` lists; a component's impact is its
-    resources, found by their ``component`` (the context engine does not store it)."""
-    impact: dict[str, list[str]] = {
-        doc["_id"]: [] for doc in docs if doc.get("type") == "component"
-    }
-    if impact:
-        found = entities.find({"component": {"$in": sorted(impact)}}, {"component": 1})
-        for resource in found.sort("_id", 1):
-            impact[resource["component"]].append(resource["_id"])
-    return [
-        {**doc, "depends": doc.get("depends") or [], "impact": impact.get(doc["_id"], [])}
-        for doc in docs
-    ]
 
 
 class Entities:
@@ -76,22 +54,9 @@ class Entities:
             query.fields["search"] = f"at most {MAX_SEARCH} characters"
         page, limit = query.paging()
         query.check()
-        where: dict = {}
-        if kind is not None:
-            where["type"] = kind
-        if enabled is not None:
-            where["enabled"] = enabled
-        if component is not None:
-            where["component"] = component
-        if connector is not None:
-            where["connector"] = connector
-        if search:
-            pattern = {"$regex": re.escape(search), "$options": "i"}
-            where["$or"] = [{"_id": pattern}, {"name": pattern}]
-        found = self.api.db[COLLECTION]
-        total = found.count_documents(where)
-        items = list(found.find(where).sort("_id", 1).skip((page - 1) * limit).limit(limit))
-        resp.media = page_body(_with_lists(found, items), total, page, limit)
+        where = entities.query(kind, enabled, component, connector, search)
+        items, total = entities.page(self.api.db, where, (page - 1) * limit, limit)
+        resp.media = page_body(items, total, page, limit)
 
 
 class Entity:
@@ -99,7 +64,7 @@ class Entity:
         self.api = api
 
     def _get(self, entity_id: str) -> dict:
-        doc = self.api.db[COLLECTION].find_one({"_id": entity_id})
+        doc = entities.get(self.api.db, entity_id)
         if doc is None:
             raise ApiError(404, f"no entity {entity_id}")
         return doc
@@ -108,11 +73,10 @@ class Entity:
         require(req, "viewer")
         Query(req, ()).check()
         doc = self._get(entity_id)
-        alarm = self.api.db[OPEN].find_one(
-            {"entity_id": entity_id, "resolved": None}, ALARM_PROJECTION
-        )
-        planned = pbehavior.in_effect(self.api.db[PBEHAVIORS].find(), doc, time.time())
-        [doc] = _with_lists(self.api.db[COLLECTION], [doc])
+        alarm = alarms.of_entity(self.api.db, entity_id)
+        stored = documents.all_stored(self.api.db, pbehaviors.COLLECTION)
+        planned = pbehavior.in_effect(stored, doc, time.time())
+        [doc] = entities.with_lists(self.api.db, [doc])
         resp.media = {**doc, "alarm": alarm, "pbehavior": planned}
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, entity_id: str) -> None:
@@ -121,14 +85,8 @@ class Entity:
         if not isinstance(body["enabled"], bool):
             raise bad_request({"enabled": "expected true or false"})
         self._get(entity_id)
-        entities = self.api.db[COLLECTION]
-        entities.update_one({"_id": entity_id}, {"$set": {"enabled": body["enabled"]}})
-        if body["enabled"]:
-            still = entities.distinct("_id", {"enabled": False})
-            flag_entity_disabled(self.api.db, [entity_id], False, still)
-        else:
-            flag_entity_disabled(self.api.db, [entity_id], True)
-        [resp.media] = _with_lists(entities, [self._get(entity_id)])
+        entities.set_enabled(self.api.db, entity_id, body["enabled"])
+        [resp.media] = entities.with_lists(self.api.db, [self._get(entity_id)])
 
 
 def routes(api: Api) -> list[tuple[str, object]]:

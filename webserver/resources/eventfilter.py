@@ -11,7 +11,7 @@ writes into a stored rule it cannot compile cannot be sent.
 """
 
 from canopsis.domain import eventfilter
-from canopsis.engines.event_filter import COLLECTION
+from canopsis.store.eventfilter import COLLECTION
 from canopsis.webserver.api import Api
 from canopsis.webserver.documents import Document, Documents, Kind, body_schema, stored_schema
 from canopsis.webserver.openapi import (

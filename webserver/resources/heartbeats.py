@@ -16,7 +16,8 @@ import time
 import falcon
 
 from canopsis.domain import heartbeat
-from canopsis.engines.heartbeat import DEFINITIONS, STATES
+from canopsis.store import heartbeats
+from canopsis.store.heartbeats import DEFINITIONS, STATES
 from canopsis.webserver.api import Api
 from canopsis.webserver.documents import Document, Documents, Kind, body_schema, stored_schema
 from canopsis.webserver.http import Query, require
@@ -70,11 +71,7 @@ class Status:
         require(req, "viewer")
         Query(req, ()).check()
         now = time.time()
-        states = {doc["_id"]: doc for doc in self.api.db[STATES].find()}
-        items = [
-            _status(defn, states.get(defn["_id"]), now)
-            for defn in self.api.db[DEFINITIONS].find().sort("_id", 1)
-        ]
+        items = [_status(defn, state, now) for defn, state in heartbeats.with_states(self.api.db)]
         resp.media = {"items": items, "total": len(items)}
 
 

@@ -37,10 +37,9 @@ import xmlrpc.client
 import falcon
 
 from canopsis import __version__
+from canopsis.ops import supervisor
 from canopsis.runtime import enginehealth
 from canopsis.webserver.api import Api
-from canopsis.webserver.errors import ApiError
-from canopsis.webserver.resources.engines import Supervisord
 
 log = logging.getLogger("canopsis.webserver")
 
@@ -57,7 +56,7 @@ class Healthcheck:
 
     def __init__(self, api: Api, socket: str | None = None) -> None:
         self.api = api
-        self.supervisord = Supervisord(socket)
+        self.socket = socket
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = {
@@ -67,11 +66,12 @@ class Healthcheck:
             "engines": {},
         }
         try:
-            processes = self.supervisord.processes()
+            processes = supervisor.processes(self.socket)
             body["engines"] = {
                 p.fullname: p.state for p in processes if p.name.startswith("engine-")
             }
-        except (ApiError, xmlrpc.client.Fault):
+        except (supervisor.SupervisorError, xmlrpc.client.Fault) as exc:
+            log.warning("supervisord: %s", exc)
             body["supervisord"] = "down"
         engines_up = all(state == "RUNNING" for state in body["engines"].values())
         if body["database"] == "up":

@@ -8,7 +8,7 @@
 - ``canopsis_engine_events_per_second``, ``canopsis_engine_errors`` and
   ``canopsis_queue_depth`` with labels ``engine`` and ``host``: the engines'
   last self-report within the last 10 minutes
-  (:func:`canopsis.webserver.resources.engines.last_reports`);
+  (:func:`canopsis.store.engines.last_reports`);
 - ``canopsis_engine_stalled`` with labels ``engine``, ``host`` and ``worker``:
   1 when the engine process makes no progress (its batches keep failing, or
   messages wait while nothing is acknowledged, or it stopped reporting), else
@@ -21,12 +21,11 @@ import time
 
 import falcon
 
-from canopsis.engines.alerts import OPEN
 from canopsis.runtime import deadletters, enginehealth
+from canopsis.store import alarms
+from canopsis.store.engines import last_reports
 from canopsis.webserver.api import Api
 from canopsis.webserver.http import require
-from canopsis.webserver.resources.alarms import count_alarms
-from canopsis.webserver.resources.engines import last_reports
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 ENGINE_METRICS = (
@@ -55,7 +54,7 @@ def _family(name: str, help_text: str, samples: list[tuple[dict, object]]) -> li
 
 
 def exposition(db) -> str:
-    counts = count_alarms(db[OPEN], {})
+    counts = alarms.counts(db, alarms.OPEN, {})
     lines = _family(
         "canopsis_alarms",
         "Open alarms by state.",
@@ -79,7 +78,7 @@ def exposition(db) -> str:
     lines += _family(
         "canopsis_dead_letters",
         "Refused events in the dead-letter store.",
-        [({}, db[deadletters.COLLECTION].count_documents({}))],
+        [({}, deadletters.count(db))],
     )
     reports = last_reports(db)
     for name, metric, help_text in ENGINE_METRICS:

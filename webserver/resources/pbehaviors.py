@@ -20,7 +20,8 @@ import falcon
 
 from canopsis.domain import pbehavior
 from canopsis.domain.event import LATEST
-from canopsis.engines.pbehavior import COLLECTION
+from canopsis.store import documents
+from canopsis.store.pbehaviors import COLLECTION
 from canopsis.webserver.api import Api
 from canopsis.webserver.documents import Document, Documents, Kind, body_schema, stored_schema
 from canopsis.webserver.errors import ApiError
@@ -71,7 +72,7 @@ class Periods:
         if fields:
             q.fields |= fields
             q.check()
-        doc = self.api.db[COLLECTION].find_one({"_id": pbehavior_id})
+        doc = documents.get(self.api.db, COLLECTION, pbehavior_id)
         if doc is None:
             raise ApiError(404, f"no pbehavior {pbehavior_id}")
         problems = pbehavior.validate(doc)

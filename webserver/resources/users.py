@@ -21,7 +21,7 @@ the ingest service's key file.
 
 Two simultaneous requests never remove the last two admins: each removal is
 made first, then undone (409) when no enabled admin is left
-(:func:`_no_admin_left`).
+(:mod:`canopsis.store.users`).
 """
 
 import re
@@ -30,6 +30,7 @@ import falcon
 from pymongo.errors import DuplicateKeyError
 
 from canopsis.domain import auth
+from canopsis.store import users
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import read_object, require
@@ -65,19 +66,8 @@ def _role_problem(value) -> str | None:
     return None
 
 
-def _no_admin_left(api: Api) -> bool:
-    """True when no enabled admin remains; asked after a change that can remove the last one.
-
-    Removing first and counting after is what makes two simultaneous removals safe:
-    each is undone when its count finds no admin, so at least one of them stays. The
-    request whose count comes last sees every removal that is kept.
-    """
-    enabled = {"role": "admin", "disabled": {"$ne": True}}
-    return api.db[auth.USERS].count_documents(enabled, limit=1) == 0
-
-
-def _last_admin(name: str) -> ApiError:
-    return ApiError(409, f"{name} is the last admin; make another admin first")
+def _last_admin(refused: users.LastAdmin) -> ApiError:
+    return ApiError(409, str(refused))
 
 
 class Users:
@@ -86,8 +76,7 @@ class Users:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         require(req, "admin")
-        found = self.api.db[auth.USERS].find({}, {"password": 0}).sort("_id", 1)
-        resp.media = {"items": [public(doc) for doc in found]}
+        resp.media = {"items": [public(doc) for doc in users.all_users(self.api.db)]}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         require(req, "admin")
@@ -142,8 +131,7 @@ class User:
             fields["current_password"] = "expected a string"
         if fields:
             raise bad_request(fields)
-        users = self.api.db[auth.USERS]
-        user = users.find_one({"_id": name})
+        user = users.get(self.api.db, name)
         if user is None:
             raise ApiError(404, f"no user {name}")
         if "current_password" in body and not auth.verify_password(
@@ -158,34 +146,27 @@ class User:
         if "disabled" in body and body["disabled"] != bool(user.get("disabled")):
             update["disabled"] = body["disabled"]
         if update:
-            before = users.find_one_and_update({"_id": name}, {"$set": update})
+            try:
+                before = users.update(self.api.db, name, update)
+            except users.LastAdmin as refused:
+                raise _last_admin(refused) from None
             if before is None:
                 raise ApiError(404, f"no user {name}")
-            was_admin = before["role"] == "admin" and not before.get("disabled")
-            still_admin = update.get("role", before["role"]) == "admin" and not update.get(
-                "disabled", before.get("disabled")
-            )
-            if was_admin and not still_admin and _no_admin_left(self.api):
-                restored = {key: before.get(key, False) for key in update}
-                users.update_one({"_id": name}, {"$set": restored})
-                raise _last_admin(name)
             user = before
         if ("password" in body and who.name != name) or update.get("disabled"):
-            self.api.db[auth.SESSIONS].delete_many({"user": name})
+            users.end_sessions(self.api.db, name)
         if {"role", "disabled"} & set(update):
             self.api.sync_ingest_keys()
         resp.media = public(user | update)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         require(req, "admin")
-        users = self.api.db[auth.USERS]
-        user = users.find_one_and_delete({"_id": name})
+        try:
+            user = users.delete(self.api.db, name)
+        except users.LastAdmin as refused:
+            raise _last_admin(refused) from None
         if user is None:
             raise ApiError(404, f"no user {name}")
-        if user["role"] == "admin" and _no_admin_left(self.api):
-            users.insert_one(user)
-            raise _last_admin(name)
-        self.api.db[auth.SESSIONS].delete_many({"user": name})
         self.api.sync_ingest_keys()
         resp.status = falcon.HTTP_204
 
