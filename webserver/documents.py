@@ -28,29 +28,26 @@ from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import Query, read_json, require
 
 
-def body_schema(fields: dict, required: list[str], description: str) -> dict:
-    """The OpenAPI schema of a document a client sends: only ``fields``."""
-    return {
-        "type": "object",
-        "description": description,
-        "required": required,
-        "properties": fields,
-        "additionalProperties": False,
-    }
+def body_schema(schema: dict, refused: Iterable[str], description: str) -> dict:
+    """The OpenAPI schema of a document a client sends: the domain's ``schema`` without the
+    ``refused`` fields canopsis sets."""
+    properties = {key: value for key, value in schema["properties"].items() if key not in refused}
+    return {**schema, "description": description, "properties": properties}
 
 
-def stored_schema(fields: dict, description: str) -> dict:
-    """The OpenAPI schema of a stored document: the client's ``fields`` and what the API adds."""
-    added = {
-        "author": {"type": "string"},
-        "created": {"type": "number"},
-        "updated": {"type": "number"},
-    }
+def replacement(body: dict) -> dict:
+    """The schema of a replacing ``body``, its ``_id`` given by the path."""
+    return {**body, "required": [key for key in body["required"] if key != "_id"]}
+
+
+def stored_schema(schema: dict, description: str) -> dict:
+    """The OpenAPI schema of a stored document: the fields of the domain's ``schema``, what
+    canopsis sets included."""
     return {
         "type": "object",
         "description": description,
         "required": ["_id"],
-        "properties": {**fields, **added},
+        "properties": schema["properties"],
         "additionalProperties": True,
     }
 
