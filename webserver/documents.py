@@ -21,7 +21,7 @@ from typing import Any
 import falcon
 from pymongo.errors import DuplicateKeyError
 
-from canopsis.domain import event
+from canopsis.domain.jsonvalues import NUL_KEY, nul_keys
 from canopsis.domain.match import FieldError
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
@@ -78,7 +78,7 @@ class Kind:
             body = {**body, "_id": doc_id}
         elif self.names_new and "_id" not in body:
             body = {**body, "_id": uuid.uuid4().hex}
-        fields |= {path: event.NUL_KEY for path in event.nul_keys(body)}
+        fields |= {path: NUL_KEY for path in nul_keys(body)}
         for error in self.validate(body):
             fields.setdefault(error.field or "body", error.reason)
         if fields:
