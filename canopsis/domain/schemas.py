@@ -18,9 +18,11 @@ expects, else a reason made from the failing keyword (``expected a string``,
 annotations JSON Schema and OpenAPI 3.1 ignore.
 
 In these schemas ``integer`` is an int and ``number`` a finite int or float,
-never a boolean, as canopsis' own checks read them.
+never a boolean, as canopsis' own checks read them; a ``pattern`` ending in
+``$`` ends at the end of the text, as in JSON Schema (not before a final newline).
 """
 
+import functools
 import json
 import math
 import re
@@ -49,7 +51,25 @@ _TYPES = Draft202012Validator.TYPE_CHECKER.redefine_many(
         ),
     }
 )
-_Validator = validators.extend(Draft202012Validator, type_checker=_TYPES)
+
+
+@functools.cache
+def _regex(pattern: str) -> re.Pattern:
+    """``pattern`` as JSON Schema (ECMA-262) reads it: a final ``$`` ends the text, where
+    Python's would also match before a final newline."""
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
+
+
+def _pattern(validator, pattern: str, instance: object, schema: dict) -> Iterator[ValidationError]:
+    if isinstance(instance, str) and not _regex(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Validator = validators.extend(
+    Draft202012Validator, validators={"pattern": _pattern}, type_checker=_TYPES
+)
 _NAMES = {
     "string": "a string",
     "number": "a number",

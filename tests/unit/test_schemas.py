@@ -73,3 +73,27 @@ def test_problems_are_field_errors_one_per_field():
     [error] = schemas.problems(SCHEMA, {"name": "", "match": {}})
     assert error == FieldError("name", "must not be blank")
     assert schemas.refused([error, FieldError("inner.x", "bad")]) == {"name", "inner"}
+
+
+def test_a_pattern_ending_in_dollar_ends_at_the_end_of_the_text():
+    schema = {"type": "string", "pattern": "^[a-z]{1,5}$", "x-expected": "a short word"}
+    assert schemas.problems(schema, "word") == []
+    assert schemas.problems(schema, "word\n") == [FieldError("", "expected a short word")]
+    assert schemas.problems({"pattern": "^a\\$"}, "a$") == []
+
+
+def test_the_engine_of_a_route_is_one_name():
+    from canopsis.domain.eventfilter import validate_rule
+
+    rule = {"_id": "r", "match": {}, "actions": [{"type": "route", "engine": "ticketing\n"}]}
+    assert [error.field for error in validate_rule(rule)] == ["actions.0.engine"]
+
+
+def test_a_user_name_is_checked_to_its_end():
+    from canopsis.domain import auth_schemas
+
+    user = {"name": "alice", "password": "p" * auth_schemas.MIN_PASSWORD, "role": "viewer"}
+    assert schemas.problems(auth_schemas.NEW_USER, user) == []
+    assert schemas.problems(auth_schemas.NEW_USER, {**user, "name": "alice\n"}) == [
+        FieldError("name", "expected 1 to 64 characters of letters, digits, '.', '_', '@', '-'")
+    ]
