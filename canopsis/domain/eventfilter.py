@@ -21,7 +21,9 @@ A rule is a plain document of the ``eventfilter_rules`` collection::
 ``error`` may be stored with a rule (by the REST API and the engine; ``error``
 says why the engine skips a stored rule that does not compile) and are ignored
 here; any other key is an error, so that a misspelt ``brake`` does not go
-unnoticed.
+unnoticed. :data:`SCHEMA` says the same in JSON Schema (the REST API validates
+and publishes it); what it cannot say (the pattern, the fields an action may
+change, what follows a drop or a pass) is checked after it.
 
 Evaluation (:func:`apply_rules`): rules run in order (priority, then _id),
 each on the event as the rules before it left it. A rule whose pattern
@@ -343,8 +345,8 @@ def _edit(kind: str, action: dict, at: str, errors: list[FieldError]) -> Edit | 
         check, expected = _SET_CHECKS[path]
         if not check(action["value"]):
             errors.append(FieldError(f"{at}.value", expected))
-    if len(errors) > before:
-        return None
+    if len(errors) > before or (kind == "set" and "value" not in action):
+        return None  # a missing value is the schema's to name
     if kind == "remove":
         return lambda event: _remove_in(event, parts)
     value = action["value"]

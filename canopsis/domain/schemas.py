@@ -47,7 +47,9 @@ _TYPES = Draft202012Validator.TYPE_CHECKER.redefine_many(
     {
         "integer": lambda _checker, value: isinstance(value, int) and not isinstance(value, bool),
         "number": lambda _checker, value: (
-            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+            math.isfinite(value)
+            if isinstance(value, float)
+            else isinstance(value, int) and not isinstance(value, bool)
         ),
     }
 )

@@ -354,3 +354,9 @@ def test_a_route_back_through_the_filter_is_refused_as_a_loop(engine):
     assert [str(p) for p in validate_rule(doc)] == [
         "actions.0.engine: expected an engine name other than cleaner and event_filter (a loop)"
     ]
+
+
+def test_a_set_without_value_is_named_whatever_its_field():
+    for field in ("site", "state", "a..b"):
+        doc = {"_id": "r", "match": {}, "actions": [{"type": "set", "field": field}]}
+        assert "actions.0.value: missing" in [str(p) for p in validate_rule(doc)]

@@ -69,6 +69,10 @@ def test_a_number_is_finite_and_never_a_boolean(value):
     assert told({"name": "n", "match": {}, "ratio": value}) == ["ratio: expected a finite number"]
 
 
+def test_any_int_is_a_number_however_large():
+    assert told({"name": "n", "match": {}, "ratio": 10**400}) == []
+
+
 def test_problems_are_field_errors_one_per_field():
     [error] = schemas.problems(SCHEMA, {"name": "", "match": {}})
     assert error == FieldError("name", "must not be blank")
