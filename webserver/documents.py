@@ -21,7 +21,7 @@ from typing import Any
 import falcon
 from pymongo.errors import DuplicateKeyError
 
-from canopsis.domain import event
+from canopsis.domain.jsonvalues import NUL_KEY, nul_keys
 from canopsis.domain.match import FieldError
 from canopsis.store import documents
 from canopsis.webserver.api import Api
@@ -29,29 +29,26 @@ from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import Query, read_json, require
 
 
-def body_schema(fields: dict, required: list[str], description: str) -> dict:
-    """The OpenAPI schema of a document a client sends: only ``fields``."""
-    return {
-        "type": "object",
-        "description": description,
-        "required": required,
-        "properties": fields,
-        "additionalProperties": False,
-    }
+def body_schema(schema: dict, refused: Iterable[str], description: str) -> dict:
+    """The OpenAPI schema of a document a client sends: the domain's ``schema`` without the
+    ``refused`` fields canopsis sets."""
+    properties = {key: value for key, value in schema["properties"].items() if key not in refused}
+    return {**schema, "description": description, "properties": properties}
 
 
-def stored_schema(fields: dict, description: str) -> dict:
-    """The OpenAPI schema of a stored document: the client's ``fields`` and what the API adds."""
-    added = {
-        "author": {"type": "string"},
-        "created": {"type": "number"},
-        "updated": {"type": "number"},
-    }
+def replacement(body: dict) -> dict:
+    """The schema of a replacing ``body``, its ``_id`` given by the path."""
+    return {**body, "required": [key for key in body["required"] if key != "_id"]}
+
+
+def stored_schema(schema: dict, description: str) -> dict:
+    """The OpenAPI schema of a stored document: the fields of the domain's ``schema``, what
+    canopsis sets included."""
     return {
         "type": "object",
         "description": description,
         "required": ["_id"],
-        "properties": {**fields, **added},
+        "properties": schema["properties"],
         "additionalProperties": True,
     }
 
@@ -82,7 +79,7 @@ class Kind:
             body = {**body, "_id": doc_id}
         elif self.names_new and "_id" not in body:
             body = {**body, "_id": uuid.uuid4().hex}
-        fields |= {path: event.NUL_KEY for path in event.nul_keys(body)}
+        fields |= {path: NUL_KEY for path in nul_keys(body)}
         for error in self.validate(body):
             fields.setdefault(error.field or "body", error.reason)
         if fields:

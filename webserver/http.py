@@ -10,6 +10,7 @@ from typing import Any
 
 import falcon
 
+from canopsis.domain import schemas
 from canopsis.domain.auth import Principal
 from canopsis.domain.event import LATEST
 from canopsis.webserver import errors
@@ -125,6 +126,17 @@ def read_object(req: falcon.Request, allowed: Iterable[str], required: Iterable[
     fields |= {key: "missing" for key in required if key not in body}
     if fields:
         raise bad_request(fields)
+    return body
+
+
+def read_valid(req: falcon.Request, schema: dict) -> dict:
+    """A JSON object body valid for ``schema`` (a domain module's); 400 naming each wrong field."""
+    body = read_json(req)
+    if not isinstance(body, dict):
+        raise bad_request({"body": "expected a JSON object"})
+    problems = schemas.problems(schema, body)
+    if problems:
+        raise bad_request({problem.field: problem.reason for problem in problems})
     return body
 
 

@@ -31,7 +31,7 @@ item (counted from 0, like a JSON list index) and what is wrong with it.
 import math
 from collections.abc import Iterator
 
-from canopsis.domain.event import json_type
+from canopsis.domain.jsonvalues import json_type
 
 CONNECTOR = "collectd"
 REQUIRED_KEYS = ("values", "dstypes", "dsnames", "time", "host", "plugin", "type")

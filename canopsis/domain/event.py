@@ -2,43 +2,26 @@
 
 :func:`validate` lists every problem of an event as a :class:`FieldError`
 (the field and a reason a sender can act on); :func:`normalize` returns a new,
-complete event or those errors. Choices made where the design leaves room:
+complete event or those errors. Each known field follows its rule in
+:data:`FIELDS` (:mod:`canopsis.domain.eventfields`), which gives both these
+checks and :data:`SCHEMA`, the JSON Schema the REST API publishes. Choices
+made where the design leaves room:
 
-- Identifier fields (``connector``, ``connector_name``, ``component``,
-  ``resource``) and ``event_type``/``source_type`` are non-blank strings without
-  control characters (they end up in logs, routing keys and ids). ``connector``
-  and ``connector_name`` cannot hold ``.`` so that the first four words of a
-  routing key are always connector, connector name, event type and source
-  type; ``component`` and ``resource`` may (host names are dotted).
-  ``component`` cannot hold ``/``, which separates the parts of entity ids
-  (:mod:`canopsis.domain.entityid`); ``resource`` may (``disk /var``), escaped in its
-  id. The routing key must fit AMQP's 255 bytes.
+- Identifier fields are non-blank strings without control characters (they
+  end up in logs, routing keys and ids). ``connector`` and ``connector_name``
+  cannot hold ``.``, so that the first four words of a routing key are always
+  connector, connector name, event type and source type; ``component`` cannot
+  hold ``/``, which separates the parts of entity ids
+  (:mod:`canopsis.domain.entityid`); ``resource`` may (escaped in its id). The
+  routing key must fit AMQP's 255 bytes.
 - ``resource`` is required and checked only for a resource event; a component
   event's ``resource`` is dropped by :func:`normalize`.
-- ``state`` (0..3), ``state_type`` (0 soft, 1 hard) and ``duration`` (seconds,
-  > 0) are integers; an integral float such as ``2.0`` is accepted and stored
-  as an int, a boolean or a string is not. ``state`` is required for ``check``
-  and ``changestate``; ``duration`` for ``snooze``.
-- ``timestamp`` is a finite number of epoch seconds, > 0 and at most
-  :data:`MAX_FUTURE` seconds after ``now`` (a clock a little ahead is tolerated,
-  milliseconds are not).
-- ``tags`` are labels: a list of strings, or an object of string keys to string
-  values, which :func:`normalize` turns into ``"key:value"`` (``"key"`` for an
-  empty value) so that a normalised event has one shape, the list the alarms
-  and the event-filter rules work on; duplicates are dropped, order is kept.
-- ``perf_data`` is a string :func:`~canopsis.domain.perfdata_parser.parse_perfdata`
-  reads; its error becomes the reason. ``perf_data_array`` entries are objects
-  shaped like :meth:`~canopsis.domain.perfdata_parser.Metric.as_dict`: a non-blank
-  ``metric`` and a ``value`` that is a finite number or null (unknown, like
-  perfdata's ``U``); ``unit``, ``warn``, ``crit``, ``min``, ``max`` are typed
-  the same way when present, and other keys are kept.
-- ``output`` and ``long_output`` are strings and may be empty; ``author`` and
-  ``ticket`` are non-blank strings. :func:`normalize` keeps at most
-  ``max_output`` bytes of each output (:data:`MAX_OUTPUT_BYTES` by default, the
-  cleaner's ``max_output_bytes``): a longer one is cut on a character boundary
-  and ends with ``… [truncated: <its size> bytes]`` (:func:`truncate`), so that
-  what an event brings into an alarm is bounded.
-- A tag is at most :data:`MAX_TAG_BYTES` bytes (a label, not a text).
+- An integral float such as ``2.0`` is accepted where an integer is expected
+  and stored as an int; a boolean or a string is not.
+- :func:`normalize` keeps at most ``max_output`` bytes of each output
+  (:data:`MAX_OUTPUT_BYTES` by default, the cleaner's ``max_output_bytes``):
+  a longer one is cut on a character boundary and ends with
+  ``… [truncated: <its size> bytes]`` (:func:`truncate`).
 - Top-level keys cannot start with ``$`` or hold a NUL character, and no
   nested key can hold a NUL (MongoDB refuses them, and the event is stored);
   any other unknown key is kept as extra information.
@@ -46,10 +29,11 @@ complete event or those errors. Choices made where the design leaves room:
 A normalised event is a new dict (the input is never changed; nested values
 are shared) with ``timestamp`` (``now`` when absent), ``state_type`` (1 when
 absent), ``state`` (0 when absent, except for operator actions, which carry no
-state unless they change it), ``perf_data`` kept as sent and its metrics
-appended to ``perf_data_array`` (skipping entries already there, so normalising
-twice changes nothing), and the computed ``routing_key`` and ``entity_id``,
-which replace any value the sender gave. The fields of
+state unless they change it), ``tags`` as a list of ``"key:value"`` (``"key"``
+for an empty value) without duplicates, ``perf_data`` kept as sent and its
+metrics appended to ``perf_data_array`` (skipping entries already there, so
+normalising twice changes nothing), and the computed ``routing_key`` and
+``entity_id``, which replace any value the sender gave. The fields of
 :data:`INTERNAL_FIELDS` are canopsis' (the pbehavior engine sets
 ``pbehavior``): a sender's are dropped. A ``pbehavior`` event asks the alarm
 of its entity to follow the planned behaviour the entity is in (the pbehavior
@@ -57,13 +41,27 @@ engine sends them when a period starts or ends).
 """
 
 import math
-import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from canopsis.domain import entityid
-from canopsis.domain.perfdata_parser import PerfdataError, parse_perfdata
+from canopsis.domain.eventfields import (
+    NAME,
+    Duration,
+    Level,
+    Metrics,
+    PerfData,
+    Rule,
+    Tags,
+    Text,
+    Timestamp,
+    event_schema,
+    integer,
+    is_key,
+)
+from canopsis.domain.jsonvalues import NUL_KEY, describe, json_type, nul_keys
+from canopsis.domain.perfdata_parser import parse_perfdata
 
 ACTION_TYPES = (
     "ack",
@@ -99,17 +97,63 @@ MAX_ROUTING_KEY_BYTES = 255
 MAX_OUTPUT_BYTES = 64 * 1024
 MAX_TAG_BYTES = 1024
 
-_NO_DOT = ("connector", "connector_name")
-_NO_SLASH = ("component",)
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_METRIC_FIELDS = {
-    "value": ("number",),
-    "unit": ("string",),
-    "warn": ("number", "string"),
-    "crit": ("number", "string"),
-    "min": ("number",),
-    "max": ("number",),
+_WORDS = "which separates the words of the routing key"
+_OUTPUT = f"cut to the cleaner's max_output_bytes ({MAX_OUTPUT_BYTES} by default)"
+#: the rule of each known field, in the order they are checked
+FIELDS: dict[str, Rule] = {
+    "connector": Text(identifier=True, excluded=".", why=_WORDS),
+    "connector_name": Text(identifier=True, excluded=".", why=_WORDS),
+    "event_type": Text(identifier=True, choices=EVENT_TYPES, noun="event type"),
+    "source_type": Text(identifier=True, choices=SOURCE_TYPES, noun="source type"),
+    "component": Text(
+        identifier=True,
+        excluded="/",
+        why="which separates resource and component in the entity id",
+        description="may be dotted (a host name)",
+    ),
+    "resource": Text(identifier=True, description="for a resource event; may hold '/'"),
+    "state": Level(STATE_NAMES, "0 info, 1 minor, 2 major, 3 critical"),
+    "state_type": Level(STATE_TYPE_NAMES, "0 soft, 1 hard (the default)"),
+    "duration": Duration("seconds"),
+    "timestamp": Timestamp(
+        MAX_FUTURE,
+        f"epoch seconds (not milliseconds), at most {MAX_FUTURE} s ahead; default: arrival time",
+    ),
+    "output": Text(blank=True, description=_OUTPUT),
+    "long_output": Text(blank=True, description=_OUTPUT),
+    "author": Text(),
+    "ticket": Text(),
+    "tags": Tags(
+        MAX_TAG_BYTES,
+        f"labels of at most {MAX_TAG_BYTES} bytes; an object's become key:value "
+        "(key alone for an empty value)",
+    ),
+    "perf_data": PerfData("Nagios perf data: label=value[UOM];warn;crit;min;max ..."),
+    "perf_data_array": Metrics(
+        {
+            "value": ("number",),
+            "unit": ("string",),
+            "warn": ("number", "string"),
+            "crit": ("number", "string"),
+            "min": ("number",),
+            "max": ("number",),
+        },
+        "metrics, as canopsis.domain.perfdata_parser reads them (null: unknown)",
+    ),
 }
+REQUIRED = ("connector", "connector_name", "event_type", "source_type", "component")
+#: fields required by some event types
+REQUIRED_FOR = {"state": ("check", "changestate"), "duration": ("snooze",)}
+SCHEMA = event_schema(
+    FIELDS,
+    REQUIRED,
+    REQUIRED_FOR,
+    "An event (canopsis.domain.event); the routing key it makes "
+    "(connector.connector_name.event_type.source_type.component[.resource]) must fit "
+    f"{MAX_ROUTING_KEY_BYTES} bytes.",
+)
+_IDENTITY = (*REQUIRED, "resource")
+_OTHERS = [(field, rule) for field, rule in FIELDS.items() if field not in _IDENTITY]
 
 _Problem = tuple[str, str]
 
@@ -179,12 +223,12 @@ def normalize(
         event.setdefault("state", STATE_INFO)
     for key in ("state", "state_type", "duration"):
         if key in event:
-            event[key] = _integer(event[key])
+            event[key] = integer(event[key])
     for key in ("output", "long_output"):
         if key in event:
             event[key] = truncate(event[key], max_output)
     if "tags" in event:
-        event["tags"] = _tag_list(event["tags"])
+        event["tags"] = Tags.as_list(event["tags"])
     if "perf_data" in event or "perf_data_array" in event:
         event["perf_data_array"] = _metrics(event)
     event["routing_key"] = routing_key(event)
@@ -200,40 +244,12 @@ def _problems(event: dict, now: float) -> Iterator[_Problem]:
     yield from identity
     if not identity:
         yield from _routing_key_problems(event)
-    yield from _state_problems(event)
-    yield from _duration_problems(event)
-    if "timestamp" in event:
-        yield from _located("timestamp", _timestamp_problem(event["timestamp"], now))
-    for key in ("output", "long_output"):
-        if key in event and not isinstance(event[key], str):
-            yield key, f"must be a string, got {json_type(event[key])}"
-    for key in ("author", "ticket"):
-        if key in event:
-            yield from _located(key, _text_problem(event[key]))
-    if "tags" in event:
-        yield from _tags_problems(event["tags"])
-    if "perf_data" in event:
-        yield from _located("perf_data", _perf_data_problem(event["perf_data"]))
-    if "perf_data_array" in event:
-        yield from _perf_data_array_problems(event["perf_data_array"])
-
-
-NUL_KEY = "a field name cannot hold a NUL character"
-
-
-def nul_keys(value: object, path: str = "") -> Iterator[str]:
-    """The paths of the keys holding a NUL, which MongoDB cannot store, at any depth."""
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return
-    for key, item in items:
-        where = f"{path}.{key}" if path else str(key)
-        if isinstance(key, str) and "\0" in key:
-            yield where
-        yield from nul_keys(item, where)
+    event_type = event.get("event_type")
+    for field, rule in _OTHERS:
+        if field in event:
+            yield from _checked(field, rule, event[field], now)
+        elif event_type in REQUIRED_FOR.get(field, ()):
+            yield field, f"is required for a {event_type} event"
 
 
 def _located(field: str, reason: str | None) -> Iterator[_Problem]:
@@ -241,38 +257,30 @@ def _located(field: str, reason: str | None) -> Iterator[_Problem]:
         yield field, reason
 
 
+def _checked(field: str, rule: Rule, value: object, now: float) -> Iterable[_Problem]:
+    """The problems of a field by its rule; the rules that read numbers are checked here."""
+    if isinstance(rule, Timestamp):
+        return _located(field, _timestamp_problem(value, rule, now))
+    if isinstance(rule, Metrics):
+        return _perf_data_array_problems(value, rule)
+    if isinstance(rule, Tags):
+        return rule.problems(value)
+    return _located(field, rule.problem(value))
+
+
 def _key_problems(event: dict) -> Iterator[_Problem]:
     for key in event:
-        if not _is_key(key):
+        if not is_key(key):
             yield str(key), "a field name must be a string without a leading '$' or a NUL"
 
 
 def _identity_problems(event: dict) -> Iterator[_Problem]:
-    fields = ["connector", "connector_name", "event_type", "source_type", "component"]
-    if event.get("source_type") == "resource":
-        fields.append("resource")
+    fields = _IDENTITY if event.get("source_type") == "resource" else REQUIRED
     for field in fields:
         if field not in event:
             yield field, "is required"
         else:
-            yield from _located(field, _identifier_problem(field, event[field]))
-
-
-def _identifier_problem(field: str, value: object) -> str | None:
-    problem = _text_problem(value)
-    if problem:
-        return problem
-    if _CONTROL_RE.search(value):
-        return "must not hold control characters"
-    if field == "event_type" and value not in EVENT_TYPES:
-        return f"unknown event type {value!r}, expected one of: {', '.join(EVENT_TYPES)}"
-    if field == "source_type" and value not in SOURCE_TYPES:
-        return f"unknown source type {value!r}, expected one of: {', '.join(SOURCE_TYPES)}"
-    if field in _NO_DOT and "." in value:
-        return "must not hold '.', which separates the words of the routing key"
-    if field in _NO_SLASH and "/" in value:
-        return "must not hold '/', which separates resource and component in the entity id"
-    return None
+            yield from _located(field, FIELDS[field].problem(event[field]))
 
 
 def _routing_key_problems(event: dict) -> Iterator[_Problem]:
@@ -285,90 +293,20 @@ def _routing_key_problems(event: dict) -> Iterator[_Problem]:
         )
 
 
-def _state_problems(event: dict) -> Iterator[_Problem]:
-    event_type = event.get("event_type")
-    if "state" in event:
-        yield from _located("state", _choice_problem(event["state"], STATE_NAMES))
-    elif event_type in ("check", "changestate"):
-        yield "state", f"is required for a {event_type} event"
-    if "state_type" in event:
-        yield from _located("state_type", _choice_problem(event["state_type"], STATE_TYPE_NAMES))
-
-
-def _duration_problems(event: dict) -> Iterator[_Problem]:
-    if "duration" in event:
-        value = _integer(event["duration"])
-        if value is None or value <= 0:
-            got = _describe(event["duration"])
-            yield "duration", f"must be a positive integer number of seconds, got {got}"
-    elif event.get("event_type") == "snooze":
-        yield "duration", "is required for a snooze event"
-
-
-def _choice_problem(value: object, names: dict[int, str]) -> str | None:
-    if _integer(value) in names:
-        return None
-    choices = [f"{number} ({name})" for number, name in names.items()]
-    allowed = ", ".join(choices[:-1]) + f" or {choices[-1]}"
-    return f"must be {allowed}, got {_describe(value)}"
-
-
-def _timestamp_problem(value: object, now: float) -> str | None:
+def _timestamp_problem(value: object, rule: Timestamp, now: float) -> str | None:
     if not _is_number(value):
-        return f"must be a number of seconds since the epoch, got {_describe(value)}"
+        return f"must be a number of seconds since the epoch, got {describe(value)}"
     if value <= 0:
         return f"must be positive, got {value}"
-    if value > now + MAX_FUTURE:
+    if value > now + rule.ahead:
         return (
-            f"{value} is more than {MAX_FUTURE} seconds in the future "
+            f"{value} is more than {rule.ahead} seconds in the future "
             "(seconds since the epoch are expected, not milliseconds)"
         )
     return None
 
 
-def _tag_list(tags: list[str] | dict[str, str]) -> list[str]:
-    if isinstance(tags, dict):
-        tags = [f"{key}:{value}" if value else key for key, value in tags.items()]
-    return list(dict.fromkeys(tags))
-
-
-def _tags_problems(tags: object) -> Iterator[_Problem]:
-    if isinstance(tags, list):
-        for index, tag in enumerate(tags):
-            yield from _located(f"tags[{index}]", _tag_problem(tag))
-    elif isinstance(tags, dict):
-        for key, value in tags.items():
-            if problem := _tag_problem(key):
-                yield "tags", f"tag name {_describe(key)} {problem}"
-            elif not isinstance(value, str):
-                yield f"tags.{key}", f"must be a string, got {json_type(value)}"
-    else:
-        yield "tags", f"must be an object of strings or a list of strings, got {json_type(tags)}"
-
-
-def _tag_problem(tag: object) -> str | None:
-    if not _is_key(tag):
-        return "must be a string without a leading '$' or a NUL"
-    if len(tag.encode("utf-8", "surrogatepass")) > MAX_TAG_BYTES:
-        return f"must be at most {MAX_TAG_BYTES} bytes (a label, not a text)"
-    return _text_problem(tag)
-
-
-def _is_key(name: object) -> bool:
-    return isinstance(name, str) and not name.startswith("$") and "\0" not in name
-
-
-def _perf_data_problem(value: object) -> str | None:
-    if not isinstance(value, str):
-        return f"must be a string, got {json_type(value)}"
-    try:
-        parse_perfdata(value)
-    except PerfdataError as exc:
-        return str(exc)
-    return None
-
-
-def _perf_data_array_problems(entries: object) -> Iterator[_Problem]:
+def _perf_data_array_problems(entries: object, rule: Metrics) -> Iterator[_Problem]:
     if not isinstance(entries, list):
         yield "perf_data_array", f"must be a list of objects, got {json_type(entries)}"
         return
@@ -380,14 +318,14 @@ def _perf_data_array_problems(entries: object) -> Iterator[_Problem]:
         if "metric" not in entry:
             yield f"{where}.metric", "is required"
         else:
-            yield from _located(f"{where}.metric", _text_problem(entry["metric"]))
+            yield from _located(f"{where}.metric", NAME.problem(entry["metric"]))
         if "value" not in entry:
             yield f"{where}.value", "is required"
-        for key, kinds in _METRIC_FIELDS.items():
+        for key, kinds in rule.fields.items():
             value = entry.get(key)
             if not _is_one_of(value, kinds):
                 expected = " or ".join(f"a {kind}" for kind in kinds)
-                yield f"{where}.{key}", f"must be {expected} or null, got {_describe(value)}"
+                yield f"{where}.{key}", f"must be {expected} or null, got {describe(value)}"
 
 
 def _metrics(event: dict) -> list:
@@ -397,24 +335,6 @@ def _metrics(event: dict) -> list:
         if entry not in metrics:
             metrics.append(entry)
     return metrics
-
-
-def _text_problem(value: object) -> str | None:
-    if not isinstance(value, str):
-        return f"must be a string, got {json_type(value)}"
-    if not value.strip():
-        return "must not be empty or blank"
-    return None
-
-
-def _integer(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
 
 
 def _is_number(value: object) -> bool:
@@ -429,29 +349,3 @@ def _is_one_of(value: object, kinds: tuple[str, ...]) -> bool:
     return ("number" in kinds and _is_number(value)) or (
         "string" in kinds and isinstance(value, str)
     )
-
-
-def json_type(value: object) -> str:
-    """How a JSON value is named in an error message ('a number', 'null'...)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-def _describe(value: object) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int | float | str):
-        text = repr(value)
-        return text if len(text) <= 60 else f"{text[:57]}..."
-    return json_type(value)

@@ -21,7 +21,9 @@ A rule is a plain document of the ``eventfilter_rules`` collection::
 ``error`` may be stored with a rule (by the REST API and the engine; ``error``
 says why the engine skips a stored rule that does not compile) and are ignored
 here; any other key is an error, so that a misspelt ``brake`` does not go
-unnoticed.
+unnoticed. :data:`SCHEMA` says the same in JSON Schema (the REST API validates
+and publishes it); what it cannot say (the pattern, the fields an action may
+change, what follows a drop or a pass) is checked after it.
 
 Evaluation (:func:`apply_rules`): rules run in order (priority, then _id),
 each on the event as the rules before it left it. A rule whose pattern
@@ -55,11 +57,11 @@ path, and the result shares untouched values with the input.
 """
 
 import copy
-import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from canopsis.domain import schemas
 from canopsis.domain.match import (
     FieldError,
     Pattern,
@@ -75,7 +77,6 @@ METADATA_FIELDS = frozenset({"author", "created", "updated", "hits", "drops", "l
 
 Edit = Callable[[dict], dict]
 
-_RULE_FIELDS = {"_id", "name", "description", "priority", "enabled", "match", "actions", "break"}
 _ACTION_FIELDS = {
     "set": ("field", "value"),
     "remove": ("field",),
@@ -96,11 +97,73 @@ _SET_CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
         "expected a list of strings",
     ),
 }
-_LOOPS = frozenset({"cleaner", "event_filter"})
-_ENGINE_NAME = re.compile(r"[A-Za-z0-9_-]+")
-_REQUIRED = object()
 #: rules evaluated between two reads of the clock of the budget (a read costs about 0.7 µs)
 CLOCK_EVERY = 8
+
+_NAME = {"type": "string", "minLength": 1, "x-expected": "a non-empty string"}
+_ACTION_VALUES = {
+    "field": {
+        "type": "string",
+        "minLength": 1,
+        "description": "a dotted field path (set, remove)",
+        "x-expected": "a field path",
+    },
+    "value": {"description": "any JSON value (set), a non-empty string (add_tag)"},
+    "engine": {
+        "type": "string",
+        "pattern": "^[A-Za-z0-9_-]+$",
+        "not": {"enum": ["cleaner", "event_filter"]},
+        "description": "the engine the event goes to instead of the next one (route)",
+        "x-expected": "an engine name other than cleaner and event_filter (a loop)",
+    },
+}
+
+
+def _action_schema() -> dict:
+    """The schema of an action: its type, and the fields of that type (:data:`_ACTION_FIELDS`)."""
+    cases = [
+        {
+            "if": {"required": ["type"], "properties": {"type": {"const": kind}}},
+            "then": {
+                "required": list(fields),
+                "additionalProperties": False,
+                "properties": {
+                    "type": {},
+                    **{key: _NAME if kind == "add_tag" else _ACTION_VALUES[key] for key in fields},
+                },
+            },
+        }
+        for kind, fields in _ACTION_FIELDS.items()
+    ]
+    return {
+        "type": "object",
+        "required": ["type"],
+        "properties": {"type": {"enum": sorted(_ACTION_FIELDS)}, **_ACTION_VALUES},
+        "allOf": cases,
+    }
+
+
+SCHEMA = {
+    "type": "object",
+    "description": "An event-filter rule (see canopsis.domain.eventfilter).",
+    "required": ["_id", "match", "actions"],
+    "additionalProperties": False,
+    "properties": {
+        "_id": _NAME,
+        "name": _NAME,
+        "description": {"type": "string"},
+        "priority": {"type": "integer"},
+        "enabled": {"type": "boolean"},
+        "match": schemas.PATTERN,
+        "actions": {"type": "array", "items": _action_schema()},
+        "break": {"type": "boolean"},
+        **{key: {"description": "set by canopsis"} for key in sorted(METADATA_FIELDS)},
+        "error": {
+            "type": "string",
+            "description": "why the engine skips this stored rule (it does not compile)",
+        },
+    },
+}
 
 
 class RuleError(ValidationError):
@@ -212,134 +275,63 @@ def apply_rules(rules: Iterable[Rule], event: dict, budget: float | None = None)
 
 
 def _compile(doc: object) -> tuple[Rule | None, list[FieldError]]:
+    errors = schemas.problems(SCHEMA, doc)
     if not isinstance(doc, dict):
-        return None, [FieldError("", "expected an object")]
-    errors = [
-        FieldError(str(key), "unknown field")
-        for key in doc
-        if key not in _RULE_FIELDS and key not in METADATA_FIELDS
-    ]
-    rule_id = _take(doc, "_id", _is_name, "a non-empty string", errors)
-    name = _take(doc, "name", _is_name, "a non-empty string", errors, rule_id)
-    _take(doc, "description", _is_str, "a string", errors, "")
-    priority = _take(doc, "priority", _is_int, "an integer", errors, 0)
-    enabled = _take(doc, "enabled", _is_bool, "true or false", errors, True)
-    stop = _take(doc, "break", _is_bool, "true or false", errors, False)
+        return None, errors
     pattern = None
-    if "match" not in doc:
-        errors.append(FieldError("match", "missing (use {} to match every event)"))
-    else:
+    if "match" not in schemas.refused(errors):
         try:
             pattern = compile_pattern(doc["match"], "match")
         except PatternError as exc:
             errors.extend(exc.errors)
-    edits, route, end = _actions(_take(doc, "actions", _is_list, "a list", errors), errors)
+    edits, route, end = _actions(doc.get("actions"), errors)
     if errors or pattern is None:
         return None, errors
+    rule_id = doc["_id"]
+    enabled, stop = doc.get("enabled", True), doc.get("break", False)
+    name, priority = doc.get("name", rule_id), doc.get("priority", 0)
     return Rule(rule_id, name, priority, enabled, pattern, edits, route, end, stop), errors
-
-
-def _is_name(v: object) -> bool:
-    return isinstance(v, str) and v != ""
-
-
-def _is_str(v: object) -> bool:
-    return isinstance(v, str)
 
 
 def _is_int(v: object) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_bool(v: object) -> bool:
-    return isinstance(v, bool)
-
-
-def _is_list(v: object) -> bool:
-    return isinstance(v, list)
-
-
-def _take(
-    doc: dict,
-    key: str,
-    check: Callable[[object], bool],
-    expected: str,
-    errors: list[FieldError],
-    default: object = _REQUIRED,
-    prefix: str = "",
-) -> object:
-    """``doc[key]``, its default when absent, or None after noting the problem."""
-    if key not in doc:
-        if default is _REQUIRED:
-            errors.append(FieldError(prefix + key, "missing"))
-            return None
-        return default
-    if not check(doc[key]):
-        errors.append(FieldError(prefix + key, f"expected {expected}"))
-        return None
-    return doc[key]
-
-
 def _actions(
     actions: object, errors: list[FieldError]
 ) -> tuple[tuple[Edit, ...], str | None, str | None]:
+    """The edits, route and end of the actions the schema accepted; what follows an end
+    never runs."""
     edits: list[Edit] = []
     route = end = None
+    refused = {error.field for error in errors}
     for i, action in enumerate(actions if isinstance(actions, list) else []):
         at = f"actions.{i}"
         if end is not None:
             errors.append(FieldError(at, f"never runs: it follows {end}"))
             continue
-        if not isinstance(action, dict):
-            errors.append(FieldError(at, "expected an object"))
-            continue
-        kind = action.get("type")
-        if kind not in _ACTION_FIELDS:
-            expected = ", ".join(sorted(_ACTION_FIELDS))
-            reason = "missing" if "type" not in action else f"expected one of {expected}"
-            errors.append(FieldError(f"{at}.type", reason))
-            continue
-        errors.extend(
-            FieldError(f"{at}.{key}", "unknown field")
-            for key in action
-            if key != "type" and key not in _ACTION_FIELDS[kind]
-        )
+        kind = action.get("type") if isinstance(action, dict) else None
+        bad = any(field == at or field.startswith(f"{at}.") for field in refused)
         if kind in ("drop", "pass"):
             end = kind
-        elif kind == "route":
-            engine = _take(
-                action,
-                "engine",
-                _is_engine,
-                "an engine name other than cleaner and event_filter (a loop)",
-                errors,
-                prefix=f"{at}.",
-            )
-            route = engine if isinstance(engine, str) else route
-        elif kind == "add_tag":
-            tag = _take(action, "value", _is_name, "a non-empty string", errors, prefix=f"{at}.")
-            if isinstance(tag, str):
-                edits.append(lambda event, tag=tag: _add_tag(event, tag))
-        else:
+        elif kind in ("set", "remove") and f"{at}.field" not in refused:
             edit = _edit(kind, action, at, errors)
-            if edit is not None:
+            if edit is not None and not bad:
                 edits.append(edit)
+        elif bad:
+            continue
+        elif kind == "route":
+            route = action["engine"]
+        elif kind == "add_tag":
+            edits.append(lambda event, tag=action["value"]: _add_tag(event, tag))
     return tuple(edits), route, end
 
 
-def _is_engine(v: object) -> bool:
-    """An engine name that does not send the event back through the filter."""
-    return isinstance(v, str) and _ENGINE_NAME.fullmatch(v) is not None and v not in _LOOPS
-
-
 def _edit(kind: str, action: dict, at: str, errors: list[FieldError]) -> Edit | None:
-    """The edit of a set or remove action, or None after noting its problems."""
+    """The edit of a set or remove action whose field the schema accepted, or None after
+    noting the problems of its path."""
     before = len(errors)
-    path = _take(action, "field", _is_name, "a field path", errors, prefix=f"{at}.")
-    if kind == "set" and "value" not in action:
-        errors.append(FieldError(f"{at}.value", "missing"))
-    if not isinstance(path, str):
-        return None
+    path = action["field"]
     parts = tuple(path.split("."))
     if not all(parts) or any(p.startswith("$") for p in parts):
         reason = "bad field path (an empty part or a part starting with $)"
@@ -353,8 +345,8 @@ def _edit(kind: str, action: dict, at: str, errors: list[FieldError]) -> Edit | 
         check, expected = _SET_CHECKS[path]
         if not check(action["value"]):
             errors.append(FieldError(f"{at}.value", expected))
-    if len(errors) > before:
-        return None
+    if len(errors) > before or (kind == "set" and "value" not in action):
+        return None  # a missing value is the schema's to name
     if kind == "remove":
         return lambda event: _remove_in(event, parts)
     value = action["value"]

@@ -16,8 +16,9 @@ The definition document (collection ``heartbeats``)::
      "output_ok": "agent-7 is back",            # optional, replaces the default output
      "parent": "relay-1"}                       # optional, the _id of a parent heartbeat
 
-``author``, ``created`` and ``updated`` may be stored with it and are ignored;
-any other key is an error. A definition may instead carry ``entity`` (an object
+:data:`SCHEMA` says the same in JSON Schema (the REST API validates and publishes it).
+``author`` (a string), ``created`` and ``updated`` (epoch seconds) may be stored
+with it; any other key is an error. A definition may instead carry ``entity`` (an object
 of ``connector``, ``connector_name``, ``source_type``, ``component`` and, for a
 resource, ``resource``) to raise its alarm on that entity; :func:`announced`
 builds such definitions, and ``component`` cannot be given with it.
@@ -54,12 +55,13 @@ of definitions, along with unknown parents, cycles, duplicate ids and two
 definitions raising on the same entity.
 """
 
-import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from canopsis.domain import event as events
+from canopsis.domain import schemas
 from canopsis.domain.match import FieldError, Pattern, PatternError, compile_pattern
+from canopsis.domain.schemas import NON_BLANK
 
 Definition = dict[str, Any]
 State = dict[str, Any]
@@ -71,80 +73,71 @@ DEFAULT_COMPONENT = "heartbeats"
 METADATA_FIELDS = frozenset({"author", "created", "updated"})
 ENTITY_FIELDS = ("connector", "connector_name", "source_type", "component", "resource")
 
-_FIELDS = frozenset(
-    {
-        "_id",
-        "name",
-        "description",
-        "match",
-        "interval",
-        "component",
-        "entity",
-        "output_late",
-        "output_ok",
-        "parent",
-    }
-)
 _SAMPLE_TIME = 1.0
+_NAME = {"type": "string", "pattern": NON_BLANK, "x-expected": "a non-empty string"}
+SCHEMA = {
+    "type": "object",
+    "description": "A heartbeat definition (see canopsis.domain.heartbeat).",
+    "required": ["_id", "match", "interval"],
+    "properties": {
+        "_id": _NAME,
+        "name": _NAME,
+        "description": {"type": "string"},
+        "match": schemas.PATTERN,
+        "interval": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "description": "seconds",
+            "x-expected": "a number of seconds greater than 0",
+        },
+        "component": _NAME,
+        "entity": {
+            "type": "object",
+            "description": "the entity to raise the alarm on (instead of component)",
+            "properties": {key: {"type": "string"} for key in ENTITY_FIELDS},
+            "additionalProperties": False,
+        },
+        "output_late": {"type": "string"},
+        "output_ok": {"type": "string"},
+        "parent": {**_NAME, "description": "the _id of a parent heartbeat"},
+        "author": {"type": "string"},
+        "created": {"type": "number"},
+        "updated": {"type": "number"},
+    },
+    "additionalProperties": False,
+}
 
 
 # Definitions.
 
 
 def validate(doc: object) -> list[FieldError]:
-    """Every problem of ``doc`` as a heartbeat definition, by field."""
+    """Every problem of ``doc`` as a heartbeat definition, by field: :data:`SCHEMA`, then
+    its pattern, its parent, and the events it would raise."""
+    errors = schemas.problems(SCHEMA, doc)
     if not isinstance(doc, dict):
-        return [FieldError("", "expected an object")]
-    errors = [
-        FieldError(str(key), "unknown field")
-        for key in doc
-        if key not in _FIELDS and key not in METADATA_FIELDS
-    ]
-    for key in ("_id", "name", "component", "parent"):
-        if key in doc and not _is_name(doc[key]):
-            errors.append(FieldError(key, "expected a non-empty string"))
-    if "_id" not in doc:
-        errors.append(FieldError("_id", "missing"))
-    if "parent" in doc and doc["parent"] == doc.get("_id"):
+        return errors
+    bad = schemas.refused(errors)
+    if "parent" in doc and doc["parent"] == doc.get("_id") and "parent" not in bad:
         errors.append(FieldError("parent", "a heartbeat cannot be its own parent"))
-    for key in ("description", "output_late", "output_ok"):
-        if key in doc and not isinstance(doc[key], str):
-            errors.append(FieldError(key, "expected a string"))
-    if "match" not in doc:
-        errors.append(FieldError("match", "missing (use {} to match every event)"))
-    else:
+    if "match" in doc and "match" not in bad:
         try:
             compile_pattern(doc["match"], "match")
         except PatternError as exc:
             errors.extend(exc.errors)
-    errors.extend(_interval_errors(doc))
     if "entity" in doc and "component" in doc:
         errors.append(FieldError("component", "cannot be given with entity"))
-    if not any(error.field in ("_id", "name", "component") for error in errors):
+    elif not bad & {"_id", "name", "component", "entity"}:
         errors.extend(_target_errors(doc))
     return errors
 
 
-def _interval_errors(doc: dict) -> list[FieldError]:
-    if "interval" not in doc:
-        return [FieldError("interval", "missing")]
-    if not _is_number(doc["interval"]) or doc["interval"] <= 0:
-        return [FieldError("interval", "expected a number of seconds greater than 0")]
-    return []
-
-
 def _target_errors(defn: Definition) -> list[FieldError]:
     """The problems of the events ``defn`` would raise, on the definition's fields."""
-    entity = defn.get("entity")
-    if entity is None:
-        where = {"component": "component", "resource": "name", "routing_key": "name"}
-    elif not isinstance(entity, dict):
-        return [FieldError("entity", "expected an object")]
-    else:
-        unknown = [key for key in entity if key not in ENTITY_FIELDS]
-        if unknown:
-            return [FieldError(f"entity.{key}", "unknown field") for key in unknown]
+    if "entity" in defn:
         where = {key: f"entity.{key}" for key in ENTITY_FIELDS} | {"routing_key": "entity"}
+    else:
+        where = {"component": "component", "resource": "name", "routing_key": "name"}
     sample = _raised(defn, events.STATE_CRITICAL, "", _SAMPLE_TIME)
     return [
         FieldError(where.get(error.field, "entity"), error.reason)
@@ -295,16 +288,6 @@ def _parent_errors(
         seen.add(parent["_id"])
         parent = find(parent["parent"])
     return errors
-
-
-def _is_name(value: object) -> bool:
-    return isinstance(value, str) and value.strip() != ""
-
-
-def _is_number(value: object) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _seconds(value: float) -> str:

@@ -13,7 +13,8 @@ A pbehavior is a document::
      "enabled": true}                       # default true
 
 ``author``, ``created`` and ``updated`` (:data:`METADATA_FIELDS`) are set by the REST API
-(``author`` is shown on the alarms that enter it); any other key is an error.
+(``author`` is shown on the alarms that enter it); any other key is an error. :data:`SCHEMA`
+says the same in JSON Schema (the REST API validates and publishes it).
 
 Without ``rrule`` the single period is ``[start, end)``, open-ended when ``end`` is null. With
 ``rrule`` (``end`` is then required) the first occurrence starts at ``start`` and every
@@ -52,8 +53,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrule, rrulestr
 
+from canopsis.domain import schemas
 from canopsis.domain.event import LATEST
 from canopsis.domain.match import FieldError, Pattern, PatternError, compile_pattern
+from canopsis.domain.schemas import NON_BLANK
 
 TYPES = ("maintenance", "pause", "inactive")
 #: the order in which pbehaviors active on one entity apply
@@ -65,7 +68,6 @@ HORIZON = 400 * 86400.0
 
 METADATA_FIELDS = frozenset({"author", "created", "updated"})
 _REQUIRED = ("name", "type", "reason", "filter", "start")
-_OPTIONAL = ("_id", "end", "rrule", "exdates", "tz", "enabled", *sorted(METADATA_FIELDS))
 _RRULE_PREFIX = "RRULE:"
 #: seconds in one step of the frequencies whose rules can be expanded from later on
 _STEPS = {"WEEKLY": 7 * 86400, "DAILY": 86400, "HOURLY": 3600, "MINUTELY": 60, "SECONDLY": 1}
@@ -74,14 +76,51 @@ _LEAD = 2 * 86400
 
 Period = tuple[float, float]
 
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_time(value: object) -> bool:
-    """Epoch seconds a date can hold."""
-    return _is_number(value) and 0 <= value <= LATEST
+_WHEN = f"epoch seconds from 0 to {LATEST}"
+_EPOCH = {
+    "type": "number",
+    "minimum": 0,
+    "maximum": LATEST,
+    "description": "epoch seconds",
+    "x-expected": _WHEN,
+}
+_TEXT = {"type": "string", "pattern": NON_BLANK}
+SCHEMA = {
+    "type": "object",
+    "description": "A pbehavior (see canopsis.domain.pbehavior).",
+    "required": list(_REQUIRED),
+    "properties": {
+        "_id": _TEXT,
+        "name": _TEXT,
+        "reason": {"type": "string"},
+        "author": {"type": "string"},
+        "created": {"type": "number"},
+        "updated": {"type": "number"},
+        "type": {"enum": list(TYPES)},
+        "enabled": {"type": "boolean"},
+        "filter": {"type": "object", "description": "an entity pattern of canopsis.domain.match"},
+        "start": _EPOCH,
+        "end": {
+            **_EPOCH,
+            "type": ["number", "null"],
+            "description": "epoch seconds, after start; null: open-ended (not with rrule)",
+            "x-expected": f"{_WHEN}, or null",
+        },
+        "exdates": {
+            "type": "array",
+            "items": _EPOCH,
+            "description": "occurrence starts to skip",
+            "x-expected": "a list of epoch seconds",
+        },
+        "tz": {"type": "string", "description": "IANA time zone of the rule, default UTC"},
+        "rrule": {
+            "type": ["string", "null"],
+            "description": "an iCalendar RRULE value (FREQ=WEEKLY;BYDAY=SA); each occurrence "
+            "lasts end - start",
+        },
+    },
+    "additionalProperties": False,
+}
 
 
 def _zone(name: object) -> ZoneInfo | None:
@@ -144,66 +183,47 @@ def _some_day_fits(body: str, dtstart: datetime) -> bool:
 
 
 def validate(doc: object) -> list[FieldError]:
-    """Every problem of the pbehavior ``doc``, each with its field; empty when it is valid."""
+    """Every problem of the pbehavior ``doc``, each with its field; empty when it is valid.
+
+    :data:`SCHEMA` first, then what it cannot say: the filter, the end after the start, the
+    time zone and the rule.
+    """
+    errors = schemas.problems(SCHEMA, doc)
     if not isinstance(doc, dict):
-        return [FieldError("", "expected an object")]
-    errors = [FieldError(k, "required") for k in _REQUIRED if k not in doc]
-    errors += [FieldError(str(k), "unknown field") for k in doc if k not in _REQUIRED + _OPTIONAL]
-    for key in ("_id", "name", "reason", "author"):
-        if key in doc and not isinstance(doc[key], str):
-            errors.append(FieldError(key, "expected a string"))
-    for key in ("_id", "name"):
-        if isinstance(doc.get(key), str) and not doc[key].strip():
-            errors.append(FieldError(key, "must not be blank"))
-    for key in ("created", "updated"):
-        if key in doc and not _is_number(doc[key]):
-            errors.append(FieldError(key, "expected a number"))
-    if "type" in doc and doc["type"] not in TYPES:
-        errors.append(FieldError("type", f"expected one of {', '.join(TYPES)}"))
-    if "enabled" in doc and not isinstance(doc["enabled"], bool):
-        errors.append(FieldError("enabled", "expected true or false"))
-    if "filter" in doc:
+        return errors
+    bad = schemas.refused(errors)
+    if "filter" in doc and "filter" not in bad:
         try:
             compile_pattern(doc["filter"], "filter")
         except PatternError as exc:
             errors += exc.errors
     start, end = doc.get("start"), doc.get("end")
-    when = f"expected epoch seconds from 0 to {LATEST}"
-    if "start" in doc and not _is_time(start):
-        errors.append(FieldError("start", when))
-    if end is not None:
-        if not _is_time(end):
-            errors.append(FieldError("end", f"{when}, or null"))
-        elif _is_time(start) and end <= start:
-            errors.append(FieldError("end", "must be after start"))
-    exdates = doc.get("exdates", [])
-    if not isinstance(exdates, list):
-        errors.append(FieldError("exdates", "expected a list of epoch seconds"))
-    else:
-        errors += [
-            FieldError(f"exdates.{i}", when)
-            for i, value in enumerate(exdates)
-            if not _is_time(value)
-        ]
+    if end is not None and not bad & {"start", "end"} and end <= start:
+        errors.append(FieldError("end", "must be after start"))
     tz = doc.get("tz", "UTC")
     zone = _zone(tz)
-    if zone is None:
+    if zone is None and "tz" not in bad:
         errors.append(FieldError("tz", f"unknown time zone {tz!r}"))
     rule = doc.get("rrule")
     if rule is not None:
-        if not isinstance(rule, str):
-            errors.append(FieldError("rrule", "expected a string or null"))
-        else:
-            first, rule_zone = (start if _is_time(start) else 0), zone or UTC
-            try:
-                _parse_rule(rule, first, rule_zone)
-                if not _some_day_fits(_body(rule), _dtstart(first, rule_zone)):
-                    raise ValueError("no day of the calendar fits this rule: it can never occur")
-            except ValueError as exc:
-                errors.append(FieldError("rrule", str(exc)))
+        if "rrule" not in bad:
+            first = 0 if "start" in bad else start
+            errors += [FieldError("rrule", reason) for reason in _rule_problems(rule, first, zone)]
         if end is None:
             errors.append(FieldError("end", "required with rrule"))
     return errors
+
+
+def _rule_problems(rule: str, start: float, zone: ZoneInfo | None) -> list[str]:
+    """Why ``rule`` from ``start`` in ``zone`` (UTC when None) is not a rule that can occur."""
+    zone = zone or UTC
+    try:
+        _parse_rule(rule, start, zone)
+        if not _some_day_fits(_body(rule), _dtstart(start, zone)):
+            raise ValueError("no day of the calendar fits this rule: it can never occur")
+    except ValueError as exc:
+        return [str(exc)]
+    return []
 
 
 def _later_start(body: str, start: float, since: float, zone: ZoneInfo) -> datetime | None:

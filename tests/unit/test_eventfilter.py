@@ -298,24 +298,25 @@ def test_rule_with_several_problems_reports_all_of_them():
             {"type": "pass"},
         ],
     }
+    # the schema's problems first, then those of the pattern and of the actions' rules
     assert [str(p) for p in validate_rule(doc)] == [
         "brake: unknown field",
         "_id: expected a non-empty string",
         "priority: expected an integer",
         "enabled: expected true or false",
-        "match.state.$gt: expected a number",
-        "match.component.$in: expected a list",
-        "actions.0.field: component identifies the event and cannot be changed",
-        "actions.1.value: expected 0, 1, 2 or 3",
-        "actions.2.field: state cannot be removed",
         "actions.3.field: missing",
         "actions.4.value: missing",
-        "actions.4.field: bad field path (an empty part or a part starting with $)",
         "actions.5.engine: expected an engine name other than cleaner and event_filter (a loop)",
         "actions.6.color: unknown field",
         "actions.6.value: expected a non-empty string",
         "actions.7.type: expected one of add_tag, drop, pass, remove, route, set",
         "actions.8: expected an object",
+        "match.state.$gt: expected a number",
+        "match.component.$in: expected a list",
+        "actions.0.field: component identifies the event and cannot be changed",
+        "actions.1.value: expected 0, 1, 2 or 3",
+        "actions.2.field: state cannot be removed",
+        "actions.4.field: bad field path (an empty part or a part starting with $)",
         "actions.10: never runs: it follows drop",
     ]
     with pytest.raises(RuleError) as info:
@@ -353,3 +354,9 @@ def test_a_route_back_through_the_filter_is_refused_as_a_loop(engine):
     assert [str(p) for p in validate_rule(doc)] == [
         "actions.0.engine: expected an engine name other than cleaner and event_filter (a loop)"
     ]
+
+
+def test_a_set_without_value_is_named_whatever_its_field():
+    for field in ("site", "state", "a..b"):
+        doc = {"_id": "r", "match": {}, "actions": [{"type": "set", "field": field}]}
+        assert "actions.0.value: missing" in [str(p) for p in validate_rule(doc)]

@@ -181,8 +181,8 @@ def test_not_an_object():
 
 def test_missing_and_unknown_fields():
     assert errors(name=..., filter=..., color="red") == [
-        "name: required",
-        "filter: required",
+        "name: missing",
+        "filter: missing",
         "color: unknown field",
     ]
 

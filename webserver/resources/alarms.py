@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 
 import falcon
 
-from canopsis.domain import event
+from canopsis.domain import actions, event
 from canopsis.store import alarms, eventlog
 from canopsis.store.alarms import (
     LARGE_TOTAL,
@@ -47,7 +47,7 @@ from canopsis.store.alarms import (
 )
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
-from canopsis.webserver.http import Query, dumps, page_body, read_object, require
+from canopsis.webserver.http import Query, dumps, page_body, read_valid, require
 from canopsis.webserver.openapi import (
     OBJECT,
     PAGING,
@@ -59,8 +59,6 @@ from canopsis.webserver.openapi import (
     query,
 )
 
-MAX_IDS = 1000
-MAX_SNOOZE = 31_536_000
 ACTIONS = event.ACTION_TYPES
 HISTORY = "/history"
 FILTERS = (
@@ -86,13 +84,6 @@ SORTS = {
     "state": "state.val",
     "component": "component",
     "resource": "resource",
-}
-#: the body fields of each action besides ``output``: name -> required
-ACTION_FIELDS: dict[str, dict[str, bool]] = {
-    "snooze": {"duration": True},
-    "declareticket": {"ticket": False},
-    "assocticket": {"ticket": True},
-    "changestate": {"state": True},
 }
 
 
@@ -199,7 +190,7 @@ class AlarmPath:
         alarm_id, _, action = rest.rpartition("/")
         if not alarm_id or action not in ACTIONS:
             raise ApiError(404, f"no route POST /api/v2/alarms/{rest}")
-        fields = _read_action(req, action)
+        fields = read_valid(req, actions.BODIES[action])
         alarm = alarms.find_open(self.api.db, [alarm_id]).get(alarm_id)
         if alarm is None:
             raise ApiError(404, f"no open alarm {alarm_id}")
@@ -211,7 +202,7 @@ class AlarmPath:
         resp.media = {"queued": 1, "alarm_id": alarm_id}
 
     def bulk(self, req: falcon.Request, resp: falcon.Response, action: str, author: str) -> None:
-        fields = _read_action(req, action, ("ids",))
+        fields = read_valid(req, actions.BULK_BODIES[action])
         ids = list(dict.fromkeys(fields.pop("ids")))
         found = alarms.find_open(self.api.db, ids)
         messages, errors = [], {}
@@ -226,37 +217,6 @@ class AlarmPath:
             self.api.sender.send(messages)
         resp.status = falcon.HTTP_202
         resp.media = {"queued": len(messages), "missing": [i for i in ids if i not in found]}
-
-
-def _read_action(req: falcon.Request, action: str, extra: tuple[str, ...] = ()) -> dict:
-    """The action's body fields, checked; 400 naming each wrong one."""
-    spec = ACTION_FIELDS.get(action, {})
-    required = [name for name, needed in spec.items() if needed]
-    body = read_object(req, ("output", *spec, *extra), (*required, *extra))
-    problems = {}
-    if "output" in body and not isinstance(body["output"], str):
-        problems["output"] = "expected a string"
-    if "duration" in body:
-        duration = body["duration"]
-        if type(duration) is not int or not 1 <= duration <= MAX_SNOOZE:
-            problems["duration"] = f"expected an integer number of seconds from 1 to {MAX_SNOOZE}"
-    if "ticket" in body:
-        ticket = body["ticket"]
-        if not isinstance(ticket, str) or not ticket.strip():
-            problems["ticket"] = "expected a non-blank string"
-    state = body.get("state")
-    if "state" in body and (type(state) is not int or state not in STATES):
-        problems["state"] = "expected an integer from 0 to 3"
-    ids = body.get("ids")
-    if "ids" in extra and (
-        not isinstance(ids, list)
-        or not 1 <= len(ids) <= MAX_IDS
-        or not all(isinstance(i, str) and i for i in ids)
-    ):
-        problems["ids"] = f"expected a list of 1 to {MAX_IDS} alarm ids"
-    if problems:
-        raise bad_request(problems)
-    return body
 
 
 def _message(alarm: dict, action: str, author: str, fields: dict) -> tuple[tuple, dict]:
@@ -356,36 +316,10 @@ _ALARM_ID = path_param(
     "the alarm id; it holds '/', sent as is or percent-encoded",
     {"type": "string", "minLength": 1, "not": {"enum": ["counts", *ACTIONS]}},
 )
-_FIELD_SCHEMAS = {
-    "output": {"type": "string"},
-    "duration": {"type": "integer", "minimum": 1, "maximum": MAX_SNOOZE},
-    "ticket": {"type": "string", "pattern": r"\S"},
-    "state": {"type": "integer", "minimum": STATES[0], "maximum": STATES[-1]},
-}
 _AUTHOR = (
     "The author is the authenticated principal: the user's name, or "
     "key:<key id>/<description> for an API key. "
 )
-
-
-def _action_body(action: str, bulk: bool) -> dict:
-    spec = ACTION_FIELDS.get(action, {})
-    properties = {name: _FIELD_SCHEMAS[name] for name in ("output", *spec)}
-    required = [name for name, needed in spec.items() if needed]
-    if bulk:
-        properties["ids"] = {
-            "type": "array",
-            "minItems": 1,
-            "maxItems": MAX_IDS,
-            "items": {"type": "string", "minLength": 1},
-        }
-        required.append("ids")
-    return {
-        "type": "object",
-        "required": required,
-        "additionalProperties": False,
-        "properties": properties,
-    }
 
 
 def _bulk(action: str) -> dict:
@@ -395,7 +329,7 @@ def _bulk(action: str) -> dict:
             "description": _AUTHOR + "One publication; `missing` lists the ids not open.",
             "operationId": f"bulk_{action}",
             "tags": ["alarms"],
-            "requestBody": json_body(_action_body(action, bulk=True)),
+            "requestBody": json_body(actions.BULK_BODIES[action]),
             "responses": {
                 "202": json_response(
                     "The action events are published.",
@@ -418,7 +352,7 @@ def _bulk(action: str) -> dict:
 _ACTION_DESCRIPTION = "; ".join(
     f"{action}: "
     + ", ".join(f"{name}{' (required)' if needed else ''}" for name, needed in spec.items())
-    for action, spec in ACTION_FIELDS.items()
+    for action, spec in actions.ACTION_FIELDS.items()
 )
 OPENAPI = {
     "/api/v2/alarms": {
@@ -526,13 +460,7 @@ OPENAPI = {
                 _ALARM_ID,
                 path_param("action", "the action", {"type": "string", "enum": list(ACTIONS)}),
             ],
-            "requestBody": json_body(
-                {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": _FIELD_SCHEMAS,
-                }
-            ),
+            "requestBody": json_body(actions.ANY_BODY),
             "responses": {
                 "202": json_response(
                     "The action event is published.",

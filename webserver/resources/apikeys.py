@@ -19,12 +19,11 @@ from datetime import UTC, datetime
 
 import falcon
 
-from canopsis.domain import auth
-from canopsis.domain.event import LATEST
+from canopsis.domain import auth, auth_schemas
 from canopsis.store import users
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
-from canopsis.webserver.http import read_object, require
+from canopsis.webserver.http import read_valid, require
 from canopsis.webserver.openapi import errors, json_body, json_response, path_param
 
 
@@ -40,21 +39,10 @@ class Keys:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         who = require(req, "admin")
-        body = read_object(req, ("role", "description", "expires"), ("role",))
-        fields = {}
-        if body["role"] not in auth.ROLES:
-            fields["role"] = f"expected one of {', '.join(auth.ROLES)}"
-        description = body.get("description", "")
-        if not isinstance(description, str) or len(description) > 200:
-            fields["description"] = "expected a string of at most 200 characters"
-        expires = body.get("expires")
-        if expires is not None:
-            if not isinstance(expires, int | float) or isinstance(expires, bool):
-                fields["expires"] = "expected epoch seconds"
-            elif not datetime.now(UTC).timestamp() < expires <= LATEST:
-                fields["expires"] = "must be in the future, before the year 10000"
-        if fields:
-            raise bad_request(fields)
+        body = read_valid(req, auth_schemas.NEW_KEY)
+        description, expires = body.get("description", ""), body.get("expires")
+        if expires is not None and expires <= datetime.now(UTC).timestamp():
+            raise bad_request({"expires": "must be in the future, before the year 10000"})
         when = datetime.fromtimestamp(expires, UTC) if expires is not None else None
         doc, key = auth.create_key(self.api.db, body["role"], description, who.name, when)
         self.api.sync_ingest_keys()
@@ -158,22 +146,7 @@ OPENAPI = {
             "summary": "Create an API key (admin); the answer holds the key, once",
             "operationId": "createApiKey",
             "tags": ["apikeys"],
-            "requestBody": json_body(
-                {
-                    "type": "object",
-                    "required": ["role"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "role": {"enum": list(auth.ROLES)},
-                        "description": {"type": "string", "maxLength": 200},
-                        "expires": {
-                            "type": "number",
-                            "maximum": LATEST,
-                            "description": "epoch seconds, future",
-                        },
-                    },
-                }
-            ),
+            "requestBody": json_body(auth_schemas.NEW_KEY),
             "responses": {
                 "201": json_response("The new key.", _NEW_KEY),
                 **errors(400, 401, 403, 413, 415, 503),

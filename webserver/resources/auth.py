@@ -2,10 +2,10 @@
 
 import falcon
 
-from canopsis.domain import auth
+from canopsis.domain import auth, auth_schemas
 from canopsis.webserver.api import Api
-from canopsis.webserver.errors import ApiError, bad_request
-from canopsis.webserver.http import principal, read_object
+from canopsis.webserver.errors import ApiError
+from canopsis.webserver.http import principal, read_valid
 from canopsis.webserver.middleware import COOKIE, credentials
 from canopsis.webserver.openapi import errors, json_body, json_response
 
@@ -24,14 +24,7 @@ class Login:
         )
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = read_object(req, ("name", "password"), ("name", "password"))
-        fields = {
-            k: "expected a non-empty string"
-            for k in ("name", "password")
-            if not isinstance(body[k], str) or not body[k]
-        }
-        if fields:
-            raise bad_request(fields)
+        body = read_valid(req, auth_schemas.LOGIN)
         address = req.remote_addr or "-"
         db = self.api.db
         blocked = auth.login_blocked(db, body["name"], address, self.limits)
@@ -106,17 +99,7 @@ OPENAPI = {
             "disabled account (``PUT /api/v2/users/{name}`` with ``disabled``) gets 403.",
             "operationId": "login",
             "tags": ["auth"],
-            "requestBody": json_body(
-                {
-                    "type": "object",
-                    "required": ["name", "password"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "name": {"type": "string", "minLength": 1},
-                        "password": {"type": "string", "minLength": 1},
-                    },
-                }
-            ),
+            "requestBody": json_body(auth_schemas.LOGIN),
             "responses": {
                 "200": json_response("The session is open; the cookie is set.", _WHO),
                 **errors(400, 401, 403, 413, 415, 429, 503),

@@ -13,9 +13,15 @@ writes into a stored rule it cannot compile cannot be sent.
 from canopsis.domain import eventfilter
 from canopsis.store.eventfilter import COLLECTION
 from canopsis.webserver.api import Api
-from canopsis.webserver.documents import Document, Documents, Kind, body_schema, stored_schema
+from canopsis.webserver.documents import (
+    Document,
+    Documents,
+    Kind,
+    body_schema,
+    replacement,
+    stored_schema,
+)
 from canopsis.webserver.openapi import (
-    OBJECT,
     errors,
     json_body,
     json_response,
@@ -48,41 +54,14 @@ def routes(api: Api) -> list[tuple[str, object]]:
     ]
 
 
-_ACTION = {
-    "type": "object",
-    "required": ["type"],
-    "properties": {
-        "type": {"type": "string", "enum": ["set", "remove", "add_tag", "route", "drop", "pass"]},
-        "field": {"type": "string"},
-        "value": {},
-        "engine": {"type": "string"},
-    },
-    "additionalProperties": False,
-}
-_RULE_FIELDS = {
-    "_id": {"type": "string", "minLength": 1},
-    "name": {"type": "string"},
-    "description": {"type": "string"},
-    "priority": {"type": "integer"},
-    "enabled": {"type": "boolean"},
-    "match": {**OBJECT, "description": "a pattern of canopsis.domain.match"},
-    "actions": {"type": "array", "items": _ACTION},
-    "break": {"type": "boolean"},
-}
 _RULE_BODY = body_schema(
-    _RULE_FIELDS,
-    ["_id", "match", "actions"],
+    eventfilter.SCHEMA,
+    eventfilter.METADATA_FIELDS,
     "A rule (see canopsis.domain.eventfilter); author, created, updated, hits, "
-    "drops and last_hit are set by canopsis and refused here.",
+    "drops, last_hit and error are set by canopsis and refused here.",
 )
 _RULE = stored_schema(
-    {
-        **_RULE_FIELDS,
-        "error": {
-            "type": "string",
-            "description": "why the engine skips this stored rule (it does not compile)",
-        },
-    },
+    eventfilter.SCHEMA,
     "A stored rule with what canopsis adds (author, created, updated, "
     "and the engine's hits, drops, last_hit, and error when it skips the rule).",
 )
@@ -127,7 +106,7 @@ OPENAPI = {
             "operationId": "replaceEventfilterRule",
             "tags": ["eventfilter"],
             "parameters": [_RULE_ID],
-            "requestBody": json_body({**_RULE_BODY, "required": ["match", "actions"]}),
+            "requestBody": json_body(replacement(_RULE_BODY)),
             "responses": {
                 "200": json_response("The rule as stored.", _RULE),
                 **errors(400, 401, 403, 404, 413, 415, 503),

@@ -88,62 +88,18 @@ def routes(api: Api) -> list[tuple[str, object]]:
     return [("/api/v2/event", Events(api))]
 
 
-_CONTROL = r"\x00-\x1f\x7f-\x9f"
-
-
-def _identifier(excluded: str = "") -> dict:
-    """A non-blank string without control characters nor ``excluded`` ones."""
-    chars = f"[^{_CONTROL}{excluded}]"
-    return {"type": "string", "pattern": f"^{chars}*[^\\s{_CONTROL}{excluded}]{chars}*$"}
-
-
-def _required_for(event_types: tuple[str, ...], field: str) -> dict:
-    return {
-        "if": {"properties": {"event_type": {"enum": list(event_types)}}},
-        "then": {"required": [field]},
-    }
-
-
+#: an event as the REST API takes it: the engines' rules (canopsis.domain.event.SCHEMA), and
+#: an action's author replaced by whoever sent it
 EVENT = {
-    "type": "object",
-    "description": "An event as the engines check it (canopsis.domain.event.validate); the routing "
-    "key it makes (connector.connector_name.event_type.source_type.component[.resource]) must fit "
-    f"{event.MAX_ROUTING_KEY_BYTES} bytes, the timestamp at most {event.MAX_FUTURE} s ahead.",
-    "required": ["connector", "connector_name", "event_type", "source_type", "component"],
+    **event.SCHEMA,
     "properties": {
-        "connector": _identifier("."),
-        "connector_name": _identifier("."),
-        "event_type": {"type": "string", "enum": list(event.EVENT_TYPES)},
-        "source_type": {"type": "string", "enum": list(event.SOURCE_TYPES)},
-        "component": _identifier("/"),
-        "resource": {"type": "string"},
-        "state": {"type": "integer", "minimum": 0, "maximum": 3},
-        "state_type": {"type": "integer", "minimum": 0, "maximum": 1},
-        "duration": {"type": "integer", "minimum": 1},
-        "output": {"type": "string"},
-        "long_output": {"type": "string"},
+        **event.SCHEMA["properties"],
         "author": {
-            **_identifier(),
+            **event.SCHEMA["properties"]["author"],
             "description": "ignored on actions: their author is the authenticated principal "
             "(the user's name, or key:<key id>/<description> for an API key)",
         },
-        "ticket": _identifier(),
-        "timestamp": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "description": "epoch seconds; default: arrival time",
-        },
     },
-    "propertyNames": {"pattern": "^([^$\\x00][^\\x00]*)?$"},
-    "allOf": [
-        {
-            "if": {"properties": {"source_type": {"const": "resource"}}},
-            "then": {"required": ["resource"], "properties": {"resource": _identifier()}},
-        },
-        _required_for(("check", "changestate"), "state"),
-        _required_for(("snooze",), "duration"),
-    ],
-    "additionalProperties": True,
 }
 OPENAPI = {
     "/api/v2/event": {

@@ -19,10 +19,16 @@ from canopsis.domain import heartbeat
 from canopsis.store import heartbeats
 from canopsis.store.heartbeats import DEFINITIONS, STATES
 from canopsis.webserver.api import Api
-from canopsis.webserver.documents import Document, Documents, Kind, body_schema, stored_schema
+from canopsis.webserver.documents import (
+    Document,
+    Documents,
+    Kind,
+    body_schema,
+    replacement,
+    stored_schema,
+)
 from canopsis.webserver.http import Query, require
 from canopsis.webserver.openapi import (
-    OBJECT,
     errors,
     json_body,
     json_response,
@@ -83,32 +89,14 @@ def routes(api: Api) -> list[tuple[str, object]]:
     ]
 
 
-_NAME = {"type": "string", "minLength": 1}
-_FIELDS = {
-    "_id": _NAME,
-    "name": _NAME,
-    "description": {"type": "string"},
-    "match": {**OBJECT, "description": "a pattern of canopsis.domain.match"},
-    "interval": {"type": "number", "exclusiveMinimum": 0, "description": "seconds"},
-    "component": _NAME,
-    "entity": {
-        "type": "object",
-        "description": "the entity to raise the alarm on (instead of component)",
-        "properties": {key: {"type": "string"} for key in heartbeat.ENTITY_FIELDS},
-        "additionalProperties": False,
-    },
-    "output_late": {"type": "string"},
-    "output_ok": {"type": "string"},
-    "parent": {**_NAME, "description": "the _id of a parent heartbeat"},
-}
 _BODY = body_schema(
-    _FIELDS,
-    ["_id", "match", "interval"],
+    heartbeat.SCHEMA,
+    heartbeat.METADATA_FIELDS,
     "A heartbeat definition (see canopsis.domain.heartbeat); author, created and "
     "updated are set by canopsis and refused here.",
 )
 _HEARTBEAT = stored_schema(
-    _FIELDS,
+    heartbeat.SCHEMA,
     "A stored definition with what canopsis adds (author, created, updated).",
 )
 _STATUS = {
@@ -185,7 +173,7 @@ OPENAPI = {
             "operationId": "replaceHeartbeat",
             "tags": ["heartbeats"],
             "parameters": [_HEARTBEAT_ID],
-            "requestBody": json_body({**_BODY, "required": ["match", "interval"]}),
+            "requestBody": json_body(replacement(_BODY)),
             "responses": {
                 "200": json_response("The definition as stored.", _HEARTBEAT),
                 **errors(400, 401, 403, 404, 413, 415, 503),

@@ -19,7 +19,6 @@ import time
 import falcon
 
 from canopsis.domain import pbehavior
-from canopsis.domain.event import LATEST
 from canopsis.store import documents
 from canopsis.store.pbehaviors import COLLECTION
 from canopsis.webserver.api import Api
@@ -27,7 +26,6 @@ from canopsis.webserver.documents import Document, Documents, Kind, body_schema,
 from canopsis.webserver.errors import ApiError
 from canopsis.webserver.http import Query, require
 from canopsis.webserver.openapi import (
-    OBJECT,
     errors,
     json_body,
     json_response,
@@ -95,40 +93,17 @@ def routes(api: Api) -> list[tuple[str, object]]:
     ]
 
 
-_TEXT = {"type": "string", "minLength": 1, "pattern": r"\S"}
-_EPOCH = {"type": "number", "minimum": 0, "maximum": LATEST, "description": "epoch seconds"}
-_FIELDS = {
-    "_id": _TEXT,
-    "name": _TEXT,
-    "type": {"type": "string", "enum": list(pbehavior.TYPES)},
-    "reason": {"type": "string"},
-    "filter": {**OBJECT, "description": "an entity pattern of canopsis.domain.match"},
-    "start": _EPOCH,
-    "end": {
-        "type": ["number", "null"],
-        "minimum": 0,
-        "maximum": LATEST,
-        "description": "epoch seconds, after start; null: open-ended (not with rrule)",
-    },
-    "rrule": {
-        "type": ["string", "null"],
-        "description": "an iCalendar RRULE value (FREQ=WEEKLY;BYDAY=SA); each occurrence "
-        "lasts end - start",
-    },
-    "exdates": {"type": "array", "items": _EPOCH, "description": "occurrence starts to skip"},
-    "tz": {"type": "string", "description": "IANA time zone of the rule, default UTC"},
-    "enabled": {"type": "boolean"},
-}
 _BODY = body_schema(
-    _FIELDS,
-    ["name", "type", "reason", "filter", "start"],
+    pbehavior.SCHEMA,
+    pbehavior.METADATA_FIELDS,
     "A pbehavior (see canopsis.domain.pbehavior); author, created and updated are set "
     "by canopsis and refused here.",
 )
 _PBEHAVIOR = stored_schema(
-    _FIELDS,
+    pbehavior.SCHEMA,
     "A stored pbehavior with what canopsis adds (author, created, updated).",
 )
+_EPOCH = pbehavior.SCHEMA["properties"]["start"]
 _PERIOD = {
     "type": "object",
     "required": ["start", "end"],

@@ -24,21 +24,15 @@ made first, then undone (409) when no enabled admin is left
 (:mod:`canopsis.store.users`).
 """
 
-import re
-
 import falcon
 from pymongo.errors import DuplicateKeyError
 
-from canopsis.domain import auth
+from canopsis.domain import auth, auth_schemas
 from canopsis.store import users
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
-from canopsis.webserver.http import read_object, require
+from canopsis.webserver.http import read_valid, require
 from canopsis.webserver.openapi import errors, json_body, json_response, path_param
-
-NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
-MIN_PASSWORD = 10
-MAX_PASSWORD = 1024
 
 
 def public(doc: dict) -> dict:
@@ -48,22 +42,6 @@ def public(doc: dict) -> dict:
         "created": doc.get("created"),
         "disabled": bool(doc.get("disabled")),
     }
-
-
-def _password_problem(value) -> str | None:
-    if not isinstance(value, str):
-        return "expected a string"
-    if len(value) < MIN_PASSWORD:
-        return f"must be at least {MIN_PASSWORD} characters"
-    if len(value) > MAX_PASSWORD:
-        return f"must be at most {MAX_PASSWORD} characters"
-    return None
-
-
-def _role_problem(value) -> str | None:
-    if not isinstance(value, str) or value not in auth.ROLES:
-        return f"expected one of {', '.join(auth.ROLES)}"
-    return None
 
 
 def _last_admin(refused: users.LastAdmin) -> ApiError:
@@ -80,19 +58,8 @@ class Users:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         require(req, "admin")
-        body = read_object(req, ("name", "password", "role"), ("name", "password", "role"))
-        fields = {}
+        body = read_valid(req, auth_schemas.NEW_USER)
         name = body["name"]
-        if not isinstance(name, str) or not NAME.fullmatch(name):
-            fields["name"] = "expected 1 to 64 characters of letters, digits, '.', '_', '@', '-'"
-        problem = _password_problem(body["password"])
-        if problem:
-            fields["password"] = problem
-        problem = _role_problem(body["role"])
-        if problem:
-            fields["role"] = problem
-        if fields:
-            raise bad_request(fields)
         try:
             doc = auth.create_user(self.api.db, name, body["password"], body["role"])
         except DuplicateKeyError:
@@ -110,27 +77,9 @@ class User:
         is_admin = who.allows("admin")
         if not is_admin and who.name != name:
             raise ApiError(403, f"this needs the admin role; {who.name} has {who.role}")
-        allowed = ("role", "password", "disabled", "current_password")
-        body = read_object(req, allowed if is_admin else ("password", "current_password"))
-        if not is_admin and "current_password" not in body:
-            raise bad_request({"current_password": "missing"})
+        body = read_valid(req, auth_schemas.USER_CHANGE if is_admin else auth_schemas.OWN_PASSWORD)
         if not {"role", "password", "disabled"} & set(body):
             raise bad_request({"body": "send role, password or disabled"})
-        fields = {}
-        if "password" in body:
-            problem = _password_problem(body["password"])
-            if problem:
-                fields["password"] = problem
-        if "role" in body:
-            problem = _role_problem(body["role"])
-            if problem:
-                fields["role"] = problem
-        if "disabled" in body and not isinstance(body["disabled"], bool):
-            fields["disabled"] = "expected true or false"
-        if "current_password" in body and not isinstance(body["current_password"], str):
-            fields["current_password"] = "expected a string"
-        if fields:
-            raise bad_request(fields)
         user = users.get(self.api.db, name)
         if user is None:
             raise ApiError(404, f"no user {name}")
@@ -191,7 +140,7 @@ _USER = {
     "additionalProperties": True,
 }
 _NAME_PARAM = path_param(
-    "name", "the user's name", {"type": "string", "pattern": "^[A-Za-z0-9._@-]{1,64}$"}
+    "name", "the user's name", {"type": "string", "pattern": auth_schemas.NAME["pattern"]}
 )
 
 
@@ -215,18 +164,7 @@ OPENAPI = {
         "post": {
             "summary": "Create a user (admin)",
             "operationId": "createUser",
-            "requestBody": json_body(
-                {
-                    "type": "object",
-                    "properties": {
-                        "name": _NAME_PARAM["schema"],
-                        "password": {"type": "string", "minLength": MIN_PASSWORD},
-                        "role": {"type": "string", "enum": list(auth.ROLES)},
-                    },
-                    "required": ["name", "password", "role"],
-                    "additionalProperties": False,
-                }
-            ),
+            "requestBody": json_body(auth_schemas.NEW_USER),
             "responses": {
                 "201": json_response("The new user", _USER),
                 **errors(400, 401, 403, 409),
@@ -243,14 +181,8 @@ OPENAPI = {
             "operationId": "updateUser",
             "requestBody": json_body(
                 {
-                    "type": "object",
-                    "properties": {
-                        "role": {"type": "string", "enum": list(auth.ROLES)},
-                        "password": {"type": "string", "minLength": MIN_PASSWORD},
-                        "disabled": {"type": "boolean"},
-                        "current_password": {"type": "string"},
-                    },
-                    "additionalProperties": False,
+                    "anyOf": [auth_schemas.USER_CHANGE, auth_schemas.OWN_PASSWORD],
+                    "description": "an admin sends the first form, anyone else the second one",
                 }
             ),
             "responses": {
