@@ -170,7 +170,7 @@ if [ -S "$PREFIX/var/run/supervisor.sock" ]; then
 fi
 if [ "$START" = 1 ]; then
     "$PREFIX/bin/hypcontrol" start || exit 1
-    "$PREFIX/venv/bin/python" -m canopsis.cli.welcome
+    "$PREFIX/venv/bin/python" -P -m canopsis.cli.welcome
 elif [ "$SUPERVISED" = 0 ]; then
     echo "start it with: $PREFIX/bin/hypcontrol start"
 elif "$PREFIX/bin/hypcontrol" status > /dev/null 2>&1; then

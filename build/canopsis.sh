@@ -23,12 +23,12 @@ canopsis_install() {
         changed
     fi
     canopsis_link_commands
-    "$venv/bin/python" -m canopsis.ops.etcsync "$SRC/etc" "$PREFIX" > "$STEP_DIR/etc-notes"
+    "$venv/bin/python" -P -m canopsis.ops.etcsync "$SRC/etc" "$PREFIX" > "$STEP_DIR/etc-notes"
     if [ -s "$STEP_DIR/etc-notes" ]; then
         cat "$STEP_DIR/etc-notes" >> "$STEP_DIR/notes"
         changed
     fi
-    "$venv/bin/python" -m canopsis.ops.firstadmin "$PREFIX" "$CANOPSIS_USER" > "$STEP_DIR/admin-notes"
+    "$venv/bin/python" -P -m canopsis.ops.firstadmin "$PREFIX" "$CANOPSIS_USER" > "$STEP_DIR/admin-notes"
     if [ -s "$STEP_DIR/admin-notes" ]; then
         cat "$STEP_DIR/admin-notes" >> "$STEP_DIR/notes"
         changed
