@@ -21,7 +21,8 @@
 - ``POST /api/v2/alarms/{alarm_id}/{action}`` (operator): publishes the action
   event of :data:`ACTIONS` for an open alarm; ``202``.
 - ``POST /api/v2/alarms/{action}`` (operator): the same for the open alarms of
-  ``ids`` in one publication; ``202`` with the ids that are not open.
+  ``ids`` in one publication; ``202`` with the ids that are not open. Both are in
+  :mod:`canopsis.webserver.resources.alarm_actions`.
 
 Alarm ids hold ``/`` (``<resource>/<component>:<key>``), so the routes after
 ``/api/v2/alarms/`` are one path parameter split here. ``event_keys`` and
@@ -30,13 +31,11 @@ authenticated principal: the user's name, or ``key:<key id>/<description>``
 for an API key (:func:`canopsis.domain.auth.key_author`).
 """
 
-import time
-import uuid
 from datetime import UTC, datetime
 
 import falcon
 
-from canopsis.domain import actions, event
+from canopsis.domain import event
 from canopsis.store import alarms, eventlog
 from canopsis.store.alarms import (
     LARGE_TOTAL,
@@ -46,18 +45,17 @@ from canopsis.store.alarms import (
     TOTAL_MAX_AGE_S,
 )
 from canopsis.webserver.api import Api
-from canopsis.webserver.errors import ApiError, bad_request
-from canopsis.webserver.http import Query, dumps, page_body, read_valid, require
+from canopsis.webserver.errors import ApiError
+from canopsis.webserver.http import Query, page_body, require
 from canopsis.webserver.openapi import (
     OBJECT,
     PAGING,
     errors,
-    json_body,
     json_response,
     page_of,
-    path_param,
     query,
 )
+from canopsis.webserver.resources import alarm_actions
 
 ACTIONS = event.ACTION_TYPES
 HISTORY = "/history"
@@ -183,60 +181,7 @@ class AlarmPath:
         return alarms.counts(self.api.db, filters.collection, filters.query())
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, rest: str) -> None:
-        who = require(req, "operator")
-        if rest in ACTIONS:
-            self.bulk(req, resp, rest, who.author)
-            return
-        alarm_id, _, action = rest.rpartition("/")
-        if not alarm_id or action not in ACTIONS:
-            raise ApiError(404, f"no route POST /api/v2/alarms/{rest}")
-        fields = read_valid(req, actions.BODIES[action])
-        alarm = alarms.find_open(self.api.db, [alarm_id]).get(alarm_id)
-        if alarm is None:
-            raise ApiError(404, f"no open alarm {alarm_id}")
-        message, errors = _message(alarm, action, who.author, fields)
-        if errors:
-            raise bad_request(errors, "the action event is invalid")
-        self.api.sender.send([message])
-        resp.status = falcon.HTTP_202
-        resp.media = {"queued": 1, "alarm_id": alarm_id}
-
-    def bulk(self, req: falcon.Request, resp: falcon.Response, action: str, author: str) -> None:
-        fields = read_valid(req, actions.BULK_BODIES[action])
-        ids = list(dict.fromkeys(fields.pop("ids")))
-        found = alarms.find_open(self.api.db, ids)
-        messages, errors = [], {}
-        for alarm_id in ids:
-            if alarm_id in found:
-                message, problems = _message(found[alarm_id], action, author, fields)
-                errors |= {f"{alarm_id}.{name}": reason for name, reason in problems.items()}
-                messages.append(message)
-        if errors:
-            raise bad_request(errors, "an action event is invalid")
-        if messages:
-            self.api.sender.send(messages)
-        resp.status = falcon.HTTP_202
-        resp.media = {"queued": len(messages), "missing": [i for i in ids if i not in found]}
-
-
-def _message(alarm: dict, action: str, author: str, fields: dict) -> tuple[tuple, dict]:
-    """The ``(body, routing_key, message_id)`` of the action event, or its problems."""
-    raw = {
-        "connector": alarm["connector"],
-        "connector_name": alarm["connector_name"],
-        "event_type": action,
-        "source_type": "resource" if alarm.get("resource") else "component",
-        "component": alarm["component"],
-        **fields,
-        "author": author,
-        "timestamp": time.time(),
-    }
-    if alarm.get("resource"):
-        raw["resource"] = alarm["resource"]
-    normalized, errors = event.normalize(raw, raw["timestamp"])
-    if errors:
-        return (), {e.field or "event": e.reason for e in errors}
-    return (dumps(raw), event.routing_key(normalized), uuid.uuid4().hex), {}
+        alarm_actions.post(self.api, req, resp, rest)
 
 
 def routes(api: Api) -> list[tuple[str, object]]:
@@ -311,49 +256,6 @@ _FILTER_PARAMETERS = [
     query("from", {"type": "number"}, "last_update_date at or after (epoch seconds)"),
     query("to", {"type": "number"}, "last_update_date at or before (epoch seconds)"),
 ]
-_ALARM_ID = path_param(
-    "alarm_id",
-    "the alarm id; it holds '/', sent as is or percent-encoded",
-    {"type": "string", "minLength": 1, "not": {"enum": ["counts", *ACTIONS]}},
-)
-_AUTHOR = (
-    "The author is the authenticated principal: the user's name, or "
-    "key:<key id>/<description> for an API key. "
-)
-
-
-def _bulk(action: str) -> dict:
-    return {
-        "post": {
-            "summary": f"{action} the open alarms of ids",
-            "description": _AUTHOR + "One publication; `missing` lists the ids not open.",
-            "operationId": f"bulk_{action}",
-            "tags": ["alarms"],
-            "requestBody": json_body(actions.BULK_BODIES[action]),
-            "responses": {
-                "202": json_response(
-                    "The action events are published.",
-                    {
-                        "type": "object",
-                        "required": ["queued", "missing"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "queued": {"type": "integer", "minimum": 0},
-                            "missing": {"type": "array", "items": {"type": "string"}},
-                        },
-                    },
-                ),
-                **errors(400, 401, 403, 413, 415, 503),
-            },
-        }
-    }
-
-
-_ACTION_DESCRIPTION = "; ".join(
-    f"{action}: "
-    + ", ".join(f"{name}{' (required)' if needed else ''}" for name, needed in spec.items())
-    for action, spec in actions.ACTION_FIELDS.items()
-)
 OPENAPI = {
     "/api/v2/alarms": {
         "get": {
@@ -420,7 +322,7 @@ OPENAPI = {
             "summary": "One open or resolved alarm, with its steps",
             "operationId": "getAlarm",
             "tags": ["alarms"],
-            "parameters": [_ALARM_ID],
+            "parameters": [alarm_actions.ALARM_ID],
             "responses": {
                 "200": json_response("The alarm.", _ALARM),
                 **errors(401, 403, 404, 503),
@@ -436,7 +338,7 @@ OPENAPI = {
             "operationId": "getAlarmHistory",
             "tags": ["alarms"],
             "parameters": [
-                _ALARM_ID,
+                alarm_actions.ALARM_ID,
                 query("from", _EPOCH, "entries at or after (epoch seconds)"),
                 query("to", _EPOCH, "entries before (epoch seconds)"),
                 *PAGING,
@@ -447,33 +349,5 @@ OPENAPI = {
             },
         }
     },
-    "/api/v2/alarms/{alarm_id}/{action}": {
-        "post": {
-            "summary": "Publish an action event for an open alarm",
-            "description": _AUTHOR
-            + "Besides output (any action), the body fields of each action: "
-            + _ACTION_DESCRIPTION
-            + "; a field another action takes is a 400.",
-            "operationId": "alarmAction",
-            "tags": ["alarms"],
-            "parameters": [
-                _ALARM_ID,
-                path_param("action", "the action", {"type": "string", "enum": list(ACTIONS)}),
-            ],
-            "requestBody": json_body(actions.ANY_BODY),
-            "responses": {
-                "202": json_response(
-                    "The action event is published.",
-                    {
-                        "type": "object",
-                        "required": ["queued", "alarm_id"],
-                        "additionalProperties": False,
-                        "properties": {"queued": {"const": 1}, "alarm_id": {"type": "string"}},
-                    },
-                ),
-                **errors(400, 401, 403, 404, 413, 415, 503),
-            },
-        }
-    },
-    **{f"/api/v2/alarms/{action}": _bulk(action) for action in ACTIONS},
+    **alarm_actions.OPENAPI,
 }
