@@ -14,7 +14,7 @@ import sys
 
 from canopsis.cli.common import Parser
 from canopsis.ops import config
-from canopsis.runtime import engine
+from canopsis.runtime import runner
 
 log = logging.getLogger("canopsis.engine")
 
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        return engine.serve(args.names, args.worker)
+        return runner.serve(args.names, args.worker)
     except config.ConfigError as exc:
         log.error("%s", exc)
         return 2
