@@ -1,10 +1,14 @@
 """The chain: the engines of one process, run on a batch of messages in memory.
 
-A process runs the engines its command line names, in that order
-(``canopsis-engine A B C``): events pass from A to B in memory, and what C
-passes on goes, through the broker, to C's ``next``. An event a ``work``
-returns as :class:`~canopsis.runtime.engine.Routed` goes to the engine it names
-instead.
+The chain is declared once, for every engine, by ``chain`` in
+``etc/engines.conf`` (:func:`~canopsis.runtime.engine.load_chain`): the order
+every event follows. A process runs some of its engines, consecutive
+(``canopsis-engine A B C``: the supervisord program lines say which engines
+each process fuses): events pass from A to B in memory, and what C passes on
+goes, through the broker, to the engine after C in the chain. So one program
+can run the whole chain, or each engine its own, by the program lines alone.
+An event a ``work`` returns as :class:`~canopsis.runtime.engine.Routed` goes
+to the engine it names instead.
 
 A batch goes through the engines one after the other (:meth:`Chain.process`);
 then every engine's writes, the batch's dead letters and one journaled write
@@ -22,7 +26,7 @@ from typing import Any
 from pymongo.database import Database
 
 from canopsis.domain.event import FieldError, entity_id
-from canopsis.ops import config
+from canopsis.ops import config, paths
 from canopsis.runtime import amqp, deadletters, storage, topology
 from canopsis.runtime.engine import (
     Engine,
@@ -33,6 +37,7 @@ from canopsis.runtime.engine import (
     Routed,
     check_options,
     engine_class,
+    load_chain,
     load_conf,
     short_error,
     transient,
@@ -359,26 +364,36 @@ def check_workers(confs: list[EngineConf]) -> None:
 
 
 def build_chain(names: list[str], db: Database) -> Chain:
-    """The chain of engines ``names``, in that order; the last one's ``next`` is where the
-    chain's output goes.
+    """The engines ``names`` fused in one process, in that order (its command line); what the
+    last one passes on goes to the engine after it in the chain
+    (:func:`~canopsis.runtime.engine.load_chain`), nowhere after the chain's last engine.
 
-    The order of the engines of one process is its command line, and only that: a ``next``
-    naming another engine than the one after it there is not used (it is logged), so an
-    engine's file kept from an older chain cannot break the chain of a new version.
+    Engines that are not consecutive in the chain still run in the order of the command
+    line (it is logged); a last engine the chain does not have is a ConfigError.
     """
     confs = [load_conf(name) for name in names]
-    for conf, following in zip(confs, names[1:], strict=False):
-        if conf.next != following:
-            log.warning(
-                "%s: next = %r is not used: %s follows %s in this process",
-                conf.path,
-                conf.next,
-                following,
-                conf.name,
-            )
     engines = []
     for conf in confs:
         cls = engine_class(conf.name)
         options = check_options(conf.path, conf.options, cls.options_spec)
         engines.append(cls(conf.name, options, db))
+    order = load_chain()
+    where = paths.etc("engines.conf")
+    if names[-1] not in order:
+        raise config.ConfigError(
+            f"{where}: chain = {', '.join(order)}: no {names[-1]} (add it where its events come)"
+        )
+    after = dict(zip(order, [*order[1:], ""], strict=True))
+    confs = [replace(conf, next=after.get(conf.name, "")) for conf in confs]
+    for conf, following in zip(confs, names[1:], strict=False):
+        if conf.next != following:
+            there = f"{conf.next!r} after it" if conf.next else "nothing after it"
+            there = there if conf.name in after else "no such engine"
+            log.warning(
+                "%s follows %s in this process; the chain of %s has %s",
+                following,
+                conf.name,
+                where,
+                there,
+            )
     return Chain(engines, confs)

@@ -14,8 +14,9 @@ Its settings are ``etc/engines/<name>.conf`` (spec
 ``canopsis/specs/engine.spec``): ``beat_interval``, ``numprocs``,
 ``batch_size``, ``batch_ms``, an ``[options]`` section checked against the
 class's :attr:`Engine.options_spec`, and a ``[perf]`` section: the thresholds
-of the engine's own check (:class:`Thresholds`), and ``next``: where the
-process sends what its last engine passes on.
+of the engine's own check (:class:`Thresholds`). Its place in the chain is
+declared once, for every engine, in ``etc/engines.conf``
+(:func:`load_chain`).
 
 :mod:`canopsis.runtime.chain` runs the engines of one process on a batch, in
 memory; :mod:`canopsis.runtime.runner` feeds it from the broker.
@@ -149,6 +150,9 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class EngineConf:
+    """An engine's settings; ``next``: the engine after it in the chain ('' for none), set by
+    :func:`canopsis.runtime.chain.build_chain` from the chain's declaration."""
+
     name: str
     next: str
     beat_interval: float
@@ -165,9 +169,20 @@ def conf_path(name: str):
 
 
 def load_conf(name: str) -> EngineConf:
-    """``etc/engines/<name>.conf``, checked against ``engine.spec``."""
+    """``etc/engines/<name>.conf``, checked against ``engine.spec`` (``next`` left '').
+
+    A ``next`` kept from an older version (the place in the chain was then written in
+    each engine's file) still loads; it is not used, and said so.
+    """
     path = conf_path(name)
     cfg = config.load("engine", path)
+    if cfg["next"].strip():
+        log.warning(
+            "%s: next = %r is not used: the chain is declared in %s",
+            path,
+            cfg["next"].strip(),
+            paths.etc("engines.conf"),
+        )
     perf = cfg["perf"]
     for measure in ("ms_per_event", "queue"):
         warn, crit = perf[f"warn_{measure}"], perf[f"crit_{measure}"]
@@ -178,7 +193,7 @@ def load_conf(name: str) -> EngineConf:
             )
     return EngineConf(
         name=name,
-        next=cfg["next"].strip(),
+        next="",
         beat_interval=cfg["beat_interval"],
         numprocs=cfg["numprocs"],
         batch_size=cfg["batch_size"],
@@ -187,6 +202,17 @@ def load_conf(name: str) -> EngineConf:
         path=str(path),
         perf=Thresholds(**perf),
     )
+
+
+def load_chain() -> list[str]:
+    """The engines every event goes through, in order: ``chain`` in ``etc/engines.conf``."""
+    path = paths.etc("engines.conf")
+    order = [name.strip() for name in config.load("engines", path)["chain"]]
+    twice = sorted({name for name in order if order.count(name) > 1})
+    if twice or not all(order):
+        why = f"{', '.join(twice)} twice" if twice else "an empty name"
+        raise config.ConfigError(f"{path}: chain = {', '.join(order)}: {why}")
+    return order
 
 
 def check_options(path: str, options: dict[str, Any], spec: str) -> dict[str, Any]:

@@ -198,15 +198,21 @@ def test_the_administrators_edit_is_kept_and_untouched_keys_follow_the_new_defau
         ADMIN_LINE + "[perf]\nwarn_ms_per_event = 100\ncrit_ms_per_event = 1000\n"
         "warn_queue = 10000\ncrit_queue = 100000\n"
     )
-    assert "\nnext = heartbeat\n" in text
+    # the engine's place in the chain is no longer written in its file (etc/engines.conf)
+    assert "\nnext =" not in text
     assert (
         alerts.with_name("alerts.conf.dist").read_text()
         == (REPO / "etc" / "engines" / "alerts.conf").read_text()
     )
-    assert (
-        "etc/engines/alerts.conf: changed here, merged with the new default: "
-        "next follows the new default;" in updated["update"].stdout
-    )
+    [merged] = [
+        line
+        for line in updated["update"].stdout.splitlines()
+        if line.startswith("etc/engines/alerts.conf: changed here, merged with the new default: ")
+    ]
+    assert "next removed (no longer a setting)" in merged
+    assert (updated["prefix"] / "etc" / "engines.conf").read_text() == (
+        REPO / "etc" / "engines.conf"
+    ).read_text()
 
 
 def test_the_database_now_answers_only_canopsis_user_and_the_logs_are_private(updated):

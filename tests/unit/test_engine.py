@@ -272,22 +272,51 @@ def test_engine_options_are_checked_against_the_class_spec():
     assert str(err.value).endswith("options.other: unknown key")
 
 
-def test_the_command_line_orders_a_chain_and_the_last_next_leaves_it(tmp_path, monkeypatch, caplog):
+def test_the_chain_is_declared_once_and_a_command_line_orders_its_process(
+    tmp_path, monkeypatch, caplog
+):
     monkeypatch.setenv("CANOPSIS_PREFIX", str(tmp_path))
     engines = tmp_path / "etc" / "engines"
     engines.mkdir(parents=True)
-    (engines / "cleaner.conf").write_text("next = alerts\n")
-    (engines / "event_filter.conf").write_text("next = eventstore\n")
+    declared = tmp_path / "etc" / "engines.conf"
+    declared.write_text("chain = cleaner, event_filter, context, eventstore\n")
+    (engines / "cleaner.conf").write_text("next = alerts\n")  # kept from an older version
+    (engines / "event_filter.conf").write_text("")
     chain = build_chain(["cleaner", "event_filter"], None)
-    assert chain.names == ["cleaner", "event_filter"] and chain.next == "eventstore"
+    assert chain.names == ["cleaner", "event_filter"] and chain.next == "context"
     assert (
-        f"{engines / 'cleaner.conf'}: next = 'alerts' is not used: event_filter follows cleaner "
-        "in this process" in caplog.text
+        f"{engines / 'cleaner.conf'}: next = 'alerts' is not used: the chain is declared in "
+        f"{declared}" in caplog.text
+    )
+    assert build_chain(["cleaner"], None).next == "event_filter"
+    caplog.clear()
+    chain = build_chain(["event_filter", "cleaner"], None)
+    assert chain.names == ["event_filter", "cleaner"] and chain.next == "event_filter"
+    assert (
+        f"cleaner follows event_filter in this process; the chain of {declared} has "
+        "'context' after it" in caplog.text
     )
     (engines / "store.conf").write_text("")
     with pytest.raises(config.ConfigError, match=r"no module canopsis\.engines\.store"):
         build_chain(["store"], None)
-    assert build_chain(["cleaner"], None).next == "alerts"
+    (engines / "eventstore.conf").write_text("")
+    assert build_chain(["eventstore"], None).next == ""
+    declared.write_text("chain = cleaner, eventstore\n")
+    with pytest.raises(config.ConfigError) as err:
+        build_chain(["cleaner", "event_filter"], None)
+    assert (
+        str(err.value) == f"{declared}: chain = cleaner, eventstore: no event_filter (add it "
+        "where its events come)"
+    )
+    declared.write_text("chain = cleaner, eventstore, cleaner\n")
+    with pytest.raises(config.ConfigError, match="cleaner twice"):
+        build_chain(["cleaner"], None)
+    declared.write_text('chain = cleaner, " ", eventstore\n')
+    with pytest.raises(config.ConfigError, match="an empty name"):
+        build_chain(["cleaner"], None)
+    declared.write_text("")
+    with pytest.raises(config.ConfigError, match="chain: missing"):
+        build_chain(["cleaner"], None)
 
 
 def test_broker_definitions_hold_the_entry_engine_topology(tmp_path, monkeypatch):
