@@ -1,7 +1,7 @@
 """The engine process: consume the first engine's queue, run batches through the chain.
 
 ``canopsis-engine A B C`` runs the engines A, B and C fused in one process
-(:mod:`canopsis.runtime.chain`); :mod:`canopsis.runtime.amqp` tells the
+(:mod:`canopsis.runtime.chain`); :mod:`canopsis.runtime.topology` tells the
 exchanges and queues, and why one worker at a time handles an entity. The
 loop (a kombu ``ConsumerMixin``):
 
