@@ -41,7 +41,7 @@ from bench.mix import Mix, Shape, expected, output_seq
 from bench.stack import REPO, Program, Stack, _children
 from bench.stats import rate, summary
 from canopsis.domain import alarm, entityid, event
-from canopsis.runtime import amqp
+from canopsis.runtime import topology
 
 
 def default_chain() -> list[str]:
@@ -71,7 +71,7 @@ class Layout:
 
     With several workers the entry engine (the cleaner) runs as one process of its own:
     events enter hashed on their routing key, not their entity, and canopsis refuses the
-    entry fused with the rest in several workers (``canopsis.runtime.engine.check_workers``).
+    entry fused with the rest in several workers (``canopsis.runtime.chain.check_workers``).
     """
 
     kind: str
@@ -102,7 +102,7 @@ class Layout:
 
     def queues(self) -> list[str]:
         return [
-            amqp.queue_name(engines[0], self.numprocs(engines[0]), worker)
+            topology.queue_name(engines[0], self.numprocs(engines[0]), worker)
             for _program, engines, worker in self.programs()
         ]
 

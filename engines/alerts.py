@@ -18,7 +18,7 @@ check).
 Writes are guarded by a revision: each alarm carries ``rev``, incremented by
 every write, and an update applies only to the revision it was computed from.
 Events of one entity are always handled by one worker (see
-:mod:`canopsis.runtime.amqp`), but the beat of another worker may touch the same
+:mod:`canopsis.runtime.topology`), but the beat of another worker may touch the same
 alarm; when a write finds another revision, the batch raises
 :class:`~canopsis.runtime.engine.Retry` and is worked again on fresh documents (the
 event keys already stored make the events applied before a no-op). A new

@@ -14,8 +14,8 @@ For each event, :func:`~canopsis.domain.eventfilter.apply_rules` decides:
 
 - dropped: nothing passes on. Dropping is what the rule's author asked for,
   so it is no dead letter; it is counted on the rule that dropped it;
-- routed: the edited event goes to the rule's engine instead of ``next``;
-- otherwise the edited event goes to ``next``;
+- routed: the edited event goes to the rule's engine instead of the next one;
+- otherwise the edited event goes to the next engine of the chain;
 - the rules took more than ``rules_budget_ms`` of CPU time on it
   (``[options]``, 250 ms by default): it goes to the dead letters with that
   reason (logged, one line), and the next events go on.

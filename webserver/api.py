@@ -9,7 +9,7 @@ from pymongo.database import Database
 
 from canopsis.domain import auth, ingestkeys
 from canopsis.ops import paths
-from canopsis.runtime import amqp, engine, storage
+from canopsis.runtime import amqp, storage, topology
 from canopsis.webserver.errors import ApiError, Unavailable
 
 log = logging.getLogger("canopsis.webserver")
@@ -76,7 +76,7 @@ class EventSender:
         conn = amqp.connection(self.cfg)
         try:
             conn.ensure_connection(max_retries=1, interval_start=0.5)
-            engine.entry_declarer(self.cfg)(conn.default_channel)
+            topology.entry_declarer(self.cfg)(conn.default_channel)
             publisher = amqp.Publisher(conn, self.cfg, waits=False)
         except Exception:
             conn.collect()

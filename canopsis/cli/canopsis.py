@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from canopsis.cli.common import Parser, fail
 from canopsis.ops import config
-from canopsis.runtime import amqp, deadletters, engine, storage
+from canopsis.runtime import amqp, deadletters, storage, topology
 
 NAME = "canopsis"
 
@@ -74,7 +74,7 @@ def deadletters_command(args: argparse.Namespace) -> int:
         cfg = config.load("amqp")
 
         def publish(body: bytes, routing_key: str) -> None:
-            amqp.publish_events(cfg, [(body, routing_key)], engine.entry_declarer(cfg))
+            amqp.publish_events(cfg, [(body, routing_key)], topology.entry_declarer(cfg))
 
         try:
             doc = deadletters.replay(db, args.id, publish)

@@ -1,8 +1,8 @@
 """``canopsis-engine NAME [NAME ...] [--worker N]``: run a chain of engines in this process.
 
-The names are the engines fused in this process, in order (this order, not
-their ``next``, says which engine follows which; the last one's ``next`` in
-``etc/engines/<name>.conf`` receives what the process passes on); the process
+The names are engines of the chain (``chain`` in ``etc/engines.conf``, the
+one place that orders them), fused in this process in the order given; what
+the last one passes on goes to the engine after it in the chain. The process
 consumes the first engine's queue. ``--worker N`` (supervisord's
 ``process_num``) picks the queue ``Engine_<first>.<N>`` when the first engine
 has ``numprocs`` > 1. A bad configuration stops it at start with one line and
@@ -14,7 +14,7 @@ import sys
 
 from canopsis.cli.common import Parser
 from canopsis.ops import config
-from canopsis.runtime import engine
+from canopsis.runtime import runner
 
 log = logging.getLogger("canopsis.engine")
 
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        return engine.serve(args.names, args.worker)
+        return runner.serve(args.names, args.worker)
     except config.ConfigError as exc:
         log.error("%s", exc)
         return 2

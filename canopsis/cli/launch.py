@@ -130,13 +130,13 @@ def rabbitmq_definitions(cfg: config.ConfigObj) -> dict:
     With the events exchange come the entry engine's (the cleaner's) exchange,
     queues and bindings, for the ``numprocs`` of ``etc/engines/cleaner.conf``.
     """
-    from canopsis.runtime import amqp, engine
+    from canopsis.runtime import topology
 
     try:
-        numprocs = engine.load_conf(amqp.ENTRY_ENGINE).numprocs
+        numprocs = topology.entry_numprocs()
     except config.ConfigError:
         numprocs = 1
-    entry = amqp.entry_definitions(cfg, numprocs)
+    entry = topology.entry_definitions(cfg, numprocs)
     vhost = cfg["vhost"]
     definitions = {
         "vhosts": [{"name": vhost}],

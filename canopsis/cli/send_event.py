@@ -22,7 +22,7 @@ import time
 from canopsis.cli.common import Parser, fail
 from canopsis.domain import event
 from canopsis.ops import config
-from canopsis.runtime import amqp, engine
+from canopsis.runtime import amqp, topology
 
 NAME = "send_event"
 #: the event's fields an option sets, with what the option's help says of them
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = config.load("amqp")
         body = json.dumps(normalized, ensure_ascii=False)
-        amqp.publish_events(cfg, [(body, normalized["routing_key"])], engine.entry_declarer(cfg))
+        amqp.publish_events(cfg, [(body, normalized["routing_key"])], topology.entry_declarer(cfg))
     except (config.ConfigError, amqp.Blocked) as exc:
         return fail(NAME, str(exc), 1)
     except Exception as exc:

@@ -51,7 +51,7 @@ PROGRAM_FILES = {
     "webserver": ("webserver.conf", "amqp.conf", "mongo.conf"),
     "ingest": ("ingest.conf", "amqp.conf"),
 }
-ENGINE_FILES = ("engines", "amqp.conf", "mongo.conf")
+ENGINE_FILES = ("engines", "engines.conf", "amqp.conf", "mongo.conf")
 
 
 def inputs(program: str, group: str) -> list[Path]:

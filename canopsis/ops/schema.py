@@ -5,7 +5,7 @@ without it is of version 1: canopsis before versions were recorded, or a new
 database, in which the migrations find nothing to do. :func:`upgrade` brings
 the database to :data:`VERSION`; every engine process runs it at start,
 before anything else of it touches the database
-(:func:`canopsis.runtime.engine.wait_for_database`). One process at a time migrates:
+(:func:`canopsis.runtime.runner.wait_for_database`). One process at a time migrates:
 the holder of the lease ``schema-upgrade`` (:mod:`canopsis.runtime.lease`, renewed
 as it goes); the others wait, logging which process they wait for, and start
 once the version is reached. Each migration is idempotent and its version is

@@ -1,32 +1,7 @@
-"""Everything canopsis does with RabbitMQ; the only module that imports kombu.
+"""Connections to RabbitMQ, publishing with confirms, and what consumers share.
 
-Topology (declared, idempotently, by whoever publishes or consumes first):
-
-- ``canopsis.events`` (the ``exchange`` of ``amqp.conf``): durable topic
-  exchange where connectors, collectd, ``send_event``, dead-letter replays and
-  the engines' own ``perf`` events are published, with the event's routing key.
-- ``canopsis.engine.<name>``: one durable ``x-consistent-hash`` exchange per
-  engine (RabbitMQ's ``rabbitmq_consistent_hash_exchange`` plugin, enabled in
-  ``etc/rabbitmq/enabled_plugins``). It feeds the engine's durable queue
-  ``Engine_<name>`` when the engine runs as one process (``numprocs = 1``),
-  or one queue ``Engine_<name>.<i>`` per worker ``i`` in ``0 .. numprocs-1``,
-  each bound with weight ``"1"``.
-- The entry engine's exchange (:data:`ENTRY_ENGINE`, the cleaner) is bound to
-  ``canopsis.events`` with ``#`` (an exchange-to-exchange binding), so every
-  event sent to canopsis reaches the cleaner.
-- An event an engine forwards to the next engine is published to that
-  engine's exchange with the **entity id** as routing key. The consistent-hash
-  exchange hashes the routing key, so all events of one entity go to the same
-  worker queue: one worker at a time handles an entity, in order (the alerts
-  engine still guards each alarm write with a revision, for the beats).
-  Adding workers moves a share of the entities to the new queues (consistent
-  hashing moves about ``1/numprocs`` of them). Events entering through
-  ``canopsis.events`` are hashed on the sender's routing key, which names the
-  connector and the event type as well as the entity: a check and an ack of
-  one entity may reach different cleaner workers. The cleaner is stateless, but
-  fused with the engines after it in several workers it would work one
-  entity's events in several processes, out of order:
-  :func:`canopsis.runtime.engine.check_workers` refuses that layout.
+With :mod:`canopsis.runtime.topology` (the exchanges and queues), the only modules
+that import kombu.
 
 Messages are persistent (``delivery_mode = 2``), sent as JSON text, each with
 a ``message_id``. A :class:`Publisher` waits for the broker's confirms: a
@@ -45,10 +20,6 @@ twice) and goes on when the alarm clears. A sender's publisher (the API, the
 ingest service, ``send_event``) raises :class:`Blocked` at once, naming the
 alarm, and checks before it publishes with :meth:`Publisher.probe`, so a
 refused request has published nothing (unless the alarm began during it).
-
-Changing an engine's ``numprocs`` leaves the queues of the old layout bound
-and filled: drain and delete them (``rabbitmqctl delete_queue``) after the
-change.
 """
 
 import contextlib
@@ -68,10 +39,10 @@ from kombu.mixins import ConsumerMixin
 from kombu.transport import pyamqp
 
 from canopsis.ops import config
+from canopsis.runtime import topology
 
 log = logging.getLogger("canopsis.amqp")
 
-ENTRY_ENGINE = "cleaner"
 CONTENT_TYPE = "application/json"
 PERSISTENT = 2
 #: seconds an engine's publish waits for the broker's confirm while the broker accepts publishes
@@ -169,45 +140,6 @@ def close(conn: kombu.Connection) -> None:
 def connection_errors(conn: kombu.Connection) -> tuple[type[BaseException], ...]:
     """Exceptions meaning the broker or the channel went away."""
     return tuple(conn.connection_errors) + tuple(conn.channel_errors)
-
-
-def events_exchange(cfg: ConfigObj) -> kombu.Exchange:
-    return kombu.Exchange(cfg["exchange"], type="topic", durable=True)
-
-
-def engine_exchange(engine: str) -> kombu.Exchange:
-    return kombu.Exchange(f"canopsis.engine.{engine}", type="x-consistent-hash", durable=True)
-
-
-def queue_name(engine: str, numprocs: int, worker: int | None = None) -> str:
-    """``Engine_<name>`` for a single process, ``Engine_<name>.<worker>`` otherwise."""
-    if numprocs == 1:
-        return f"Engine_{engine}"
-    if worker is None or not 0 <= worker < numprocs:
-        raise ValueError(f"worker must be in 0..{numprocs - 1}, got {worker}")
-    return f"Engine_{engine}.{worker}"
-
-
-def engine_queues(engine: str, numprocs: int) -> list[kombu.Queue]:
-    """The queues of an engine, each bound to its exchange with weight "1"."""
-    exchange = engine_exchange(engine)
-    workers = [None] if numprocs == 1 else range(numprocs)
-    return [
-        kombu.Queue(queue_name(engine, numprocs, w), exchange, routing_key="1", durable=True)
-        for w in workers
-    ]
-
-
-def declare_engine(channel, cfg: ConfigObj, engine: str, numprocs: int) -> None:
-    """Declare an engine's exchange and queues (and the entry binding for the cleaner)."""
-    exchange = engine_exchange(engine)(channel)
-    exchange.declare()
-    for queue in engine_queues(engine, numprocs):
-        queue(channel).declare()
-    if engine == ENTRY_ENGINE:
-        events = events_exchange(cfg)(channel)
-        events.declare()
-        exchange.bind_to(events.name, routing_key="#")
 
 
 def derived_id(parent: str | None, index: int) -> str:
@@ -313,11 +245,11 @@ class Publisher:
 
     def to_events(self, body: bytes | str, routing_key: str, message_id: str | None = None) -> None:
         """Publish to ``canopsis.events`` with ``routing_key``."""
-        self.publish(body, events_exchange(self.cfg), routing_key, message_id)
+        self.publish(body, topology.events_exchange(self.cfg), routing_key, message_id)
 
     def to_engine(self, engine: str, body: bytes | str, key: str, message_id: str) -> None:
         """Publish to an engine's consistent-hash exchange, hashed on ``key`` (entity id)."""
-        self.publish(body, engine_exchange(engine), key, message_id)
+        self.publish(body, topology.engine_exchange(engine), key, message_id)
 
     def publish(self, body, exchange: kombu.Exchange, key: str, message_id: str | None) -> None:
         """Publish ``body`` to ``exchange`` with routing key ``key``."""
@@ -386,49 +318,3 @@ def consumer(channel, queue: str, prefetch: int, on_message) -> kombu.Consumer:
     cons.on_message = on_message
     cons.qos(prefetch_count=prefetch)
     return cons
-
-
-def entry_definitions(cfg: ConfigObj, numprocs: int) -> dict[str, list[dict]]:
-    """The entry engine's exchange, queues and bindings as RabbitMQ definitions.
-
-    Loaded by the managed broker at boot (see ``canopsis-launch``), so events
-    published before the cleaner first runs wait in its queue.
-    """
-    vhost = cfg["vhost"]
-    exchange = engine_exchange(ENTRY_ENGINE)
-    queues = engine_queues(ENTRY_ENGINE, numprocs)
-    common = {"vhost": vhost, "arguments": {}}
-    return {
-        "exchanges": [
-            {
-                "name": exchange.name,
-                "type": exchange.type,
-                "durable": True,
-                "auto_delete": False,
-                "internal": False,
-                **common,
-            }
-        ],
-        "queues": [
-            {"name": q.name, "durable": True, "auto_delete": False, **common} for q in queues
-        ],
-        "bindings": [
-            {
-                "source": cfg["exchange"],
-                "destination": exchange.name,
-                "destination_type": "exchange",
-                "routing_key": "#",
-                **common,
-            },
-            *(
-                {
-                    "source": exchange.name,
-                    "destination": q.name,
-                    "destination_type": "queue",
-                    "routing_key": "1",
-                    **common,
-                }
-                for q in queues
-            ),
-        ],
-    }

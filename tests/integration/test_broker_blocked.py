@@ -21,7 +21,7 @@ from configobj import ConfigObj
 
 from canopsis.domain import ingestkeys
 from canopsis.ops import config
-from canopsis.runtime import amqp, deadletters
+from canopsis.runtime import deadletters, topology
 from tests.conftest import free_port, make_key, wait_for_port
 from tests.integration.test_api_gunicorn import call
 from tests.integration.test_ingest import ingest  # noqa: F401 (a fixture)
@@ -238,8 +238,8 @@ def test_engines_wait_while_the_broker_blocks_them_and_lose_nor_duplicate_anythi
         for proc in procs:
             stop(proc)
         with kombu.Connection(services.amqp_url) as conn:  # a layout other tests do not expect
-            conn.default_channel.queue_delete(amqp.queue_name("alerts", 1))
-            conn.default_channel.exchange_delete(amqp.engine_exchange("alerts").name)
+            conn.default_channel.queue_delete(topology.queue_name("alerts", 1))
+            conn.default_channel.exchange_delete(topology.engine_exchange("alerts").name)
     first = procs[1].text()
     assert "failed" not in first + procs[0].text(), first
     assert f"canopsis.amqp: {REFUSED}" in first and "accepts publishes again" in first

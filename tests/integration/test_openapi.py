@@ -17,7 +17,7 @@ from schemathesis.core import NOT_SET
 from canopsis.domain import alarm, event
 from canopsis.domain.match import FieldError
 from canopsis.ops import config
-from canopsis.runtime import amqp, deadletters
+from canopsis.runtime import deadletters, topology
 from canopsis.webserver import http, openapi
 from canopsis.webserver.api import Api
 from tests.conftest import REPO, ApiClient
@@ -267,7 +267,7 @@ def publishing(services, mongo_db, tmp_path):
     amqp_conf["exchange"] = "schemathesis.events"
     amqp_conf.write()
     with kombu.Connection(services.amqp_url) as conn:
-        exchange = amqp.events_exchange(amqp_conf)(conn.default_channel)
+        exchange = topology.events_exchange(amqp_conf)(conn.default_channel)
         exchange.declare()
         yield ApiClient(mongo_db, tmp_path / "amqp.conf")
         exchange.delete()

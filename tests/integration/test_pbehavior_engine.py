@@ -6,6 +6,7 @@ import pytest
 
 from canopsis.engines.alerts import Alerts
 from canopsis.engines.pbehavior import Pbehavior
+from canopsis.runtime.engine import Outbox
 
 pytestmark = pytest.mark.integration
 
@@ -16,7 +17,7 @@ def engine(db, **options) -> tuple[Pbehavior, list[dict]]:
     """The engine and the list its beat's published events land in."""
     pbh = Pbehavior("pbehavior", {**OPTIONS, **options}, db)
     sent: list[dict] = []
-    pbh._emit = sent.append
+    pbh.attach(Outbox(emit=sent.append))
     pbh.setup()
     return pbh, sent
 

@@ -92,7 +92,8 @@ def engine(mongo_db) -> Engine:
 def test_the_shipped_configuration_is_accepted():
     path = REPO / "etc" / "engines" / "perfdata.conf"
     conf = config.load("engine", path)
-    assert conf["next"] == "pbehavior"
+    chain = config.load("engines", REPO / "etc" / "engines.conf")["chain"]
+    assert chain[chain.index("perfdata") + 1] == "pbehavior"
     options = check_options(str(path), dict(conf["options"]), engine_class("perfdata").options_spec)
     assert options == {"retention_days": 90, "describe_every": 60.0}
 
@@ -176,8 +177,11 @@ def test_a_discarded_batch_writes_nothing(engine, mongo_db):
 @pytest.fixture(scope="module")
 def pipeline(services):
     engines = services.prefix / "etc" / "engines"
-    (engines / "cleaner.conf").write_text("next = perfdata\nbeat_interval = 1\nbatch_ms = 20\n")
-    (engines / "perfdata.conf").write_text('next = ""\nbeat_interval = 1\n')
+    (engines / "cleaner.conf").write_text("beat_interval = 1\nbatch_ms = 20\n")
+    (engines / "perfdata.conf").write_text("beat_interval = 1\n")
+    declared = services.prefix / "etc" / "engines.conf"
+    default = declared.read_text()
+    declared.write_text("chain = cleaner, perfdata\n")
     with kombu.Connection(services.amqp_url) as conn:
         conn.default_channel.queue_purge("Engine_cleaner")
     log = services.prefix / "var" / "log" / "engine-cleaner-perfdata.log"
@@ -195,6 +199,7 @@ def pipeline(services):
             time.sleep(0.05)
         yield services
     finally:
+        declared.write_text(default)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0, log.read_text(errors="replace")
 

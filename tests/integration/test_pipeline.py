@@ -28,7 +28,7 @@ from bench.stack import wait_for_port
 from canopsis.domain import alarm, metrics
 from canopsis.domain.event import routing_key
 from canopsis.ops import config
-from canopsis.runtime import amqp, storage
+from canopsis.runtime import amqp, storage, topology
 from tests.conftest import ApiClient, EngineProcess, wait_for_broker
 
 pytestmark = pytest.mark.integration
@@ -52,8 +52,8 @@ def drop_workers(url: str, engine: str) -> None:
     with kombu.Connection(url) as conn:
         channel = conn.default_channel
         for worker in (0, 1):
-            channel.queue_delete(amqp.queue_name(engine, 2, worker))
-        channel.exchange_delete(amqp.engine_exchange(engine).name)
+            channel.queue_delete(topology.queue_name(engine, 2, worker))
+        channel.exchange_delete(topology.engine_exchange(engine).name)
 
 
 def write_confs(prefix: Path, **extra: str) -> None:
@@ -486,7 +486,7 @@ def kill_after_an_ack(site, channel, timeout: float = 10) -> None:
     """Kill the database just after the engine acknowledged a batch (its last writes answered,
     perhaps not yet on disk): the broker then sends it more of its queue at once, so the
     messages ready there drop by most of a batch. Without a backlog, kill at ``timeout``."""
-    queue = amqp.queue_name(CHAIN[0], 1)
+    queue = topology.queue_name(CHAIN[0], 1)
     ready = channel.queue_declare(queue=queue, passive=True).message_count
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

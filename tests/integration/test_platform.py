@@ -40,6 +40,9 @@ PROGRAMS = {"mongodb", "rabbitmq-server", "collectd", "webserver", "ingest", "en
 
 def run(*command: str, check: bool = False, **kwargs) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "CANOPSIS_PREFIX"}
+    # not from the checkout: ``python -m`` puts the working directory first on sys.path, so an
+    # installed program (an older canopsis' install steps) would import this tree's code
+    kwargs.setdefault("cwd", "/")
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, **kwargs)
     if check:
         assert done.returncode == 0, (

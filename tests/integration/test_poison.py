@@ -24,7 +24,7 @@ import kombu
 import pytest
 from configobj import ConfigObj
 
-from canopsis.runtime import amqp
+from canopsis.runtime import topology
 from tests.conftest import ApiClient
 from tests.integration import test_pipeline
 from tests.integration.test_pipeline import CHAIN, event, send, start, stop, wait_for
@@ -150,7 +150,7 @@ def test_an_engine_whose_batches_keep_failing_is_seen_stalled_and_recovers(site,
                 return ev
         return None
 
-    full = f"^{amqp.queue_name('event_filter', 1)}$"
+    full = f"^{topology.queue_name('event_filter', 1)}$"
     rabbitmqctl(site, "set_policy", "--apply-to", "queues", "full", full,
                 '{"max-length": 0, "overflow": "reject-publish"}')  # fmt: skip
     proc = start(site, "cleaner")
@@ -185,6 +185,6 @@ def test_an_engine_whose_batches_keep_failing_is_seen_stalled_and_recovers(site,
             rabbitmqctl(site, "clear_policy", "full")
         stop(proc)
         channel.queue_delete(perf_queue)
-        channel.queue_delete(amqp.queue_name("event_filter", 1))
+        channel.queue_delete(topology.queue_name("event_filter", 1))
         conn.release()
     assert db.engine_health.count_documents({}) == 0  # a clean stop removes its report

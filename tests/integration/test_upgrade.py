@@ -10,6 +10,7 @@ used to break. It names entities the former way (connector ``nagios/upgrade``, r
 """
 
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -106,9 +107,17 @@ def updated():
     tree.chmod(0o755)
     prefix, ports = new_prefix(db_password=False)
     site = {"prefix": prefix, "ports": ports}
+    # mongo.conf as the older canopsis installs it, then the administrator's port: the update
+    # merges it with the new default (which adds canopsis' user and its password)
+    mongo_conf = prefix / "etc" / "mongo.conf"
+    mongo_conf.unlink()
     try:
         extract_old_tree(tree)
-        run(str(tree / "build-install.sh"), "--prefix", str(prefix), "--start", check=True)
+        run(str(tree / "build-install.sh"), "--prefix", str(prefix), check=True)
+        mongo_conf.write_text(
+            re.sub(r"(?m)^port = .*$", f"port = {ports['mongo']}", mongo_conf.read_text())
+        )
+        run(str(prefix / "bin" / "hypcontrol"), "start", check=True)
         api = Api(site)
         api.post("/event", [check(f"db{n}") for n in range(ALARMS)] + [check("db0", 2, VAR)])
         wait_for(lambda: len(alarms(api)) == ALARMS, 60, f"{ALARMS} alarms before the update")
@@ -198,15 +207,21 @@ def test_the_administrators_edit_is_kept_and_untouched_keys_follow_the_new_defau
         ADMIN_LINE + "[perf]\nwarn_ms_per_event = 100\ncrit_ms_per_event = 1000\n"
         "warn_queue = 10000\ncrit_queue = 100000\n"
     )
-    assert "\nnext = heartbeat\n" in text
+    # the engine's place in the chain is no longer written in its file (etc/engines.conf)
+    assert "\nnext =" not in text
     assert (
         alerts.with_name("alerts.conf.dist").read_text()
         == (REPO / "etc" / "engines" / "alerts.conf").read_text()
     )
-    assert (
-        "etc/engines/alerts.conf: changed here, merged with the new default: "
-        "next follows the new default;" in updated["update"].stdout
-    )
+    [merged] = [
+        line.strip()
+        for line in updated["update"].stdout.splitlines()
+        if "etc/engines/alerts.conf: changed here, merged with the new default: " in line
+    ]
+    assert "next removed (no longer a setting)" in merged
+    assert (updated["prefix"] / "etc" / "engines.conf").read_text() == (
+        REPO / "etc" / "engines.conf"
+    ).read_text()
 
 
 def test_the_database_now_answers_only_canopsis_user_and_the_logs_are_private(updated):

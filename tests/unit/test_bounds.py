@@ -9,7 +9,8 @@ from canopsis.domain import alarm, event
 from canopsis.domain.event import FieldError, normalize, truncate
 from canopsis.engines.cleaner import Cleaner
 from canopsis.runtime import amqp, deadletters
-from canopsis.runtime.engine import Chain, EngineConf
+from canopsis.runtime.chain import Chain
+from canopsis.runtime.engine import EngineConf
 from tests.unit.test_engine import good as check
 
 NOW = 1_700_000_000.0

@@ -9,8 +9,9 @@ from canopsis.cli import launch, send_event
 from canopsis.domain import event
 from canopsis.engines.cleaner import Cleaner
 from canopsis.ops import config
-from canopsis.runtime import amqp, deadletters, engine
-from canopsis.runtime.engine import Chain, Engine, EngineConf
+from canopsis.runtime import amqp, beats, deadletters, engine, runner, topology
+from canopsis.runtime.chain import Chain, Stats, build_chain, check_workers
+from canopsis.runtime.engine import Engine, EngineConf
 
 
 def conf(name: str, next_: str = "", **options) -> EngineConf:
@@ -195,12 +196,12 @@ def test_an_engine_passing_on_a_non_event_is_dead_lettered():
 
 
 def test_backoff_doubles_up_to_30_seconds():
-    assert [engine.backoff(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
+    assert [runner.backoff(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
 
 
 def test_perf_event_is_a_valid_check():
-    stats = engine.Stats(events=50, seconds=0.5, errors=2)
-    perf = engine.perf_event("cleaner", stats, time.time(), 10.0, "host-a", 7)
+    stats = Stats(events=50, seconds=0.5, errors=2)
+    perf = beats.perf_event("cleaner", stats, time.time(), 10.0, "host-a", 7)
     normalized, errors = event.normalize(perf, time.time())
     assert errors == []
     assert normalized["event_type"] == "check"
@@ -255,11 +256,11 @@ def test_perf_thresholds_come_from_the_conf_and_are_checked_at_start(tmp_path, m
 
 
 def test_queue_names_and_worker_numbers():
-    assert amqp.queue_name("alerts", 1) == "Engine_alerts"
-    assert amqp.queue_name("alerts", 3, 2) == "Engine_alerts.2"
+    assert topology.queue_name("alerts", 1) == "Engine_alerts"
+    assert topology.queue_name("alerts", 3, 2) == "Engine_alerts.2"
     with pytest.raises(ValueError):
-        amqp.queue_name("alerts", 3, 3)
-    assert [q.routing_key for q in amqp.engine_queues("alerts", 2)] == ["1", "1"]
+        topology.queue_name("alerts", 3, 3)
+    assert [q.routing_key for q in topology.engine_queues("alerts", 2)] == ["1", "1"]
 
 
 def test_engine_options_are_checked_against_the_class_spec():
@@ -271,22 +272,51 @@ def test_engine_options_are_checked_against_the_class_spec():
     assert str(err.value).endswith("options.other: unknown key")
 
 
-def test_the_command_line_orders_a_chain_and_the_last_next_leaves_it(tmp_path, monkeypatch, caplog):
+def test_the_chain_is_declared_once_and_a_command_line_orders_its_process(
+    tmp_path, monkeypatch, caplog
+):
     monkeypatch.setenv("CANOPSIS_PREFIX", str(tmp_path))
     engines = tmp_path / "etc" / "engines"
     engines.mkdir(parents=True)
-    (engines / "cleaner.conf").write_text("next = alerts\n")
-    (engines / "event_filter.conf").write_text("next = eventstore\n")
-    chain = engine.build_chain(["cleaner", "event_filter"], None)
-    assert chain.names == ["cleaner", "event_filter"] and chain.next == "eventstore"
+    declared = tmp_path / "etc" / "engines.conf"
+    declared.write_text("chain = cleaner, event_filter, context, eventstore\n")
+    (engines / "cleaner.conf").write_text("next = alerts\n")  # kept from an older version
+    (engines / "event_filter.conf").write_text("")
+    chain = build_chain(["cleaner", "event_filter"], None)
+    assert chain.names == ["cleaner", "event_filter"] and chain.next == "context"
     assert (
-        f"{engines / 'cleaner.conf'}: next = 'alerts' is not used: event_filter follows cleaner "
-        "in this process" in caplog.text
+        f"{engines / 'cleaner.conf'}: next = 'alerts' is not used: the chain is declared in "
+        f"{declared}" in caplog.text
+    )
+    assert build_chain(["cleaner"], None).next == "event_filter"
+    caplog.clear()
+    chain = build_chain(["event_filter", "cleaner"], None)
+    assert chain.names == ["event_filter", "cleaner"] and chain.next == "event_filter"
+    assert (
+        f"cleaner follows event_filter in this process; the chain of {declared} has "
+        "'context' after it" in caplog.text
     )
     (engines / "store.conf").write_text("")
     with pytest.raises(config.ConfigError, match=r"no module canopsis\.engines\.store"):
-        engine.build_chain(["store"], None)
-    assert engine.build_chain(["cleaner"], None).next == "alerts"
+        build_chain(["store"], None)
+    (engines / "eventstore.conf").write_text("")
+    assert build_chain(["eventstore"], None).next == ""
+    declared.write_text("chain = cleaner, eventstore\n")
+    with pytest.raises(config.ConfigError) as err:
+        build_chain(["cleaner", "event_filter"], None)
+    assert (
+        str(err.value) == f"{declared}: chain = cleaner, eventstore: no event_filter (add it "
+        "where its events come)"
+    )
+    declared.write_text("chain = cleaner, eventstore, cleaner\n")
+    with pytest.raises(config.ConfigError, match="cleaner twice"):
+        build_chain(["cleaner"], None)
+    declared.write_text('chain = cleaner, " ", eventstore\n')
+    with pytest.raises(config.ConfigError, match="an empty name"):
+        build_chain(["cleaner"], None)
+    declared.write_text("")
+    with pytest.raises(config.ConfigError, match="chain: missing"):
+        build_chain(["cleaner"], None)
 
 
 def test_broker_definitions_hold_the_entry_engine_topology(tmp_path, monkeypatch):
@@ -447,10 +477,10 @@ def test_the_entry_engine_fused_with_others_in_several_workers_is_refused():
         ]
 
     with pytest.raises(config.ConfigError) as refused:
-        engine.check_workers(confs("cleaner", "event_filter", "alerts", workers=2))
+        check_workers(confs("cleaner", "event_filter", "alerts", workers=2))
     message = str(refused.value)
     assert message.startswith("/etc/engines/cleaner.conf: numprocs = 2: cleaner fused with")
     assert "event_filter alerts" in message and "out of order" in message
-    engine.check_workers(confs("cleaner", workers=2))  # alone: stateless
-    engine.check_workers(confs("cleaner", "event_filter", "alerts", workers=1))
-    engine.check_workers(confs("event_filter", "alerts", workers=4))
+    check_workers(confs("cleaner", workers=2))  # alone: stateless
+    check_workers(confs("cleaner", "event_filter", "alerts", workers=1))
+    check_workers(confs("event_filter", "alerts", workers=4))

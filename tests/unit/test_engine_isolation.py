@@ -19,7 +19,8 @@ from pymongo.errors import (
 )
 
 from canopsis.runtime import amqp, enginehealth
-from canopsis.runtime.engine import Chain, Engine, EngineConf, EngineFailure, Retry, transient
+from canopsis.runtime.chain import Chain
+from canopsis.runtime.engine import Engine, EngineConf, EngineFailure, Retry, transient
 
 
 class FakeCollection:

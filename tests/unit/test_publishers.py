@@ -1,0 +1,26 @@
+"""What publishes events imports the broker's modules only, never the engine runtime."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+#: the engine runtime: what runs engines, not what publishes to them
+RUNTIME = ("canopsis.runtime.engine", "canopsis.runtime.chain", "canopsis.runtime.runner")
+
+
+@pytest.mark.parametrize(
+    "publisher",
+    ["canopsis.cli.send_event", "canopsis.cli.canopsis", "canopsis.webserver.api"],
+)
+def test_a_publisher_does_not_import_the_engine_runtime(publisher):
+    probe = (
+        f"import json, sys, {publisher}; "
+        "print(json.dumps(sorted(n for n in sys.modules if n.startswith('canopsis.'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout)
+    assert "canopsis.runtime.topology" in loaded
+    assert [name for name in loaded if name in RUNTIME or name.startswith("canopsis.engines")] == []
