@@ -214,6 +214,7 @@ def normalize(
     errors = validate(raw, now)
     if errors:
         return None, errors
+    assert isinstance(raw, dict)  # validate found no problem: it is an object
     event = {k: v for k, v in raw.items() if k not in INTERNAL_FIELDS}
     if event["source_type"] == "component":
         event.pop("resource", None)

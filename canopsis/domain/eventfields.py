@@ -13,6 +13,7 @@ routing key) is said in the descriptions.
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from canopsis.domain.jsonvalues import describe, json_type
 from canopsis.domain.perfdata_parser import PerfdataError, parse_perfdata
@@ -32,7 +33,7 @@ def integer(value: object) -> int | None:
     return None
 
 
-def is_key(name: object) -> bool:
+def is_key(name: object) -> TypeGuard[str]:
     """Whether ``name`` can be a field name MongoDB stores (no leading ``$``, no NUL)."""
     return isinstance(name, str) and not name.startswith("$") and "\0" not in name
 

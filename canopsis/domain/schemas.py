@@ -26,7 +26,8 @@ import functools
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
@@ -107,7 +108,7 @@ def refused(errors: list[FieldError]) -> set[str]:
     return {error.field.split(".", 1)[0] for error in errors}
 
 
-def _path(parts: object) -> str:
+def _path(parts: Iterable[object]) -> str:
     return ".".join(str(part) for part in parts)
 
 
@@ -134,7 +135,7 @@ def _told(error: ValidationError) -> Iterator[tuple[str, str]]:
         yield path, _reason(keyword, error.validator_value, error)
 
 
-def _reason(keyword: str, value: object, error: ValidationError) -> str:
+def _reason(keyword: str, value: Any, error: ValidationError) -> str:
     if keyword == "type":
         kinds = [value] if isinstance(value, str) else list(value)
         return "expected " + " or ".join(_NAMES.get(kind, kind) for kind in kinds)

@@ -39,6 +39,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable
+from typing import Any
 
 from configobj import ConfigObj
 from pymongo.database import Database
@@ -102,7 +103,7 @@ class Runner(amqp.ConsumerBase):
         self.reported: int | None = None
         self.next_report = 0.0
         self.publisher: amqp.Publisher | None = None
-        self.conn = None
+        self.conn: Any = None  # the broker connection, once connected
         self.host = socket.gethostname()
         self.report_ids = [enginehealth.report_id(c.name, self.host, worker) for c in chain.confs]
         self.beats = Beats(chain, db, self.host, worker)

@@ -51,7 +51,8 @@ def submit(body: Any, sender: EventSender, author: str) -> dict:
     if len(events) > MAX_EVENTS:
         raise bad_request({"body": f"at most {MAX_EVENTS} events per request"})
     now = time.time()
-    messages, refused = [], []
+    messages: list[tuple] = []
+    refused: list[dict[str, Any]] = []
     for index, raw in enumerate(events):
         message, reasons = prepare(raw, now, author)
         if message is None:

@@ -33,6 +33,7 @@ sent); 503 with ``"status": "down"`` otherwise.
 import logging
 import time
 import xmlrpc.client
+from typing import Any
 
 import falcon
 
@@ -59,7 +60,7 @@ class Healthcheck:
         self.socket = socket
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = {
+        body: dict[str, Any] = {
             "status": "ok",
             "database": self._database(),
             "broker": self.api.sender.state(),
