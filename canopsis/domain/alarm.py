@@ -86,6 +86,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from canopsis.domain.event import truncate
+from canopsis.domain.values import is_number
 
 Alarm = dict[str, Any]
 Event = dict[str, Any]
@@ -267,7 +268,7 @@ def _ackremove(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> str 
 
 def _snooze(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> str | None:
     duration = event.get("duration")
-    if not _is_number(duration) or duration <= 0:
+    if not is_number(duration) or duration <= 0:
         return "invalid_duration"
     alarm["snooze"] = _operator_step(alarm, "snooze", event, now, cfg, now + duration)
     return None
@@ -448,7 +449,3 @@ def _author(event: Event) -> str:
 
 def _message(event: Event) -> str:
     return event.get("output") or ""
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -67,6 +67,7 @@ from canopsis.domain.match import (
     ValidationError,
     compile_pattern,
 )
+from canopsis.domain.values import is_integer, is_number
 
 IDENTITY_FIELDS = frozenset(
     {"connector", "connector_name", "event_type", "source_type", "component", "resource"}
@@ -86,9 +87,9 @@ _ACTION_FIELDS = {
 }
 _UNREMOVABLE = IDENTITY_FIELDS | {"state", "timestamp"}
 _SET_CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
-    "state": (lambda v: _is_int(v) and 0 <= v <= 3, "expected 0, 1, 2 or 3"),
+    "state": (lambda v: is_integer(v) and 0 <= v <= 3, "expected 0, 1, 2 or 3"),
     "timestamp": (
-        lambda v: _is_int(v) or isinstance(v, float),
+        is_number,
         "expected a number (epoch seconds)",
     ),
     "tags": (
@@ -222,7 +223,7 @@ def _compile(doc: object) -> tuple[Rule | None, list[FieldError]]:
     rule_id = _take(doc, "_id", _is_name, "a non-empty string", errors)
     name = _take(doc, "name", _is_name, "a non-empty string", errors, rule_id)
     _take(doc, "description", _is_str, "a string", errors, "")
-    priority = _take(doc, "priority", _is_int, "an integer", errors, 0)
+    priority = _take(doc, "priority", is_integer, "an integer", errors, 0)
     enabled = _take(doc, "enabled", _is_bool, "true or false", errors, True)
     stop = _take(doc, "break", _is_bool, "true or false", errors, False)
     pattern = None
@@ -245,10 +246,6 @@ def _is_name(v: object) -> bool:
 
 def _is_str(v: object) -> bool:
     return isinstance(v, str)
-
-
-def _is_int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _is_bool(v: object) -> bool:

@@ -54,12 +54,12 @@ of definitions, along with unknown parents, cycles, duplicate ids and two
 definitions raising on the same entity.
 """
 
-import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from canopsis.domain import event as events
 from canopsis.domain.match import FieldError, Pattern, PatternError, compile_pattern
+from canopsis.domain.values import is_finite_number
 
 Definition = dict[str, Any]
 State = dict[str, Any]
@@ -128,7 +128,7 @@ def validate(doc: object) -> list[FieldError]:
 def _interval_errors(doc: dict) -> list[FieldError]:
     if "interval" not in doc:
         return [FieldError("interval", "missing")]
-    if not _is_number(doc["interval"]) or doc["interval"] <= 0:
+    if not is_finite_number(doc["interval"]) or doc["interval"] <= 0:
         return [FieldError("interval", "expected a number of seconds greater than 0")]
     return []
 
@@ -299,12 +299,6 @@ def _parent_errors(
 
 def _is_name(value: object) -> bool:
     return isinstance(value, str) and value.strip() != ""
-
-
-def _is_number(value: object) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _seconds(value: float) -> str:

@@ -54,6 +54,7 @@ from dateutil.rrule import rrule, rrulestr
 
 from canopsis.domain.event import LATEST
 from canopsis.domain.match import FieldError, Pattern, PatternError, compile_pattern
+from canopsis.domain.values import is_finite_number
 
 TYPES = ("maintenance", "pause", "inactive")
 #: the order in which pbehaviors active on one entity apply
@@ -75,13 +76,9 @@ _LEAD = 2 * 86400
 Period = tuple[float, float]
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _is_time(value: object) -> bool:
     """Epoch seconds a date can hold."""
-    return _is_number(value) and 0 <= value <= LATEST
+    return is_finite_number(value) and 0 <= value <= LATEST
 
 
 def _zone(name: object) -> ZoneInfo | None:
@@ -156,7 +153,7 @@ def validate(doc: object) -> list[FieldError]:
         if isinstance(doc.get(key), str) and not doc[key].strip():
             errors.append(FieldError(key, "must not be blank"))
     for key in ("created", "updated"):
-        if key in doc and not _is_number(doc[key]):
+        if key in doc and not is_finite_number(doc[key]):
             errors.append(FieldError(key, "expected a number"))
     if "type" in doc and doc["type"] not in TYPES:
         errors.append(FieldError("type", f"expected one of {', '.join(TYPES)}"))
