@@ -21,6 +21,7 @@ import falcon
 
 from canopsis.domain import auth
 from canopsis.domain.event import LATEST
+from canopsis.domain.values import is_number
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import read_object, require
@@ -48,7 +49,7 @@ class Keys:
             fields["description"] = "expected a string of at most 200 characters"
         expires = body.get("expires")
         if expires is not None:
-            if not isinstance(expires, int | float) or isinstance(expires, bool):
+            if not is_number(expires):
                 fields["expires"] = "expected epoch seconds"
             elif not datetime.now(UTC).timestamp() < expires <= LATEST:
                 fields["expires"] = "must be in the future, before the year 10000"

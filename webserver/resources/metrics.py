@@ -21,6 +21,7 @@ import time
 
 import falcon
 
+from canopsis.domain.values import is_number
 from canopsis.engines.alerts import OPEN
 from canopsis.runtime import deadletters, enginehealth
 from canopsis.webserver.api import Api
@@ -41,7 +42,7 @@ def _escape(value: str) -> str:
 
 
 def _number(value) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if not is_number(value):
         return "NaN"
     return repr(float(value)) if isinstance(value, float) else str(value)
 
