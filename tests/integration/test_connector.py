@@ -1,6 +1,8 @@
 """The connectors' base against a real broker: what it publishes is on the entry queue,
-exactly; its heartbeat goes out on its interval; SIGTERM stops it."""
+exactly; its heartbeat goes out on its interval, and makes an alarm when it stops;
+SIGTERM stops it."""
 
+import socket
 import subprocess
 import time
 
@@ -9,13 +11,16 @@ import pytest
 
 from canopsis.ops import config
 from tests.conftest import REPO, EngineProcess, new_services
+from tests.integration import test_pipeline
 from tests.integration.counting_connector import Counting
 from tests.integration.test_api_event_author import published
-from tests.integration.test_pipeline import wait_for
+from tests.integration.test_pipeline import CHAIN, start, stop, wait_for
 
 pytestmark = pytest.mark.integration
 
 KIND = "tests.integration.counting_connector"
+#: the prefix with the repository's engine configuration and fast beats, and its database
+site, db = test_pipeline.site, test_pipeline.db
 
 
 def purge(services) -> None:
@@ -104,3 +109,25 @@ def test_sigterm_stops_it_at_once_while_it_waits_for_a_broker_that_is_down(tmp_p
     finally:
         assert connector.stop(5) == 0
     assert connector.text().rstrip().endswith("canopsis.connectors.counting: stopped")
+
+
+def test_a_connector_that_dies_becomes_an_alarm_on_its_own_entity(site, db):
+    entity = f"connector-counting-dies/{socket.gethostname()}"
+    db.alarms.delete_many({"entity_id": entity})
+    engines = start(site, *CHAIN)
+    connector = ConnectorProcess(site, "counting-dies", "heartbeat_interval = 1\n")
+    try:
+        wait_for(lambda: db.heartbeat_states.find_one({"_id": entity}), 60, "its heartbeat")
+        assert db.alarms.find_one({"entity_id": entity}) is None
+        connector.proc.kill()
+        alarm = wait_for(
+            lambda: db.alarms.find_one({"entity_id": entity, "state.val": 3}), 60, "an alarm"
+        )
+    finally:
+        connector.proc.kill()
+        connector.proc.wait()
+        stop(engines)
+    assert (alarm["connector"], alarm["connector_name"]) == ("canopsis", "connectors")
+    assert alarm["output"].startswith(f"heartbeat {entity!r}: no event "), alarm["output"]
+    assert alarm["output"].endswith(" ago, expected every 2s"), alarm["output"]
+    db.alarms.delete_many({"entity_id": entity})
