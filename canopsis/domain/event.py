@@ -56,7 +56,6 @@ of its entity to follow the planned behaviour the entity is in (the pbehavior
 engine sends them when a period starts or ends).
 """
 
-import math
 import re
 import time
 from collections.abc import Iterator
@@ -64,6 +63,7 @@ from dataclasses import dataclass
 
 from canopsis.domain import entityid
 from canopsis.domain.perfdata_parser import PerfdataError, parse_perfdata
+from canopsis.domain.values import is_finite_number
 
 ACTION_TYPES = (
     "ack",
@@ -314,7 +314,7 @@ def _choice_problem(value: object, names: dict[int, str]) -> str | None:
 
 
 def _timestamp_problem(value: object, now: float) -> str | None:
-    if not _is_number(value):
+    if not is_finite_number(value):
         return f"must be a number of seconds since the epoch, got {_describe(value)}"
     if value <= 0:
         return f"must be positive, got {value}"
@@ -417,16 +417,10 @@ def _integer(value: object) -> int | None:
     return None
 
 
-def _is_number(value: object) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _is_one_of(value: object, kinds: tuple[str, ...]) -> bool:
     if value is None:
         return True
-    return ("number" in kinds and _is_number(value)) or (
+    return ("number" in kinds and is_finite_number(value)) or (
         "string" in kinds and isinstance(value, str)
     )
 
