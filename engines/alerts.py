@@ -52,6 +52,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from canopsis.domain import alarm as alarms
+from canopsis.domain import alarmconfig
 from canopsis.runtime import storage
 from canopsis.runtime.engine import Engine, Retry
 from canopsis.store.alarms import OPEN, RESOLVED, ensure_indexes
@@ -73,22 +74,17 @@ def timed_query() -> dict:
 
 
 class Alerts(Engine):
-    options_spec = f"""
-stealthy_time = float(min=0, default=300)
-flapping_freq = integer(min=2, default=10)
-flapping_interval = float(min=1, default=3600)
-cancel_autosolve_delay = float(min=0, default=3600)
-hard_limit = integer(min=10, max={alarms.MAX_STEPS}, default=100)
-resolved_retention_days = integer(min=1, max=36500, default=365)
-"""
+    #: the alarm options (defaults and bounds in :mod:`canopsis.domain.alarmconfig`), and
+    #: this engine's own
+    options_spec = alarmconfig.options_spec() + (
+        "resolved_retention_days = integer(min=1, max=36500, default=365)\n"
+    )
     #: entities remembered without an open alarm, at most (then forgotten at once)
     no_alarm_size = 200_000
 
     def __init__(self, name: str, options: dict[str, Any], db: Database) -> None:
         super().__init__(name, options, db)
-        self.cfg = alarms.AlarmConfig(
-            **{k: v for k, v in options.items() if k != "resolved_retention_days"}
-        )
+        self.cfg = alarmconfig.AlarmConfig.from_options(options)
         #: entity id -> open alarm (None: none) for the batch in progress
         self.current: dict[str, dict | None] = {}
         #: entity id -> the alarm as loaded (its revision), for the entities changed

@@ -13,7 +13,7 @@ they started restart, section by section, each ready before the next.
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from canopsis.cli.common import Parser, fail, print_table, report_failures
 from canopsis.ops import config, control, paths, programs, supervisor
@@ -150,67 +150,20 @@ def reload() -> int:
         return fail(NAME, f"supervisord is not running: start canopsis with: {command('start')}", 3)
     before = supervisor.processes()
     added, changed, removed = supervisor.reread()
-    running = {p.group for p in before if p.state in control.RUNNING}
-    failures: list[control.Failure] = []
-    for group in removed:
-        failed_here = control.stop([p for p in before if p.group == group])
-        failures += failed_here
-        if not failed_here:
-            supervisor.remove_group(group)
-            print(f"{NAME}: [ok] {group}: stopped and removed (no longer configured)")
+    failures = _remove_groups(removed, before)
     for group in added:
         supervisor.add_group(group)
     ordered = sections(supervisor.processes())
-    acted: list[str] = []  # the sections and groups that restarted something
-
-    def act(section: Section):
-        """Restart the section's outdated processes; a changed group is replaced first (its
-        processes may be others), when its turn comes, so it stops as late as possible."""
-        procs = section.procs
-        replaced = {p.group for p in procs if p.group in changed}
-        if replaced:
-            failures = control.stop([p for p in procs if p.group in replaced])
-            if failures:
-                return [], failures
-            for group in replaced:
-                supervisor.remove_group(group)
-                supervisor.add_group(group)
-            [procs] = [s.procs for s in sections(supervisor.processes()) if s.name == section.name]
-        renewed = set(added) | (replaced & running)
-        targets = [
-            p
-            for p in procs
-            if p.group in renewed
-            or (p.state in control.RUNNING and programs.outdated(p.name, p.group, p.start))
-        ]
-        if not targets:
-            return None
-        acted.append(section.name)
-        failures = control.stop(targets)
-        return targets, failures or control.start(targets, section.timeout)
-
-    in_sections, failed = in_order(ordered, act, "restarted")
+    running = {p.group for p in before if p.state in control.RUNNING}
+    renewal = _Renewal(added, changed, running)
+    in_sections, failed = in_order(ordered, renewal.section, "restarted")
     failures += in_sections
     listed = {p.group for s in ordered for p in s.procs}
-    for group in [g for g in added if g not in listed]:
-        acted.append(group)
-        print(f"{NAME}: [ok] {group}: added, stopped (in no section of hypcontrol.conf)")
-    for group in [g for g in changed if g not in listed]:  # programs of no section
-        acted.append(group)
-        failed_here = control.stop([p for p in before if p.group == group])
-        if not failed_here:
-            supervisor.remove_group(group)
-            supervisor.add_group(group)
-        if group in running and not failed_here:
-            procs = [p for p in supervisor.processes() if p.group == group]
-            failed_here = control.start(procs, config.load("hypcontrol")["timeout"])
-        failures += failed_here
-        if not failed_here:
-            print(f"{NAME}: [ok] {group}: its new definition applies")
+    failures += renewal.outside_sections(listed, before)
     if failures or failed:
         report(failures, ordered, "restarted")
         return fail(NAME, f"once fixed, run: {command('reload')}")
-    if not (acted or removed):
+    if not (renewal.acted or removed):
         print(f"{NAME}: every program runs its current code and configuration: nothing to restart")
     if supervisor.settings_outdated():
         return fail(
@@ -220,6 +173,80 @@ def reload() -> int:
             SUPERVISORD_OUTDATED,
         )
     return 0
+
+
+def _remove_groups(removed: list[str], before: list[supervisor.Process]) -> list[control.Failure]:
+    """Stop and remove the groups no longer configured; the failures to stop."""
+    failures: list[control.Failure] = []
+    for group in removed:
+        failed_here = control.stop([p for p in before if p.group == group])
+        failures += failed_here
+        if not failed_here:
+            supervisor.remove_group(group)
+            print(f"{NAME}: [ok] {group}: stopped and removed (no longer configured)")
+    return failures
+
+
+@dataclass
+class _Renewal:
+    """What ``reload`` restarts: the groups supervisord added or changed, and the running
+    processes whose code or configuration changed since they started."""
+
+    added: list[str]
+    changed: list[str]
+    #: the groups that had a running process before the reload
+    running: set[str]
+    #: the sections and groups that restarted something
+    acted: list[str] = field(default_factory=list)
+
+    def section(self, section: Section):
+        """Restart the section's outdated processes; a changed group is replaced first (its
+        processes may be others), when its turn comes, so it stops as late as possible."""
+        procs = section.procs
+        replaced = {p.group for p in procs if p.group in self.changed}
+        if replaced:
+            failures = control.stop([p for p in procs if p.group in replaced])
+            if failures:
+                return [], failures
+            for group in replaced:
+                supervisor.remove_group(group)
+                supervisor.add_group(group)
+            [procs] = [s.procs for s in sections(supervisor.processes()) if s.name == section.name]
+        renewed = set(self.added) | (replaced & self.running)
+        targets = [
+            p
+            for p in procs
+            if p.group in renewed
+            or (p.state in control.RUNNING and programs.outdated(p.name, p.group, p.start))
+        ]
+        if not targets:
+            return None
+        self.acted.append(section.name)
+        failures = control.stop(targets)
+        return targets, failures or control.start(targets, section.timeout)
+
+    def outside_sections(
+        self, listed: set[str], before: list[supervisor.Process]
+    ) -> list[control.Failure]:
+        """The added and changed groups of no section: an added one stays stopped, a changed
+        one gets its new definition (and starts again if it was running)."""
+        failures: list[control.Failure] = []
+        for group in [g for g in self.added if g not in listed]:
+            self.acted.append(group)
+            print(f"{NAME}: [ok] {group}: added, stopped (in no section of hypcontrol.conf)")
+        for group in [g for g in self.changed if g not in listed]:
+            self.acted.append(group)
+            failed_here = control.stop([p for p in before if p.group == group])
+            if not failed_here:
+                supervisor.remove_group(group)
+                supervisor.add_group(group)
+            if group in self.running and not failed_here:
+                procs = [p for p in supervisor.processes() if p.group == group]
+                failed_here = control.start(procs, config.load("hypcontrol")["timeout"])
+            failures += failed_here
+            if not failed_here:
+                print(f"{NAME}: [ok] {group}: its new definition applies")
+        return failures
 
 
 def command(action: str) -> str:

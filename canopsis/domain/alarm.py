@@ -35,9 +35,8 @@ The alarm document (one open alarm per entity; JSON and BSON friendly)
 ``pbehavior``         None, or the planned behaviour the entity is in (``id``, ``name``,
                       ``type``, ``reason``, ``author``, ``since``): see below
 
-A step is ``{"_t": type, "t": now, "a": author, "m": message, "val": value}``.
-``a`` is the event's ``author``, else ``"<connector>.<connector_name>"``, and
-``"canopsis"`` for what a beat does; ``m`` is the event's ``output``.
+Steps, their shape and the bounds on them are in :mod:`canopsis.domain.alarmsteps`;
+the options (``stealthy_time``...) in :mod:`canopsis.domain.alarmconfig`.
 Every time in the document is canopsis' clock (``now``) except
 ``last_event_date``, so a sender with a skewed clock cannot shorten a delay.
 
@@ -57,17 +56,9 @@ Rules
 - ``changestate`` locks the state until the alarm resolves: later checks update
   the output and counters but not the state; its state changes do not count
   for flapping. A state locked above 0 never resolves by itself (cancel it).
-- Operator steps are kept up to :data:`MAX_STEPS` steps in all. Once
-  ``steps`` holds ``hard_limit`` steps, state and status steps are no longer
-  appended, and past :data:`MAX_STEPS` no step is: the first one dropped
-  appends a single ``hardlimit`` step, then each is counted in
-  ``dropped_steps``; ``state``, ``status``, ``ack``... always hold the current
-  steps.
-- Size: a step's message ``m`` and value are cut to :data:`MAX_STEP_TEXT`
-  bytes and its author to :data:`MAX_AUTHOR` bytes
-  (:func:`canopsis.domain.event.truncate`, the cut said at the end); an alarm keeps
-  its first :data:`MAX_TAGS` tags. With outputs cut by the cleaner, no
-  sequence of events can grow an alarm past MongoDB's document limit.
+- Steps past ``hard_limit`` are counted, not kept (see
+  :mod:`canopsis.domain.alarmsteps`); ``state``, ``status``, ``ack``... always
+  hold the current steps.
 - Planned behaviours: an event worked by the pbehavior engine carries
   ``pbehavior``, the one its entity is in (None when none). Applying it makes
   the alarm follow: a ``pbhleave`` step when the alarm leaves one, a
@@ -85,32 +76,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from canopsis.domain.event import truncate
-
-Alarm = dict[str, Any]
-Event = dict[str, Any]
-Step = dict[str, Any]
+from canopsis.domain import alarmsteps
+from canopsis.domain.alarmconfig import AlarmConfig
+from canopsis.domain.alarmsteps import MAX_TAGS, SYSTEM_AUTHOR, Alarm, Event, Step
+from canopsis.domain.values import is_number
 
 OFF, ONGOING, STEALTHY, FLAPPING, CANCELLED = range(5)
-SYSTEM_AUTHOR = "canopsis"
-STATE_STEPS = ("stateinc", "statedec", "statusinc", "statusdec")
-#: steps an alarm keeps at most, operator steps included (``hard_limit`` is at most this)
-MAX_STEPS = 1000
-#: bytes kept of a step's message and of a text value (a ticket), and of its author
-MAX_STEP_TEXT = 1024
-MAX_AUTHOR = 256
-#: tags an alarm keeps (the first seen)
-MAX_TAGS = 100
-
-
-@dataclass(frozen=True)
-class AlarmConfig:
-    stealthy_time: float = 300
-    flapping_freq: int = 10
-    flapping_interval: float = 3600
-    cancel_autosolve_delay: float = 3600
-    hard_limit: int = 100
-    keys_kept: int = 100  # must exceed the events of one entity a worker holds unacked
 
 
 @dataclass(frozen=True)
@@ -189,7 +160,7 @@ def _applied(
         return Outcome(old, ignored_reason=reason)
     if event["event_type"] != "pbehavior":
         _follow_pbehavior(new, event, now, cfg)
-    _refresh_status(new, now, cfg, _author(event), _message(event))
+    _refresh_status(new, now, cfg, alarmsteps.author(event), alarmsteps.message(event))
     new["event_keys"] = [*new["event_keys"], key][-cfg.keys_kept :]
     new["last_update_date"] = now
     old_steps = old["steps"] if old else []
@@ -198,7 +169,7 @@ def _applied(
 
 def _new_alarm(event: Event, now: float, key: str) -> Alarm:
     """An empty alarm in state 0, status OFF: the opening check fills it."""
-    origin = _event_step("stateinc", event, now, 0)
+    origin = alarmsteps.from_event("stateinc", event, now, 0)
     return {
         "_id": f"{event['entity_id']}:{key}",
         "entity_id": event["entity_id"],
@@ -248,7 +219,7 @@ def _check(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> None:
     if current["_t"] == "changestate" or state == current["val"]:
         return
     kind = "stateinc" if state > current["val"] else "statedec"
-    _set_state(alarm, _event_step(kind, event, now, state), cfg)
+    _set_state(alarm, alarmsteps.from_event(kind, event, now, state), cfg)
     recent = [t for t in alarm["state_changes"] if t > now - cfg.flapping_interval]
     alarm["state_changes"] = [*recent, now][-cfg.flapping_freq :]
 
@@ -267,7 +238,7 @@ def _ackremove(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> str 
 
 def _snooze(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> str | None:
     duration = event.get("duration")
-    if not _is_number(duration) or duration <= 0:
+    if not is_number(duration) or duration <= 0:
         return "invalid_duration"
     alarm["snooze"] = _operator_step(alarm, "snooze", event, now, cfg, now + duration)
     return None
@@ -305,7 +276,7 @@ def _changestate(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> st
     state = event.get("state")
     if type(state) is not int or not 0 <= state <= 3:
         return "invalid_state"
-    _set_state(alarm, _event_step("changestate", event, now, state), cfg)
+    _set_state(alarm, alarmsteps.from_event("changestate", event, now, state), cfg)
     return None
 
 
@@ -326,10 +297,12 @@ def _follow_pbehavior(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) 
         return False
     if current is not None:
         message = f"left {current['type']} {current['name']!r}"
-        _append(alarm, _step("pbhleave", now, SYSTEM_AUTHOR, message, current["id"]), cfg)
+        step = alarmsteps.new("pbhleave", now, SYSTEM_AUTHOR, message, current["id"])
+        alarmsteps.append(alarm, step, cfg.hard_limit)
     if wanted is not None:
         message = f"entered {wanted['type']} {wanted['name']!r}: {wanted['reason']}"
-        _append(alarm, _step("pbhenter", now, wanted["author"], message, wanted["id"]), cfg)
+        step = alarmsteps.new("pbhenter", now, wanted["author"], message, wanted["id"])
+        alarmsteps.append(alarm, step, cfg.hard_limit)
     alarm["pbehavior"] = None if wanted is None else {**wanted, "since": now}
     return True
 
@@ -397,58 +370,20 @@ def _refresh_status(alarm: Alarm, now: float, cfg: AlarmConfig, author: str, mes
     value, current = _status_value(alarm, now, cfg), alarm["status"]["val"]
     if value != current:
         kind = "statusinc" if value > current else "statusdec"
-        alarm["status"] = _step(kind, now, author, message, value)
-        _append(alarm, alarm["status"], cfg)
+        alarm["status"] = alarmsteps.new(kind, now, author, message, value)
+        alarmsteps.append(alarm, alarm["status"], cfg.hard_limit)
 
 
 def _set_state(alarm: Alarm, step: Step, cfg: AlarmConfig) -> None:
     alarm["state"] = step
     if step["val"] > 0:
         alarm["last_problem_date"] = step["t"]
-    _append(alarm, step, cfg)
+    alarmsteps.append(alarm, step, cfg.hard_limit)
 
 
 def _operator_step(
     alarm: Alarm, kind: str, event: Event, now: float, cfg: AlarmConfig, val: Any = None
 ) -> Step:
-    step = _event_step(kind, event, now, val)
-    _append(alarm, step, cfg)
+    step = alarmsteps.from_event(kind, event, now, val)
+    alarmsteps.append(alarm, step, cfg.hard_limit)
     return step
-
-
-def _append(alarm: Alarm, step: Step, cfg: AlarmConfig) -> None:
-    """Append a step; past ``hard_limit`` steps, state and status steps are only counted,
-    and past :data:`MAX_STEPS` every step is."""
-    count = len(alarm["steps"])
-    limit = cfg.hard_limit if step["_t"] in STATE_STEPS else MAX_STEPS
-    if count < limit:
-        alarm["steps"].append(step)
-        return
-    if alarm["dropped_steps"] == 0:
-        dropped = "state and status steps" if limit < MAX_STEPS else "steps"
-        message = f"{limit} steps reached: further {dropped} are counted"
-        alarm["steps"].append(_step("hardlimit", step["t"], SYSTEM_AUTHOR, message, limit))
-    alarm["dropped_steps"] += 1
-
-
-def _step(kind: str, now: float, author: str, message: str, val: Any) -> Step:
-    if isinstance(val, str):
-        val = truncate(val, MAX_STEP_TEXT)
-    m, a = truncate(message, MAX_STEP_TEXT), truncate(author, MAX_AUTHOR)
-    return {"_t": kind, "t": now, "a": a, "m": m, "val": val}
-
-
-def _event_step(kind: str, event: Event, now: float, val: Any) -> Step:
-    return _step(kind, now, _author(event), _message(event), val)
-
-
-def _author(event: Event) -> str:
-    return event.get("author") or f"{event['connector']}.{event['connector_name']}"
-
-
-def _message(event: Event) -> str:
-    return event.get("output") or ""
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -32,6 +32,7 @@ import math
 from collections.abc import Iterator
 
 from canopsis.domain.jsonvalues import json_type
+from canopsis.domain.values import is_number
 
 CONNECTOR = "collectd"
 REQUIRED_KEYS = ("values", "dstypes", "dsnames", "time", "host", "plugin", "type")
@@ -120,7 +121,7 @@ def _check(index: int, item: object) -> None:
     for key in ("plugin_instance", "type_instance"):
         if not isinstance(item.get(key, ""), str):
             raise CollectdFormatError(f"{where}: {key!r} must be a string")
-    if not _is_number(item["time"]) or not 0 < item["time"] < math.inf:
+    if not is_number(item["time"]) or not 0 < item["time"] < math.inf:
         raise CollectdFormatError(f"{where}: 'time' must be a positive number of epoch seconds")
     _check_values(where, item)
 
@@ -134,13 +135,9 @@ def _check_values(where: str, item: dict) -> None:
         counts = ", ".join(f"{count} {key}" for key, count in sizes.items())
         raise CollectdFormatError(f"{where}: the lists differ in length ({counts})")
     for position, value in enumerate(item["values"]):
-        if value is not None and not _is_number(value):
+        if value is not None and not is_number(value):
             raise CollectdFormatError(f"{where}: values[{position}] must be a number or null")
     for key in ("dstypes", "dsnames"):
         for position, text in enumerate(item[key]):
             if not isinstance(text, str) or not text:
                 raise CollectdFormatError(f"{where}: {key}[{position}] must be a non-empty string")
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)

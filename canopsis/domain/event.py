@@ -40,7 +40,6 @@ of its entity to follow the planned behaviour the entity is in (the pbehavior
 engine sends them when a period starts or ends).
 """
 
-import math
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -62,6 +61,7 @@ from canopsis.domain.eventfields import (
 )
 from canopsis.domain.jsonvalues import NUL_KEY, describe, json_type, nul_keys
 from canopsis.domain.perfdata_parser import parse_perfdata
+from canopsis.domain.values import is_finite_number
 
 ACTION_TYPES = (
     "ack",
@@ -295,7 +295,7 @@ def _routing_key_problems(event: dict) -> Iterator[_Problem]:
 
 
 def _timestamp_problem(value: object, rule: Timestamp, now: float) -> str | None:
-    if not _is_number(value):
+    if not is_finite_number(value):
         return f"must be a number of seconds since the epoch, got {describe(value)}"
     if value <= 0:
         return f"must be positive, got {value}"
@@ -338,15 +338,9 @@ def _metrics(event: dict) -> list:
     return metrics
 
 
-def _is_number(value: object) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _is_one_of(value: object, kinds: tuple[str, ...]) -> bool:
     if value is None:
         return True
-    return ("number" in kinds and _is_number(value)) or (
+    return ("number" in kinds and is_finite_number(value)) or (
         "string" in kinds and isinstance(value, str)
     )

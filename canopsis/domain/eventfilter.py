@@ -69,6 +69,7 @@ from canopsis.domain.match import (
     ValidationError,
     compile_pattern,
 )
+from canopsis.domain.values import is_integer, is_number
 
 IDENTITY_FIELDS = frozenset(
     {"connector", "connector_name", "event_type", "source_type", "component", "resource"}
@@ -87,9 +88,9 @@ _ACTION_FIELDS = {
 }
 _UNREMOVABLE = IDENTITY_FIELDS | {"state", "timestamp"}
 _SET_CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
-    "state": (lambda v: _is_int(v) and 0 <= v <= 3, "expected 0, 1, 2 or 3"),
+    "state": (lambda v: is_integer(v) and 0 <= v <= 3, "expected 0, 1, 2 or 3"),
     "timestamp": (
-        lambda v: _is_int(v) or isinstance(v, float),
+        is_number,
         "expected a number (epoch seconds)",
     ),
     "tags": (
@@ -291,10 +292,6 @@ def _compile(doc: object) -> tuple[Rule | None, list[FieldError]]:
     enabled, stop = doc.get("enabled", True), doc.get("break", False)
     name, priority = doc.get("name", rule_id), doc.get("priority", 0)
     return Rule(rule_id, name, priority, enabled, pattern, edits, route, end, stop), errors
-
-
-def _is_int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _actions(

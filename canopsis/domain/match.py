@@ -55,6 +55,8 @@ from typing import NamedTuple
 
 import re2
 
+from canopsis.domain.values import is_comparable_number
+
 Test = Callable[[dict], bool]
 ValueTest = Callable[[object], bool]
 
@@ -197,7 +199,7 @@ def _conditions(parts: tuple[str, ...], spec: object, where: str, errors: list[F
             test = _on(parts, _equals(arg, at, errors, indexed=True))
             tests.append(test if op == "$in" else _negate(test))
         elif op in _COMPARISONS:
-            if not _is_number(arg):
+            if not is_comparable_number(arg):
                 errors.append(FieldError(at, "expected a number"))
                 continue
             tests.append(_on(parts, _compare(_COMPARISONS[op], arg)))
@@ -250,10 +252,6 @@ def _walk(value: object, parts: tuple[str, ...], i: int, found: list) -> None:
         found.append(_MISSING)
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value == value
-
-
 def _each(scalar: ValueTest) -> ValueTest:
     """A value matches when it matches, or when it is a list one of whose items matches."""
     return lambda v: scalar(v) or (isinstance(v, list) and any(map(scalar, v)))
@@ -261,14 +259,14 @@ def _each(scalar: ValueTest) -> ValueTest:
 
 def _equals(values: list, where: str, errors: list[FieldError], indexed: bool = False) -> ValueTest:
     for i, value in enumerate(values):
-        if not (value is None or isinstance(value, str | bool) or _is_number(value)):
+        if not (value is None or isinstance(value, str | bool) or is_comparable_number(value)):
             errors.append(FieldError(f"{where}.{i}" if indexed else where, _VALUE))
     if len(values) == 1 and isinstance(values[0], str):
         text = values[0]  # the common case, kept short: only a string equals a string
         return lambda v: v == text or (isinstance(v, list) and text in v)
     strings = frozenset(v for v in values if isinstance(v, str))
     bools = frozenset(v for v in values if isinstance(v, bool))
-    numbers = frozenset(v for v in values if _is_number(v))
+    numbers = frozenset(v for v in values if is_comparable_number(v))
     null = any(v is None for v in values)
 
     def scalar(v: object) -> bool:
@@ -284,7 +282,7 @@ def _equals(values: list, where: str, errors: list[FieldError], indexed: bool = 
 
 
 def _compare(op: Callable[[object, object], bool], number: float) -> ValueTest:
-    return _each(lambda v: _is_number(v) and op(v, number))
+    return _each(lambda v: is_comparable_number(v) and op(v, number))
 
 
 def _regex(

@@ -51,12 +51,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import groupby
-from numbers import Real
 from statistics import fmean
 
 from pymongo import UpdateOne
 from pymongo.database import Database
 
+from canopsis.domain.values import is_finite_number, is_integer
 from canopsis.runtime import storage
 
 BUCKET_SECONDS = 3600
@@ -258,14 +258,14 @@ def _meta(db: Database, entity_id: str, metric: str) -> dict | None:
 
 def _check_fetch(start: float, end: float, aggregation: str, max_points: int) -> None:
     for name, value in (("start", start), ("end", end)):
-        if not isinstance(value, Real) or isinstance(value, bool) or not math.isfinite(value):
+        if not is_finite_number(value):
             raise ValueError(f"{name}: must be a number of seconds since the epoch, got {value!r}")
     if end <= start:
         raise ValueError(f"end: must be after start ({start}), got {end}")
     if aggregation not in AGGREGATIONS:
         expected = ", ".join(AGGREGATIONS)
         raise ValueError(f"aggregation: unknown {aggregation!r}, expected one of: {expected}")
-    if not isinstance(max_points, int) or isinstance(max_points, bool) or max_points < 1:
+    if not is_integer(max_points) or max_points < 1:
         raise ValueError(f"max_points: must be an integer of at least 1, got {max_points!r}")
 
 

@@ -29,13 +29,14 @@ def spec_lines(name: str) -> list[str]:
     return text.splitlines()
 
 
-def load(name: str, path: Path | None = None) -> ConfigObj:
-    """Read and validate ``etc/<name>.conf`` (or ``path``) against its spec."""
+def load(name: str, path: Path | None = None, spec: list[str] | None = None) -> ConfigObj:
+    """Read and validate ``etc/<name>.conf`` (or ``path``) against its spec (or ``spec``,
+    configobj spec lines)."""
     path = path or paths.etc(f"{name}.conf")
     try:
         cfg = ConfigObj(
             str(path),
-            configspec=spec_lines(name),
+            configspec=spec_lines(name) if spec is None else spec,
             file_error=True,
             interpolation=False,
             encoding="utf-8",

@@ -27,26 +27,19 @@ Prints one line per file it did something to (and one per conflict), nothing
 when everything was up to date.
 """
 
-import configparser
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from configobj import ConfigObj, ConfigObjError
+from canopsis.ops.inimerge import merge_file
 
 SECRET = "@GENERATED_SECRET@"
 OWNER_GROUP = "canopsis"
-
-_SECTION = re.compile(r"^\s*(\[+)\s*([^\]]+?)\s*\]+\s*(?:[#;].*)?$")
-_KEY = re.compile(r"^\s*([^\s=#;\[][^=]*?)\s*=(.*)$")
-_INLINE_COMMENT = re.compile(r"\s+[#;].*$")
 
 
 def digest(data: bytes) -> str:
@@ -55,171 +48,6 @@ def digest(data: bytes) -> str:
 
 def render(text: str, prefix: Path, secret: str) -> str:
     return text.replace("@PREFIX@", str(prefix)).replace(SECRET, secret)
-
-
-@dataclass
-class Ini:
-    """A configuration file as lines, with where each ``(section, key)`` is.
-
-    ``supervisord`` files (configparser's syntax) continue a value on indented
-    lines; in the others (configobj's) an indented line is a key of its own.
-    """
-
-    lines: list[str]
-    #: (section, key) -> (first line, end line) of its value
-    keys: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
-    #: section -> line of its header (-1 for the keys before the first section)
-    sections: dict[str, int] = field(default_factory=dict)
-
-    @classmethod
-    def parse(cls, text: str, continued: bool) -> "Ini":
-        ini = cls(text.splitlines(keepends=True), sections={"": -1})
-        section, last = "", None
-        for number, line in enumerate(ini.lines):
-            stripped = line.strip()
-            if not stripped or stripped[0] in "#;":
-                last = None
-                continue
-            if continued and last and line[0] in " \t":
-                start, _end = ini.keys[last]
-                ini.keys[last] = (start, number + 1)
-                continue
-            if header := _SECTION.match(line):
-                depth, name = len(header.group(1)), header.group(2)
-                parents = section.split(".")[: depth - 1] if section else []
-                section = ".".join([*parents, name])
-                ini.sections[section] = number
-                last = None
-                continue
-            key = _KEY.match(line)
-            if key is None:
-                raise ValueError(f"line {number + 1}: neither a section nor a key")
-            last = (section, key.group(1))
-            ini.keys[last] = (number, number + 1)
-        return ini
-
-    def value(self, where: tuple[str, str]) -> str:
-        start, end = self.keys[where]
-        text = " ".join(self.lines[start:end]).split("=", 1)[1]
-        text = " ".join(text.split())
-        return text if text[:1] in "\"'" else _INLINE_COMMENT.sub("", text)
-
-    def block(self, where: tuple[str, str]) -> list[str]:
-        """The lines of a key, with the comment lines right above it."""
-        start, end = self.keys[where]
-        while start > 0 and self.lines[start - 1].strip()[:1] in ("#", ";"):
-            start -= 1
-        return self.lines[start:end]
-
-    def section_block(self, section: str) -> list[str]:
-        """A section's header and its keys, as the defaults write them."""
-        header = self.sections[section]
-        keys = [where for where in self.keys if where[0] == section]
-        out = [self.lines[header]] if header >= 0 else []
-        for where in keys:
-            out += self.block(where)
-        return out
-
-
-def _ensure_newline(lines: list[str]) -> list[str]:
-    return [line if line.endswith("\n") else line + "\n" for line in lines]
-
-
-def merge(base: str, mine: str, new: str, continued: bool) -> tuple[str, list[str]]:
-    """Three-way merge of ``mine`` (the administrator's file) from ``base`` to ``new``.
-
-    Returns the merged text and what happened, one phrase per key; a conflict
-    phrase starts with ``conflict:``. ValueError when a file is not made of
-    sections and keys.
-    """
-    old, here, default = (Ini.parse(text, continued) for text in (base, mine, new))
-    edits: dict[int, tuple[int, list[str]]] = {}  # first line -> (end line, replacement)
-    notes: list[str] = []
-
-    def edit(start: int, end: int, lines: list[str]) -> None:
-        """Replace lines start..end (an insertion when equal), after what replaces them already."""
-        was_end, was_lines = edits.get(start, (start, []))
-        edits[start] = (max(was_end, end), was_lines + _ensure_newline(lines))
-
-    def show(where: tuple[str, str]) -> str:
-        return ".".join(part for part in where if part)
-
-    def insert_after(where: tuple[str, str]) -> int:
-        """Where a new key of ``default`` goes in ``here``: after the key before it."""
-        section = where[0]
-        previous = None
-        for key in default.keys:
-            if key == where:
-                break
-            if key[0] == section and key in here.keys:
-                previous = key
-        if previous:
-            return here.keys[previous][1]
-        header = here.sections[section]
-        if header >= 0:
-            return header + 1
-        return min((line for line in here.sections.values() if line >= 0), default=len(here.lines))
-
-    added_sections: list[str] = []
-    for where in default.keys:
-        theirs, was = default.value(where), old.value(where) if where in old.keys else None
-        if where in here.keys:
-            ours = here.value(where)
-            if ours == theirs or theirs == was:
-                continue
-            if ours == was:
-                edit(*here.keys[where], default.lines[slice(*default.keys[where])])
-                notes.append(f"{show(where)} follows the new default")
-            else:
-                notes.append(f"conflict: {show(where)} = {ours} kept; the new default is {theirs}")
-        elif was is not None:
-            if was != theirs:
-                notes.append(
-                    f"conflict: {show(where)} not set here, left so; the new default is {theirs}"
-                )
-        elif where[0] in here.sections:
-            at = insert_after(where)
-            edit(at, at, default.block(where))
-            notes.append(f"{show(where)} added")
-        elif where[0] not in added_sections:
-            added_sections.append(where[0])
-    for where in old.keys:
-        if where in default.keys or where not in here.keys:
-            continue
-        if here.value(where) == old.value(where):
-            edit(*here.keys[where], [])
-            notes.append(f"{show(where)} removed (no longer a setting)")
-        else:
-            notes.append(
-                f"conflict: {show(where)} = {here.value(where)} kept; the new default drops it"
-            )
-    lines = _ensure_newline(here.lines)
-    for start in sorted(edits, reverse=True):
-        end, replacement = edits[start]
-        lines[start:end] = replacement
-    for section in added_sections:
-        lines += _ensure_newline(default.section_block(section))
-        notes.append(f"[{section}] added")
-    return "".join(lines), notes
-
-
-def merge_file(rel: Path, base: str, mine: str, new: str) -> tuple[str, list[str]] | None:
-    """:func:`merge` for a file of ``etc``; None when a version does not read as sections and
-    keys (configparser's syntax for supervisord, configobj's for the others)."""
-    continued = supervisord_syntax(rel)
-    try:
-        for text in (base, mine, new):
-            if continued:
-                configparser.ConfigParser(interpolation=None, strict=False).read_string(text)
-            else:
-                ConfigObj(text.splitlines(), interpolation=False, list_values=False)
-        return merge(base, mine, new, continued)
-    except (configparser.Error, ConfigObjError, ValueError):
-        return None
-
-
-def supervisord_syntax(rel: Path) -> bool:
-    return rel.parts[0] in ("supervisord.d", "supervisord.conf")
 
 
 class Sync:

@@ -52,6 +52,9 @@ PROGRAM_FILES = {
     "ingest": ("ingest.conf", "amqp.conf"),
 }
 ENGINE_FILES = ("engines", "engines.conf", "amqp.conf", "mongo.conf")
+#: the programs of the connectors are named ``connector-<name>`` and read
+#: ``connectors/<name>.conf`` and ``amqp.conf``
+CONNECTOR_PREFIX = "connector-"
 
 
 def inputs(program: str, group: str) -> list[Path]:
@@ -64,10 +67,20 @@ def inputs(program: str, group: str) -> list[Path]:
         paths.var("lib", "canopsis", "code-digest"),
         prefix / "venv" / ".canopsis-requirements",
     ]
-    for name in PROGRAM_FILES.get(program, ENGINE_FILES if group == "engines" else ()):
+    for name in _files(program, group):
         path = paths.etc(name)
         found += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     return [path for path in found if path.exists() and not path.name.endswith(".dist")]
+
+
+def _files(program: str, group: str) -> tuple[str, ...]:
+    if program in PROGRAM_FILES:
+        return PROGRAM_FILES[program]
+    if group == "engines":
+        return ENGINE_FILES
+    if program.startswith(CONNECTOR_PREFIX):
+        return (f"connectors/{program.removeprefix(CONNECTOR_PREFIX)}.conf", "amqp.conf")
+    return ()
 
 
 def outdated(program: str, group: str, started: int) -> bool:

@@ -5,7 +5,7 @@ import json
 import bson
 import pytest
 
-from canopsis.domain import alarm, event
+from canopsis.domain import alarm, alarmsteps, event
 from canopsis.domain.event import FieldError, normalize, truncate
 from canopsis.engines.cleaner import Cleaner
 from canopsis.runtime import amqp, deadletters
@@ -86,11 +86,11 @@ def test_no_sequence_of_events_grows_an_alarm_past_the_document_limit():
         apply(state=1 + i % 3, output=big, tags=[f"tag{i}"])
     size = len(bson.encode(current))
     assert size < BSON_LIMIT // 4, size
-    assert len(current["steps"]) <= alarm.MAX_STEPS + 1
+    assert len(current["steps"]) <= alarmsteps.MAX_STEPS + 1
     assert current["dropped_steps"] > 0
-    assert len(current["tags"]) == alarm.MAX_TAGS
-    assert all(len(s["m"].encode()) <= alarm.MAX_STEP_TEXT for s in current["steps"])
-    assert all(len(s["a"].encode()) <= alarm.MAX_AUTHOR for s in current["steps"])
+    assert len(current["tags"]) == alarmsteps.MAX_TAGS
+    assert all(len(s["m"].encode()) <= alarmsteps.MAX_STEP_TEXT for s in current["steps"])
+    assert all(len(s["a"].encode()) <= alarmsteps.MAX_AUTHOR for s in current["steps"])
 
 
 def test_operator_steps_are_kept_until_the_most_steps_then_counted():
@@ -98,12 +98,12 @@ def test_operator_steps_are_kept_until_the_most_steps_then_counted():
     ev, _ = normalize(check(), NOW)
     current = alarm.apply_event(None, ev, NOW, cfg, "open").alarm
     comment, _ = normalize(check(event_type="comment", output="hello"), NOW)
-    for i in range(alarm.MAX_STEPS + 10):
+    for i in range(alarmsteps.MAX_STEPS + 10):
         current = alarm.apply_event(current, comment, NOW + i, cfg, f"c{i}").alarm
     kinds = [s["_t"] for s in current["steps"]]
-    assert len(kinds) == alarm.MAX_STEPS + 1
+    assert len(kinds) == alarmsteps.MAX_STEPS + 1
     assert kinds[-1] == "hardlimit"
-    expected = f"{alarm.MAX_STEPS} steps reached: further steps are counted"
+    expected = f"{alarmsteps.MAX_STEPS} steps reached: further steps are counted"
     assert current["steps"][-1]["m"] == expected
     assert current["dropped_steps"] == 2 + 10
 

@@ -11,6 +11,7 @@ writes into a stored rule it cannot compile cannot be sent.
 """
 
 from canopsis.domain import eventfilter
+from canopsis.domain.values import is_integer
 from canopsis.store.eventfilter import COLLECTION
 from canopsis.webserver.api import Api
 from canopsis.webserver.documents import (
@@ -32,7 +33,7 @@ from canopsis.webserver.openapi import (
 
 def _order(doc: dict) -> tuple:
     priority = doc.get("priority", 0)
-    if not isinstance(priority, int) or isinstance(priority, bool):
+    if not is_integer(priority):
         priority = 0
     return priority, str(doc["_id"])
 

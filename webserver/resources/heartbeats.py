@@ -16,6 +16,7 @@ import time
 import falcon
 
 from canopsis.domain import heartbeat
+from canopsis.domain.values import is_number
 from canopsis.store import heartbeats
 from canopsis.store.heartbeats import DEFINITIONS, STATES
 from canopsis.webserver.api import Api
@@ -50,14 +51,14 @@ def _silent_for(state: dict | None, now: float) -> float | None:
         return None
     for key in ("last_seen", "since"):
         value = state.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if is_number(value):
             return max(0.0, now - value)
     return None
 
 
 def _status(defn: dict, state: dict | None, now: float) -> dict:
     last_seen = (state or {}).get("last_seen")
-    if isinstance(last_seen, bool) or not isinstance(last_seen, int | float):
+    if not is_number(last_seen):
         last_seen = None
     return {
         "_id": defn["_id"],

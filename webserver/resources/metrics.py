@@ -21,6 +21,7 @@ import time
 
 import falcon
 
+from canopsis.domain.values import is_number
 from canopsis.runtime import deadletters, enginehealth
 from canopsis.store import alarms
 from canopsis.store.engines import last_reports
@@ -40,7 +41,7 @@ def _escape(value: str) -> str:
 
 
 def _number(value) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if not is_number(value):
         return "NaN"
     return repr(float(value)) if isinstance(value, float) else str(value)
 
