@@ -18,7 +18,9 @@ in ``var/lib/canopsis/secrets.json``) and then, file by file:
 A file that cannot be read as ``key = value`` lines in ``[sections]``
 (``collectd.conf``, ``rabbitmq/enabled_plugins``), or whose previous default
 is unknown (written by an administrator before the install), is kept whole and
-the new default goes beside it as ``<file>.dist``. An install made before
+the new default goes beside it as ``<file>.dist``; such a file lacking a key
+whose default is a generated secret (the database password) gains that key,
+nothing else. An install made before
 canopsis kept its defaults recorded only their digests
 (``var/lib/canopsis/etc-manifest.json``): the previous default is then the
 version of the file in the source repository's history with that digest.
@@ -30,6 +32,7 @@ when everything was up to date.
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -48,6 +51,16 @@ def digest(data: bytes) -> str:
 
 def render(text: str, prefix: Path, secret: str) -> str:
     return text.replace("@PREFIX@", str(prefix)).replace(SECRET, secret)
+
+
+def _secrets_missing_from(text: str, current: str) -> str:
+    """``text`` without the lines of its generated secrets whose key ``current`` lacks."""
+
+    def missing(line: str) -> bool:
+        key = line.split("=", 1)[0].strip()
+        return SECRET in line and not re.search(rf"(?m)^\s*{re.escape(key)}\s*=", current)
+
+    return "".join(line for line in text.splitlines(keepends=True) if not missing(line))
 
 
 class Sync:
@@ -98,6 +111,12 @@ class Sync:
             return
         current = target.read_bytes()
         base = self.base(rel, current)
+        if base is None and SECRET in text:
+            # written by an administrator before canopsis kept its default: their keys stay
+            # as they are, but it gains the secrets canopsis generates, which they cannot know
+            mine = current.decode(errors="replace")
+            base = render(_secrets_missing_from(text, mine), self.prefix, self.secrets[key])
+            base = base.encode()
         self.remember(rel, wanted)
         if current == wanted:
             return

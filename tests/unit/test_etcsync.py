@@ -1,5 +1,6 @@
 """Default configuration copied into a prefix without losing an administrator's edit."""
 
+import json
 import shutil
 import subprocess
 
@@ -67,6 +68,37 @@ def test_a_file_the_administrator_wrote_before_installing_is_kept(dirs):
         "etc/a.conf: changed here, kept; the new default is beside it as etc/a.conf.dist" in lines
     )
     assert (prefix / "etc" / "a.conf").read_text() == "mine\n"
+
+
+def test_a_file_written_before_installing_gains_only_the_secrets_canopsis_generates(dirs):
+    source, prefix = dirs
+    (source / "sub" / "b.conf").write_text(
+        "port = 27017\nuser = canopsis\npassword = @GENERATED_SECRET@\n"
+    )
+    (prefix / "etc" / "sub").mkdir(parents=True)
+    (prefix / "etc" / "sub" / "b.conf").write_text("port = 4000\n")
+    lines = Sync(source, prefix).run()
+    [secret] = json.loads((prefix / "var/lib/canopsis/secrets.json").read_text()).values()
+    assert (prefix / "etc" / "sub" / "b.conf").read_text() == f"port = 4000\npassword = {secret}\n"
+    assert any(
+        line.startswith("etc/sub/b.conf: changed here, merged with the new default: ")
+        and "password added" in line
+        for line in lines
+    ), lines
+    (prefix / "etc" / "sub" / "b.conf").write_text("port = 4000\npassword = mine\n")
+    Sync(source, prefix).run()
+    assert (prefix / "etc" / "sub" / "b.conf").read_text() == "port = 4000\npassword = mine\n"
+
+
+def test_a_file_written_before_installing_with_its_own_secret_is_kept_and_not_shown(dirs):
+    source, prefix = dirs
+    (prefix / "etc" / "sub").mkdir(parents=True)
+    (prefix / "etc" / "sub" / "b.conf").write_text("password = mine\n")
+    lines = Sync(source, prefix).run()
+    assert [line for line in lines if line.startswith("etc/sub/")] == [
+        "etc/sub/b.conf: changed here, kept; the new default is beside it as etc/sub/b.conf.dist"
+    ]
+    assert (prefix / "etc" / "sub" / "b.conf").read_text() == "password = mine\n"
 
 
 ENGINE_V1 = """\
