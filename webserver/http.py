@@ -117,18 +117,6 @@ def _too_deep(raw: bytes) -> bool:
     return False
 
 
-def read_object(req: falcon.Request, allowed: Iterable[str], required: Iterable[str] = ()) -> dict:
-    """A JSON object body with only ``allowed`` keys and every ``required`` one."""
-    body = read_json(req)
-    if not isinstance(body, dict):
-        raise bad_request({"body": "expected a JSON object"})
-    fields = {key: "unknown field" for key in body if key not in set(allowed)}
-    fields |= {key: "missing" for key in required if key not in body}
-    if fields:
-        raise bad_request(fields)
-    return body
-
-
 def read_valid(req: falcon.Request, schema: dict) -> dict:
     """A JSON object body valid for ``schema`` (a domain module's); 400 naming each wrong field."""
     body = read_json(req)

@@ -18,11 +18,11 @@ import time
 
 import falcon
 
-from canopsis.domain import pbehavior
+from canopsis.domain import entity, pbehavior
 from canopsis.store import alarms, documents, entities, pbehaviors
 from canopsis.webserver.api import Api
-from canopsis.webserver.errors import ApiError, bad_request
-from canopsis.webserver.http import Query, page_body, read_object, require
+from canopsis.webserver.errors import ApiError
+from canopsis.webserver.http import Query, page_body, read_valid, require
 from canopsis.webserver.openapi import (
     OBJECT,
     PAGING,
@@ -81,9 +81,7 @@ class Entity:
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, entity_id: str) -> None:
         require(req, "admin")
-        body = read_object(req, ("enabled",), ("enabled",))
-        if not isinstance(body["enabled"], bool):
-            raise bad_request({"enabled": "expected true or false"})
+        body = read_valid(req, entity.CHANGE)
         self._get(entity_id)
         entities.set_enabled(self.api.db, entity_id, body["enabled"])
         [resp.media] = entities.with_lists(self.api.db, [self._get(entity_id)])
@@ -171,14 +169,7 @@ OPENAPI = {
             "operationId": "updateEntity",
             "tags": ["entities"],
             "parameters": [_ENTITY_ID],
-            "requestBody": json_body(
-                {
-                    "type": "object",
-                    "required": ["enabled"],
-                    "additionalProperties": False,
-                    "properties": {"enabled": {"type": "boolean"}},
-                }
-            ),
+            "requestBody": json_body(entity.CHANGE),
             "responses": {
                 "200": json_response("The entity as updated.", _ENTITY),
                 **errors(400, 401, 403, 404, 413, 415, 503),
