@@ -114,9 +114,8 @@ class Sync:
         if base is None and SECRET in text:
             # written by an administrator before canopsis kept its default: their keys stay
             # as they are, but it gains the secrets canopsis generates, which they cannot know
-            mine = current.decode(errors="replace")
-            base = render(_secrets_missing_from(text, mine), self.prefix, self.secrets[key])
-            base = base.encode()
+            kept = _secrets_missing_from(text, current.decode(errors="replace"))
+            base = render(kept, self.prefix, self.secrets[key]).encode()
         self.remember(rel, wanted)
         if current == wanted:
             return
