@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -281,102 +282,99 @@ DB_ROWS = 6
 
 def table(result: dict) -> str:
     """The short table of the headline numbers (Markdown)."""
-    rows = [("measure", "value")]
     base = result["baseline"]
-    rows.append(("broker baseline, publish + consume (msg/s)", f"{base['end_to_end_per_s']:.0f}"))
-    rows.append(
+    rows = [
+        ("measure", "value"),
+        ("broker baseline, publish + consume (msg/s)", f"{base['end_to_end_per_s']:.0f}"),
         (
             "broker, publish waiting each confirm (msg/s)",
             f"{base['publish_each_confirmed_per_s']:.0f}",
-        )
-    )
-    pipe = result["pipeline"]
-    best = pipe["throughput"]
-    rows.append(("pipeline, default chain (events/s)", f"{best['events_per_s']:.0f}"))
-    rows.append(("pipeline / baseline", f"{best['ratio_to_baseline']:.0%}"))
-    if best["late_events_per_s"] is not None:
-        rows.append(
-            ("pipeline, last third of the run (events/s)", f"{best['late_events_per_s']:.0f}")
-        )
-    rows.append(("events in = written out", "yes" if best["counts_match"] else "NO"))
-    for share, run in pipe["latency"].items():
-        rows.append(
-            (
-                f"latency at {share} ({run['offered_per_s']:.0f}/s): p50 / p95 / p99 / max (s)",
-                _latencies(run["latency_s"]),
-            )
-        )
-    durable = pipe["durable_batches"]
-    off = durable["off"]
-    rows.append(("pipeline without durable batches (events/s)", f"{off['events_per_s']:.0f}"))
-    rows.append(
-        ("durable batches: events/s with / without", f"{durable['events_per_s_on_over_off']:.0%}")
-    )
-    on = durable["on"]
-    rows.append(
-        (
-            "durable batches: database ms per 1,000 events in the journaled writes, runs "
-            + " / ".join(["throughput", *on["latency_s"]]),
-            " / ".join(
-                f"{ms:.0f}"
-                for ms in [
-                    on["journaled_ms_per_1000_events"],
-                    *(lat["journaled_ms_per_1000_events"] for lat in on["latency_s"].values()),
-                ]
-            ),
-        )
-    )
-    for share, lat in off["latency_s"].items():
-        rows.append(
-            (
-                f"latency at {share} ({lat['offered_per_s']:.0f}/s) without durable batches: "
-                "p50 / p95 / p99 / max (s)",
-                _latencies(lat),
-            )
-        )
-    rows.append(
-        ("events in = written out, without durable batches", "yes" if off["counts_match"] else "NO")
-    )
-    for name, layout in pipe["layouts"].items():
-        rows.append((f"layout {name} (events/s)", f"{layout['events_per_s']:.0f}"))
-    for name, cost in best["programs"].items():
-        rows.append((f"CPU s per 1,000 events: {name}", f"{cost['cpu_s_per_1000_events']:.2f}"))
-    for statement, ms in list(best["db_ms_per_1000_events"].items())[:DB_ROWS]:
-        rows.append((f"MongoDB ms per 1,000 events: {statement}", f"{ms:.0f}"))
-    for level, queries in result["rest"]["queries"].items():
-        for query in ("default_list", "filtered_list", "counts", "single"):
-            q = queries[query]
-            if "error" in q:
-                rows.append((f"{query}, {level} open alarms", q["error"][:60]))
-                continue
-            rows.append(
-                (
-                    f"{query}, {level} open alarms: p50 / p95 (ms)",
-                    f"{q['p50'] * 1000:.0f} / {q['p95'] * 1000:.0f}",
-                )
-            )
-    for batch, intake in result["rest"]["intake"].items():
-        rows.append(
-            (
-                f"POST /event, batches of {batch}, {intake['clients']} clients (events/s)",
-                f"{intake['events_per_s']:.0f}",
-            )
-        )
-    foot = result["footprint"]
-    for name, idle in foot["idle_mb"].items():
-        peak = foot["peak_mb"].get(name)
-        rows.append(
-            (
-                f"memory {name}: idle / peak (MB)",
-                f"{idle:.0f} / {peak:.0f}" if peak else f"{idle:.0f}",
-            )
-        )
-    for name, seconds in foot["start_s"].items():
-        if seconds is not None:
-            rows.append((f"start to ready: {name} (s)", f"{seconds:.1f}"))
+        ),
+        *_pipeline_rows(result["pipeline"]),
+        *_durable_rows(result["pipeline"]["durable_batches"]),
+        *_cost_rows(result["pipeline"]),
+        *_rest_rows(result["rest"]),
+        *_footprint_rows(result["footprint"]),
+    ]
     return "\n".join(
         f"| {a} | {b} |" if i else f"| {a} | {b} |\n| --- | ---: |" for i, (a, b) in enumerate(rows)
     )
+
+
+def _pipeline_rows(pipe: dict) -> Iterator[tuple[str, str]]:
+    best = pipe["throughput"]
+    yield "pipeline, default chain (events/s)", f"{best['events_per_s']:.0f}"
+    yield "pipeline / baseline", f"{best['ratio_to_baseline']:.0%}"
+    if best["late_events_per_s"] is not None:
+        yield "pipeline, last third of the run (events/s)", f"{best['late_events_per_s']:.0f}"
+    yield "events in = written out", "yes" if best["counts_match"] else "NO"
+    for share, run in pipe["latency"].items():
+        yield (
+            f"latency at {share} ({run['offered_per_s']:.0f}/s): p50 / p95 / p99 / max (s)",
+            _latencies(run["latency_s"]),
+        )
+
+
+def _durable_rows(durable: dict) -> Iterator[tuple[str, str]]:
+    off, on = durable["off"], durable["on"]
+    yield "pipeline without durable batches (events/s)", f"{off['events_per_s']:.0f}"
+    yield "durable batches: events/s with / without", f"{durable['events_per_s_on_over_off']:.0%}"
+    journaled = [
+        on["journaled_ms_per_1000_events"],
+        *(lat["journaled_ms_per_1000_events"] for lat in on["latency_s"].values()),
+    ]
+    yield (
+        "durable batches: database ms per 1,000 events in the journaled writes, runs "
+        + " / ".join(["throughput", *on["latency_s"]]),
+        " / ".join(f"{ms:.0f}" for ms in journaled),
+    )
+    for share, lat in off["latency_s"].items():
+        yield (
+            f"latency at {share} ({lat['offered_per_s']:.0f}/s) without durable batches: "
+            "p50 / p95 / p99 / max (s)",
+            _latencies(lat),
+        )
+    yield "events in = written out, without durable batches", "yes" if off["counts_match"] else "NO"
+
+
+def _cost_rows(pipe: dict) -> Iterator[tuple[str, str]]:
+    best = pipe["throughput"]
+    for name, layout in pipe["layouts"].items():
+        yield f"layout {name} (events/s)", f"{layout['events_per_s']:.0f}"
+    for name, cost in best["programs"].items():
+        yield f"CPU s per 1,000 events: {name}", f"{cost['cpu_s_per_1000_events']:.2f}"
+    for statement, ms in list(best["db_ms_per_1000_events"].items())[:DB_ROWS]:
+        yield f"MongoDB ms per 1,000 events: {statement}", f"{ms:.0f}"
+
+
+def _rest_rows(rest: dict) -> Iterator[tuple[str, str]]:
+    for level, queries in rest["queries"].items():
+        for query in ("default_list", "filtered_list", "counts", "single"):
+            q = queries[query]
+            if "error" in q:
+                yield f"{query}, {level} open alarms", q["error"][:60]
+            else:
+                yield (
+                    f"{query}, {level} open alarms: p50 / p95 (ms)",
+                    f"{q['p50'] * 1000:.0f} / {q['p95'] * 1000:.0f}",
+                )
+    for batch, intake in rest["intake"].items():
+        yield (
+            f"POST /event, batches of {batch}, {intake['clients']} clients (events/s)",
+            f"{intake['events_per_s']:.0f}",
+        )
+
+
+def _footprint_rows(foot: dict) -> Iterator[tuple[str, str]]:
+    for name, idle in foot["idle_mb"].items():
+        peak = foot["peak_mb"].get(name)
+        yield (
+            f"memory {name}: idle / peak (MB)",
+            f"{idle:.0f} / {peak:.0f}" if peak else f"{idle:.0f}",
+        )
+    for name, seconds in foot["start_s"].items():
+        if seconds is not None:
+            yield f"start to ready: {name} (s)", f"{seconds:.1f}"
 
 
 def _latencies(lat: dict) -> str:

@@ -349,20 +349,9 @@ def run(
     seeded: float = Shape.seeded,
     on_start: Callable[[Stack], None] | None = None,
 ) -> dict:
-    """One run (``mode`` closed: ``value`` is the backlog limit; rate: events per second).
-
-    ``on_start`` is called once the engines run and the seeded alarms are open.
-    """
-    reset(stack, layout)
-    layout.start(stack)
-    engines = [stack.programs[name] for name in stack.engines()]
-    client = stack.mongo()
-    db = stack.db(client)
-    mix = Mix(Shape(seeded=seeded), seed=zlib.crc32(tag.encode()), tag=tag)
-    seed_time = time.time()
-    seed_stream = [(ev, seed_time) for ev in _seed(stack, mix, db)]
-    if on_start is not None:
-        on_start(stack)
+    """One run (``mode`` closed: ``value`` is the backlog limit; rate: events per second);
+    ``on_start`` is called once the engines run and the seeded alarms are open."""
+    client, db, mix, seed_stream = _started(stack, layout, tag, seeded, on_start)
     ctx = multiprocessing.get_context("fork")
     published, probes, out = ctx.Value("q", 0), ctx.Queue(), ctx.Queue()
     queues = layout.queues()
@@ -371,8 +360,7 @@ def run(
         args=(stack.amqp_url, mix, mode, value, seconds, queues, published, probes, out),
     )
     poller = _Poller(db, tag, probes)
-    programs = [*engines, stack.programs["rabbitmq-server"], stack.programs["mongodb"]]
-    monitor = _Monitor(stack, programs, queues, published)
+    monitor = _Monitor(stack, _watched(stack), queues, published)
     with stack.broker() as conn:
         before = monitor.sample(conn.channel())
     top_before = client.admin.command("top")["totals"]
@@ -386,17 +374,8 @@ def run(
     with stack.broker() as conn:
         after = monitor.sample(conn.channel())
     db_time = statement_time(top_before, client.admin.command("top")["totals"], stack.database)
-    monitor.stopping = True
-    poller.until = time.time() + 10
-    poller.stopping = True
-    monitor.join()
-    poller.join()
-    step = (stop - start) / max(1, count)
-    stream = seed_stream + [(mix.next(), start + i * step) for i in range(count)]
-    want = expected(stream, alarm.AlarmConfig()).as_dict()
-    check = {k: v for k, v in want.items() if k not in ("events", "by_type")}
-    check["dead_letters"] = 0
-    got, wrong = verify(db, check)
+    _stop(monitor, poller)
+    want, got, wrong = _check_counts(db, mix, seed_stream, count, (start, stop))
     client.close()
     result = {
         "layout": layout.name,
@@ -420,6 +399,57 @@ def run(
         "queue_depth": _depths(monitor.samples, start - monitor.start_at),
     }
     return result
+
+
+def _started(
+    stack: Stack,
+    layout: Layout,
+    tag: str,
+    seeded: float,
+    on_start: Callable[[Stack], None] | None,
+) -> tuple:
+    """The layout running on a reset database, its seeded alarms open:
+    ``(client, db, mix, seed stream)``."""
+    reset(stack, layout)
+    layout.start(stack)
+    client = stack.mongo()
+    db = stack.db(client)
+    mix = Mix(Shape(seeded=seeded), seed=zlib.crc32(tag.encode()), tag=tag)
+    seed_time = time.time()
+    seed_stream = [(ev, seed_time) for ev in _seed(stack, mix, db)]
+    if on_start is not None:
+        on_start(stack)
+    return client, db, mix, seed_stream
+
+
+def _watched(stack: Stack) -> list[Program]:
+    """The programs whose CPU and memory a run measures: the engines, broker and database."""
+    engines = [stack.programs[name] for name in stack.engines()]
+    return [*engines, stack.programs["rabbitmq-server"], stack.programs["mongodb"]]
+
+
+def _stop(monitor: "_Monitor", poller: "_Poller") -> None:
+    """Stop sampling; the poller looks for the last probes 10 s more."""
+    monitor.stopping = True
+    poller.until = time.time() + 10
+    poller.stopping = True
+    monitor.join()
+    poller.join()
+
+
+def _check_counts(
+    db, mix: Mix, seed_stream: list, count: int, span: tuple[float, float]
+) -> tuple[dict, dict, list]:
+    """What canopsis' rules give for the stream published over ``span``, what the database
+    holds, and where they differ."""
+    start, stop = span
+    step = (stop - start) / max(1, count)
+    stream = seed_stream + [(mix.next(), start + i * step) for i in range(count)]
+    want = expected(stream, alarm.AlarmConfig()).as_dict()
+    check = {k: v for k, v in want.items() if k not in ("events", "by_type")}
+    check["dead_letters"] = 0
+    got, wrong = verify(db, check)
+    return want, got, wrong
 
 
 def _costs(
