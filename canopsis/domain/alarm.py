@@ -228,12 +228,17 @@ def _ack(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> None:
     alarm["ack"] = _operator_step(alarm, "ack", event, now, cfg)
 
 
-def _ackremove(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> str | None:
-    if alarm["ack"] is None:
-        return "not_acked"
-    alarm["ack"] = None
-    _operator_step(alarm, "ackremove", event, now, cfg)
-    return None
+def _undoer(field: str, action: str, refusal: str) -> Callable[..., str | None]:
+    """The handler of ``action``, which clears ``field`` (``refusal`` when it is not set)."""
+
+    def undo(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> str | None:
+        if alarm[field] is None:
+            return refusal
+        alarm[field] = None
+        _operator_step(alarm, action, event, now, cfg)
+        return None
+
+    return undo
 
 
 def _snooze(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> str | None:
@@ -249,14 +254,6 @@ def _cancel(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> str | N
         return "already_cancelled"
     deadline = now + cfg.cancel_autosolve_delay
     alarm["canceled"] = _operator_step(alarm, "cancel", event, now, cfg, deadline)
-    return None
-
-
-def _uncancel(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) -> str | None:
-    if alarm["canceled"] is None:
-        return "not_cancelled"
-    alarm["canceled"] = None
-    _operator_step(alarm, "uncancel", event, now, cfg)
     return None
 
 
@@ -310,10 +307,10 @@ def _follow_pbehavior(alarm: Alarm, event: Event, now: float, cfg: AlarmConfig) 
 HANDLERS: dict[str, Callable[[Alarm, Event, float, AlarmConfig], str | None]] = {
     "check": _check,
     "ack": _ack,
-    "ackremove": _ackremove,
+    "ackremove": _undoer("ack", "ackremove", "not_acked"),
     "snooze": _snooze,
     "cancel": _cancel,
-    "uncancel": _uncancel,
+    "uncancel": _undoer("canceled", "uncancel", "not_cancelled"),
     "declareticket": _declareticket,
     "assocticket": _assocticket,
     "changestate": _changestate,
