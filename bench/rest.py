@@ -21,6 +21,7 @@ import http.client
 import json
 import multiprocessing
 import random
+import secrets
 import time
 import urllib.parse
 
@@ -165,5 +166,8 @@ def intake(stack: Stack, key: str, batch: int, seconds: float) -> dict:
 
 
 def api_key(db) -> str:
+    """An operator key; its creator, an operator user ``bench``, exists (a key acts with
+    no more than its creator's current rights, and not at all once the creator is gone)."""
+    auth.create_user(db, "bench", secrets.token_urlsafe(24), "operator")
     _doc, key = auth.create_key(db, "operator", "bench", "bench", None)
     return key
