@@ -27,6 +27,7 @@ from canopsis.store import documents
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import Query, read_json, require
+from canopsis.webserver.openapi import errors, json_body, json_response, list_of
 
 
 def body_schema(schema: dict, refused: Iterable[str], description: str) -> dict:
@@ -150,3 +151,96 @@ class Document:
         if not documents.delete(self.api.db, self.kind.collection, doc_id, self.kind.states):
             raise self._missing(doc_id)
         resp.status = falcon.HTTP_204
+
+
+def _said(names: tuple[str, ...]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+@dataclass(frozen=True)
+class Described:
+    """How the OpenAPI document tells of a :class:`Kind`'s list and documents."""
+
+    kind: Kind
+    tag: str
+    #: the operation ids' name of one document (``s`` added: of the list)
+    one: str
+    #: the body a client sends and the stored document
+    body: dict
+    stored: dict
+    #: the summary of the list
+    listed: str
+    #: what the answers call a document (the kind's noun when empty)
+    word: str = ""
+    #: the summary of the deletion when it does more than delete, and its description
+    deleted: str = ""
+    delete_note: str = ""
+
+    def paths(self, path: str, param: dict) -> dict:
+        """The paths :class:`Documents` (at ``path``) and :class:`Document` (below it, named by
+        ``param``) serve."""
+        return {path: self._list(), f"{path}/{{{param['name']}}}": self._document(param)}
+
+    def _list(self) -> dict:
+        word = self.word or self.kind.noun
+        create = {"description": "Without _id, canopsis names it."} if self.kind.names_new else {}
+        return {
+            "get": {
+                "summary": self.listed,
+                "operationId": f"list{self.one}s",
+                "tags": [self.tag],
+                "responses": {
+                    "200": json_response(f"Every {word}.", list_of(self.stored)),
+                    **errors(400, 401, 403, 503),
+                },
+            },
+            "post": {
+                "summary": f"Create a {self.kind.noun} (admin)",
+                **create,
+                "operationId": f"create{self.one}",
+                "tags": [self.tag],
+                "requestBody": json_body(self.body),
+                "responses": {
+                    "201": json_response(f"The {word} as stored.", self.stored),
+                    **errors(400, 401, 403, 409, 413, 415, 503),
+                },
+            },
+        }
+
+    def _document(self, param: dict) -> dict:
+        word = self.word or self.kind.noun
+        kept = self.kind.kept
+        delete = {"description": self.delete_note} if self.delete_note else {}
+        return {
+            "get": {
+                "summary": f"One {self.kind.noun}",
+                "operationId": f"get{self.one}",
+                "tags": [self.tag],
+                "parameters": [param],
+                "responses": {
+                    "200": json_response(f"The {word}.", self.stored),
+                    **errors(400, 401, 403, 404, 503),
+                },
+            },
+            "put": {
+                "summary": f"Replace a {self.kind.noun} (admin)",
+                "description": "The body's _id, when given, must be the path's; the stored "
+                f"{_said(kept)} {'is' if len(kept) == 1 else 'are'} kept.",
+                "operationId": f"replace{self.one}",
+                "tags": [self.tag],
+                "parameters": [param],
+                "requestBody": json_body(replacement(self.body)),
+                "responses": {
+                    "200": json_response(f"The {word} as stored.", self.stored),
+                    **errors(400, 401, 403, 404, 413, 415, 503),
+                },
+            },
+            "delete": {
+                "summary": self.deleted or f"Delete a {self.kind.noun} (admin)",
+                **delete,
+                "operationId": f"delete{self.one}",
+                "tags": [self.tag],
+                "parameters": [param],
+                "responses": {"204": {"description": "Deleted."}, **errors(401, 403, 404, 503)},
+            },
+        }

@@ -20,21 +20,15 @@ from canopsis.store import heartbeats
 from canopsis.store.heartbeats import DEFINITIONS, STATES
 from canopsis.webserver.api import Api
 from canopsis.webserver.documents import (
+    Described,
     Document,
     Documents,
     Kind,
     body_schema,
-    replacement,
     stored_schema,
 )
 from canopsis.webserver.http import Query, require
-from canopsis.webserver.openapi import (
-    errors,
-    json_body,
-    json_response,
-    list_of,
-    path_param,
-)
+from canopsis.webserver.openapi import errors, json_response, list_of, path_param
 
 HEARTBEATS = Kind(
     noun="heartbeat",
@@ -121,29 +115,19 @@ _STATUS = {
 }
 
 
+_DESCRIBED = Described(
+    HEARTBEATS,
+    "heartbeats",
+    "Heartbeat",
+    _BODY,
+    _HEARTBEAT,
+    "The heartbeat definitions, by _id",
+    word="definition",
+    deleted="Delete a heartbeat and its tracking state (admin)",
+)
 _HEARTBEAT_ID = path_param("heartbeat_id", "the heartbeat _id")
 OPENAPI = {
-    "/api/v2/heartbeats": {
-        "get": {
-            "summary": "The heartbeat definitions, by _id",
-            "operationId": "listHeartbeats",
-            "tags": ["heartbeats"],
-            "responses": {
-                "200": json_response("Every definition.", list_of(_HEARTBEAT)),
-                **errors(400, 401, 403, 503),
-            },
-        },
-        "post": {
-            "summary": "Create a heartbeat (admin)",
-            "operationId": "createHeartbeat",
-            "tags": ["heartbeats"],
-            "requestBody": json_body(_BODY),
-            "responses": {
-                "201": json_response("The definition as stored.", _HEARTBEAT),
-                **errors(400, 401, 403, 409, 413, 415, 503),
-            },
-        },
-    },
+    **_DESCRIBED.paths("/api/v2/heartbeats", _HEARTBEAT_ID),
     "/api/v2/heartbeats/status": {
         "get": {
             "summary": "Whether each heartbeat is late, and how long it has been silent",
@@ -153,38 +137,6 @@ OPENAPI = {
                 "200": json_response("The status of every definition, by _id.", list_of(_STATUS)),
                 **errors(400, 401, 403, 503),
             },
-        },
-    },
-    "/api/v2/heartbeats/{heartbeat_id}": {
-        "get": {
-            "summary": "One heartbeat",
-            "operationId": "getHeartbeat",
-            "tags": ["heartbeats"],
-            "parameters": [_HEARTBEAT_ID],
-            "responses": {
-                "200": json_response("The definition.", _HEARTBEAT),
-                **errors(400, 401, 403, 404, 503),
-            },
-        },
-        "put": {
-            "summary": "Replace a heartbeat (admin)",
-            "description": "The body's _id, when given, must be the path's; the stored "
-            "created is kept.",
-            "operationId": "replaceHeartbeat",
-            "tags": ["heartbeats"],
-            "parameters": [_HEARTBEAT_ID],
-            "requestBody": json_body(replacement(_BODY)),
-            "responses": {
-                "200": json_response("The definition as stored.", _HEARTBEAT),
-                **errors(400, 401, 403, 404, 413, 415, 503),
-            },
-        },
-        "delete": {
-            "summary": "Delete a heartbeat and its tracking state (admin)",
-            "operationId": "deleteHeartbeat",
-            "tags": ["heartbeats"],
-            "parameters": [_HEARTBEAT_ID],
-            "responses": {"204": {"description": "Deleted."}, **errors(401, 403, 404, 503)},
         },
     },
 }

@@ -22,12 +22,18 @@ from canopsis.domain import pbehavior
 from canopsis.store import documents
 from canopsis.store.pbehaviors import COLLECTION
 from canopsis.webserver.api import Api
-from canopsis.webserver.documents import Document, Documents, Kind, body_schema, stored_schema
+from canopsis.webserver.documents import (
+    Described,
+    Document,
+    Documents,
+    Kind,
+    body_schema,
+    stored_schema,
+)
 from canopsis.webserver.errors import ApiError
 from canopsis.webserver.http import Query, require
 from canopsis.webserver.openapi import (
     errors,
-    json_body,
     json_response,
     list_of,
     path_param,
@@ -111,62 +117,13 @@ _PERIOD = {
     "properties": {"start": _EPOCH, "end": _EPOCH},
 }
 _PBEHAVIOR_ID = path_param("pbehavior_id", "the pbehavior _id")
+_LISTED = "The pbehaviors, by _id"
+_NOTE = "The alarms in it leave it within the pbehavior engine's beat."
+_DESCRIBED = Described(
+    PBEHAVIORS, "pbehaviors", "Pbehavior", _BODY, _PBEHAVIOR, _LISTED, delete_note=_NOTE
+)
 OPENAPI = {
-    "/api/v2/pbehaviors": {
-        "get": {
-            "summary": "The pbehaviors, by _id",
-            "operationId": "listPbehaviors",
-            "tags": ["pbehaviors"],
-            "responses": {
-                "200": json_response("Every pbehavior.", list_of(_PBEHAVIOR)),
-                **errors(400, 401, 403, 503),
-            },
-        },
-        "post": {
-            "summary": "Create a pbehavior (admin)",
-            "description": "Without _id, canopsis names it.",
-            "operationId": "createPbehavior",
-            "tags": ["pbehaviors"],
-            "requestBody": json_body(_BODY),
-            "responses": {
-                "201": json_response("The pbehavior as stored.", _PBEHAVIOR),
-                **errors(400, 401, 403, 409, 413, 415, 503),
-            },
-        },
-    },
-    "/api/v2/pbehaviors/{pbehavior_id}": {
-        "get": {
-            "summary": "One pbehavior",
-            "operationId": "getPbehavior",
-            "tags": ["pbehaviors"],
-            "parameters": [_PBEHAVIOR_ID],
-            "responses": {
-                "200": json_response("The pbehavior.", _PBEHAVIOR),
-                **errors(400, 401, 403, 404, 503),
-            },
-        },
-        "put": {
-            "summary": "Replace a pbehavior (admin)",
-            "description": "The body's _id, when given, must be the path's; the stored "
-            "created is kept.",
-            "operationId": "replacePbehavior",
-            "tags": ["pbehaviors"],
-            "parameters": [_PBEHAVIOR_ID],
-            "requestBody": json_body(_BODY),
-            "responses": {
-                "200": json_response("The pbehavior as stored.", _PBEHAVIOR),
-                **errors(400, 401, 403, 404, 413, 415, 503),
-            },
-        },
-        "delete": {
-            "summary": "Delete a pbehavior (admin)",
-            "description": "The alarms in it leave it within the pbehavior engine's beat.",
-            "operationId": "deletePbehavior",
-            "tags": ["pbehaviors"],
-            "parameters": [_PBEHAVIOR_ID],
-            "responses": {"204": {"description": "Deleted."}, **errors(401, 403, 404, 503)},
-        },
-    },
+    **_DESCRIBED.paths("/api/v2/pbehaviors", _PBEHAVIOR_ID),
     "/api/v2/pbehaviors/{pbehavior_id}/periods": {
         "get": {
             "summary": "The periods a pbehavior is active within [from, to)",
