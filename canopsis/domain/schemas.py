@@ -26,7 +26,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
@@ -42,6 +42,23 @@ PATTERN = {
     "description": "a pattern of canopsis.domain.match",
     "x-missing": "missing (use {} to match every event)",
 }
+
+
+def object_schema(
+    properties: dict,
+    required: Iterable[str] | None = None,
+    description: str = "",
+    more: bool = False,
+) -> dict:
+    """The schema of an object of ``properties``, ``required`` among them; other fields are
+    refused unless ``more``."""
+    schema: dict = {"type": "object"}
+    if description:
+        schema["description"] = description
+    if required is not None:
+        schema["required"] = list(required)
+    return {**schema, "additionalProperties": more, "properties": properties}
+
 
 _TYPES = Draft202012Validator.TYPE_CHECKER.redefine_many(
     {
