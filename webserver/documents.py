@@ -26,7 +26,7 @@ from canopsis.domain.match import FieldError
 from canopsis.store import documents
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
-from canopsis.webserver.http import Query, read_json, require
+from canopsis.webserver.http import Query, list_body, read_json, require
 from canopsis.webserver.openapi import errors, json_body, json_response, list_of
 
 
@@ -97,7 +97,7 @@ class Documents:
         require(req, "viewer")
         Query(req, ()).check()
         items = sorted(documents.all_stored(self.api.db, self.kind.collection), key=self.kind.order)
-        resp.media = {"items": items, "total": len(items)}
+        resp.media = list_body(items)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         who = require(req, "admin")
@@ -151,6 +151,11 @@ class Document:
         if not documents.delete(self.api.db, self.kind.collection, doc_id, self.kind.states):
             raise self._missing(doc_id)
         resp.status = falcon.HTTP_204
+
+
+def kind_routes(api: Api, kind: Kind, path: str, param: str) -> list[tuple[str, object]]:
+    """The list at ``path`` and one document below it, named by the path parameter ``param``."""
+    return [(path, Documents(api, kind)), (f"{path}/{{{param}}}", Document(api, kind))]
 
 
 def _said(names: tuple[str, ...]) -> str:

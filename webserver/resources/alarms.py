@@ -44,7 +44,7 @@ from canopsis.store.alarms import (
     TOTAL_AGE_FACTOR,
     TOTAL_MAX_AGE_S,
 )
-from canopsis.webserver.api import Api
+from canopsis.webserver.api import Api, Resource
 from canopsis.webserver.errors import ApiError
 from canopsis.webserver.http import Query, page_body, require
 from canopsis.webserver.openapi import (
@@ -138,11 +138,8 @@ class Alarms:
         resp.media = page_body(found, total, page, limit)
 
 
-class AlarmPath:
+class AlarmPath(Resource):
     """Everything under ``/api/v2/alarms/``: counts, one alarm, actions."""
-
-    def __init__(self, api: Api) -> None:
-        self.api = api
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, rest: str) -> None:
         require(req, "viewer")

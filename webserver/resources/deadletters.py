@@ -27,7 +27,7 @@ import falcon
 
 from canopsis.domain.event import LATEST
 from canopsis.runtime import deadletters
-from canopsis.webserver.api import Api
+from canopsis.webserver.api import Api, Resource
 from canopsis.webserver.errors import ApiError, Unavailable, bad_request
 from canopsis.webserver.http import Query, page_body, read_json, require
 from canopsis.webserver.openapi import (
@@ -58,10 +58,7 @@ def _public(doc: dict) -> dict:
     return shown
 
 
-class Letters:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
+class Letters(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         require(req, "viewer")
         query = Query(req, ("page", "limit"))
@@ -79,10 +76,7 @@ class Letters:
         resp.media = {"deleted": deadletters.purge(self.api.db, when)}
 
 
-class Letter:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
+class Letter(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, letter_id: str) -> None:
         require(req, "viewer")
         Query(req, ()).check()
@@ -99,10 +93,7 @@ class Letter:
         resp.status = falcon.HTTP_204
 
 
-class Replay:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
+class Replay(Resource):
     def on_post(self, req: falcon.Request, resp: falcon.Response, letter_id: str) -> None:
         who = require(req, "admin")
         Query(req, ()).check()

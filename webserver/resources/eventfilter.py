@@ -15,10 +15,9 @@ from canopsis.store.eventfilter import COLLECTION
 from canopsis.webserver.api import Api
 from canopsis.webserver.documents import (
     Described,
-    Document,
-    Documents,
     Kind,
     body_schema,
+    kind_routes,
     stored_schema,
 )
 from canopsis.webserver.openapi import path_param
@@ -42,10 +41,7 @@ RULES = Kind(
 
 
 def routes(api: Api) -> list[tuple[str, object]]:
-    return [
-        ("/api/v2/eventfilter/rules", Documents(api, RULES)),
-        ("/api/v2/eventfilter/rules/{rule_id}", Document(api, RULES)),
-    ]
+    return kind_routes(api, RULES, "/api/v2/eventfilter/rules", "rule_id")
 
 
 _RULE_BODY = body_schema(

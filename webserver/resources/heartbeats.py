@@ -18,16 +18,15 @@ import falcon
 from canopsis.domain import heartbeat
 from canopsis.store import heartbeats
 from canopsis.store.heartbeats import DEFINITIONS, STATES
-from canopsis.webserver.api import Api
+from canopsis.webserver.api import Api, Resource
 from canopsis.webserver.documents import (
     Described,
-    Document,
-    Documents,
     Kind,
     body_schema,
+    kind_routes,
     stored_schema,
 )
-from canopsis.webserver.http import Query, require
+from canopsis.webserver.http import Query, list_body, require
 from canopsis.webserver.openapi import errors, json_response, list_of, path_param
 
 HEARTBEATS = Kind(
@@ -63,23 +62,19 @@ def _status(defn: dict, state: dict | None, now: float) -> dict:
     }
 
 
-class Status:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
+class Status(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         require(req, "viewer")
         Query(req, ()).check()
         now = time.time()
         items = [_status(defn, state, now) for defn, state in heartbeats.with_states(self.api.db)]
-        resp.media = {"items": items, "total": len(items)}
+        resp.media = list_body(items)
 
 
 def routes(api: Api) -> list[tuple[str, object]]:
     return [
-        ("/api/v2/heartbeats", Documents(api, HEARTBEATS)),
         ("/api/v2/heartbeats/status", Status(api)),
-        ("/api/v2/heartbeats/{heartbeat_id}", Document(api, HEARTBEATS)),
+        *kind_routes(api, HEARTBEATS, "/api/v2/heartbeats", "heartbeat_id"),
     ]
 
 

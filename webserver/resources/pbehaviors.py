@@ -21,17 +21,16 @@ import falcon
 from canopsis.domain import pbehavior
 from canopsis.store import documents
 from canopsis.store.pbehaviors import COLLECTION
-from canopsis.webserver.api import Api
+from canopsis.webserver.api import Api, Resource
 from canopsis.webserver.documents import (
     Described,
-    Document,
-    Documents,
     Kind,
     body_schema,
+    kind_routes,
     stored_schema,
 )
 from canopsis.webserver.errors import ApiError
-from canopsis.webserver.http import Query, require
+from canopsis.webserver.http import Query, list_body, require
 from canopsis.webserver.openapi import (
     errors,
     json_response,
@@ -52,10 +51,7 @@ PBEHAVIORS = Kind(
 )
 
 
-class Periods:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
+class Periods(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, pbehavior_id: str) -> None:
         require(req, "viewer")
         q = Query(req, ("from", "to"))
@@ -88,13 +84,12 @@ class Periods:
             )
         found = pbehavior.periods(doc, start, end)
         items = [{"start": begin, "end": finish} for begin, finish in found]
-        resp.media = {"items": items, "total": len(items)}
+        resp.media = list_body(items)
 
 
 def routes(api: Api) -> list[tuple[str, object]]:
     return [
-        ("/api/v2/pbehaviors", Documents(api, PBEHAVIORS)),
-        ("/api/v2/pbehaviors/{pbehavior_id}", Document(api, PBEHAVIORS)),
+        *kind_routes(api, PBEHAVIORS, "/api/v2/pbehaviors", "pbehavior_id"),
         ("/api/v2/pbehaviors/{pbehavior_id}/periods", Periods(api)),
     ]
 
