@@ -1,4 +1,4 @@
-"""CRUD of configuration documents kept by ``_id`` (event-filter rules, heartbeats).
+"""CRUD of configuration documents kept by ``_id`` (event-filter rules, heartbeats, pbehaviors).
 
 A :class:`Kind` says what differs between them: the collection, the pure
 validation, the fields canopsis sets (refused in a body), the stored fields a
@@ -6,7 +6,8 @@ replacement keeps, the list order, the collections holding per-document
 state deleted with it, and whether canopsis names a new document sent without
 ``_id``. :class:`Documents` serves the list (viewer) and the
 creation (admin, 409 when the ``_id`` exists); :class:`Document` serves one
-document: read (viewer), replace and delete (admin), 404 when unknown. The API
+document: read (viewer), replace and delete (admin), 404 when unknown;
+:meth:`Kind.routes` routes both and :class:`Described` writes their OpenAPI paths. The API
 stores ``author`` (who wrote it last: a user's name, or
 ``key:<key id>/<description>`` for an API key), ``created`` and ``updated``
 (epoch seconds).
@@ -27,7 +28,7 @@ from canopsis.store import documents
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import Query, list_body, read_json, require
-from canopsis.webserver.openapi import errors, json_body, json_response, list_of
+from canopsis.webserver.openapi import errors, json_body, json_response, list_of, path_param
 
 
 def body_schema(schema: dict, refused: Iterable[str], description: str) -> dict:
@@ -65,6 +66,10 @@ class Kind:
     states: tuple[str, ...] = ()
     #: a new document without ``_id`` gets a random one (else ``_id`` is the client's to give)
     names_new: bool = False
+
+    def routes(self, api: Api, path: str) -> list[tuple[str, object]]:
+        """The list at ``path`` and one document below it (``{<noun>_id}``)."""
+        return [(path, Documents(api, self)), (f"{path}/{{{self.noun}_id}}", Document(api, self))]
 
     def checked(self, req: falcon.Request, doc_id: str | None = None) -> dict:
         """The document of the body, valid; 400 naming every problem."""
@@ -153,11 +158,6 @@ class Document:
         resp.status = falcon.HTTP_204
 
 
-def kind_routes(api: Api, kind: Kind, path: str, param: str) -> list[tuple[str, object]]:
-    """The list at ``path`` and one document below it, named by the path parameter ``param``."""
-    return [(path, Documents(api, kind)), (f"{path}/{{{param}}}", Document(api, kind))]
-
-
 def _said(names: tuple[str, ...]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
@@ -181,10 +181,11 @@ class Described:
     deleted: str = ""
     delete_note: str = ""
 
-    def paths(self, path: str, param: dict) -> dict:
-        """The paths :class:`Documents` (at ``path``) and :class:`Document` (below it, named by
-        ``param``) serve."""
-        return {path: self._list(), f"{path}/{{{param['name']}}}": self._document(param)}
+    def paths(self, path: str) -> dict:
+        """The paths :meth:`Kind.routes` serves below ``path``."""
+        noun = self.kind.noun
+        param = path_param(f"{noun}_id", f"the {noun} _id")
+        return {path: self._list(), f"{path}/{{{noun}_id}}": self._document(param)}
 
     def _list(self) -> dict:
         word = self.word or self.kind.noun

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 import falcon
 
 from canopsis.domain.event import LATEST
+from canopsis.domain.schemas import object_schema
 from canopsis.runtime import deadletters
 from canopsis.webserver.api import Api, Resource
 from canopsis.webserver.errors import ApiError, Unavailable, bad_request
@@ -138,11 +139,17 @@ def routes(api: Api) -> list[tuple[str, object]]:
     ]
 
 
-_LETTER = {
-    "type": "object",
-    "description": "A refused event (see canopsis.runtime.deadletters); time is epoch seconds.",
-    "required": ["_id"],
-    "properties": {
+_REPLAY = object_schema(
+    {
+        "time": {"type": "number"},
+        "by": {"type": "string"},
+        "body": {"type": "string"},
+        "routing_key": {"type": "string"},
+    },
+    ["time", "by", "body", "routing_key"],
+)
+_LETTER = object_schema(
+    {
         "_id": {"type": "string"},
         "time": {"type": ["number", "null"]},
         "routing_key": {"type": "string"},
@@ -151,21 +158,13 @@ _LETTER = {
             "type": "array",
             "description": "the replays with a corrected body, oldest first (the last "
             f"{deadletters.MAX_REPLAYS}): who, when, the body sent and its routing key",
-            "items": {
-                "type": "object",
-                "required": ["time", "by", "body", "routing_key"],
-                "additionalProperties": False,
-                "properties": {
-                    "time": {"type": "number"},
-                    "by": {"type": "string"},
-                    "body": {"type": "string"},
-                    "routing_key": {"type": "string"},
-                },
-            },
+            "items": _REPLAY,
         },
     },
-    "additionalProperties": True,
-}
+    ["_id"],
+    "A refused event (see canopsis.runtime.deadletters); time is epoch seconds.",
+    more=True,
+)
 _LETTER_ID = path_param("letter_id", "the dead letter _id")
 OPENAPI = {
     "/api/v2/deadletters": {

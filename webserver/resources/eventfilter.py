@@ -17,10 +17,8 @@ from canopsis.webserver.documents import (
     Described,
     Kind,
     body_schema,
-    kind_routes,
     stored_schema,
 )
-from canopsis.webserver.openapi import path_param
 
 
 def _order(doc: dict) -> tuple:
@@ -40,8 +38,11 @@ RULES = Kind(
 )
 
 
+PATH = "/api/v2/eventfilter/rules"
+
+
 def routes(api: Api) -> list[tuple[str, object]]:
-    return kind_routes(api, RULES, "/api/v2/eventfilter/rules", "rule_id")
+    return RULES.routes(api, PATH)
 
 
 _RULE_BODY = body_schema(
@@ -56,6 +57,4 @@ _RULE = stored_schema(
     "and the engine's hits, drops, last_hit, and error when it skips the rule).",
 )
 _LISTED = "The rules in evaluation order (priority, then _id)"
-OPENAPI = Described(RULES, "eventfilter", "EventfilterRule", _RULE_BODY, _RULE, _LISTED).paths(
-    "/api/v2/eventfilter/rules", path_param("rule_id", "the rule _id")
-)
+OPENAPI = Described(RULES, "eventfilter", "EventfilterRule", _RULE_BODY, _RULE, _LISTED).paths(PATH)

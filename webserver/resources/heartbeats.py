@@ -23,11 +23,10 @@ from canopsis.webserver.documents import (
     Described,
     Kind,
     body_schema,
-    kind_routes,
     stored_schema,
 )
 from canopsis.webserver.http import Query, list_body, require
-from canopsis.webserver.openapi import errors, json_response, list_of, path_param
+from canopsis.webserver.openapi import errors, json_response, list_of
 
 HEARTBEATS = Kind(
     noun="heartbeat",
@@ -71,11 +70,11 @@ class Status(Resource):
         resp.media = list_body(items)
 
 
+PATH = "/api/v2/heartbeats"
+
+
 def routes(api: Api) -> list[tuple[str, object]]:
-    return [
-        ("/api/v2/heartbeats/status", Status(api)),
-        *kind_routes(api, HEARTBEATS, "/api/v2/heartbeats", "heartbeat_id"),
-    ]
+    return [("/api/v2/heartbeats/status", Status(api)), *HEARTBEATS.routes(api, PATH)]
 
 
 _BODY = body_schema(
@@ -120,9 +119,8 @@ _DESCRIBED = Described(
     word="definition",
     deleted="Delete a heartbeat and its tracking state (admin)",
 )
-_HEARTBEAT_ID = path_param("heartbeat_id", "the heartbeat _id")
 OPENAPI = {
-    **_DESCRIBED.paths("/api/v2/heartbeats", _HEARTBEAT_ID),
+    **_DESCRIBED.paths(PATH),
     "/api/v2/heartbeats/status": {
         "get": {
             "summary": "Whether each heartbeat is late, and how long it has been silent",

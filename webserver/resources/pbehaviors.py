@@ -26,7 +26,6 @@ from canopsis.webserver.documents import (
     Described,
     Kind,
     body_schema,
-    kind_routes,
     stored_schema,
 )
 from canopsis.webserver.errors import ApiError
@@ -87,11 +86,11 @@ class Periods(Resource):
         resp.media = list_body(items)
 
 
+PATH = "/api/v2/pbehaviors"
+
+
 def routes(api: Api) -> list[tuple[str, object]]:
-    return [
-        *kind_routes(api, PBEHAVIORS, "/api/v2/pbehaviors", "pbehavior_id"),
-        ("/api/v2/pbehaviors/{pbehavior_id}/periods", Periods(api)),
-    ]
+    return [*PBEHAVIORS.routes(api, PATH), (f"{PATH}/{{pbehavior_id}}/periods", Periods(api))]
 
 
 _BODY = body_schema(
@@ -118,7 +117,7 @@ _DESCRIBED = Described(
     PBEHAVIORS, "pbehaviors", "Pbehavior", _BODY, _PBEHAVIOR, _LISTED, delete_note=_NOTE
 )
 OPENAPI = {
-    **_DESCRIBED.paths("/api/v2/pbehaviors", _PBEHAVIOR_ID),
+    **_DESCRIBED.paths(PATH),
     "/api/v2/pbehaviors/{pbehavior_id}/periods": {
         "get": {
             "summary": "The periods a pbehavior is active within [from, to)",
