@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import kombu
@@ -47,6 +48,44 @@ def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = Non
         if time.monotonic() > deadline:
             raise RuntimeError(f"nothing answers on port {port} after {timeout} s")
         time.sleep(0.05)
+
+
+def wait_for_broker(
+    url: str,
+    timeout: float,
+    proc: subprocess.Popen,
+    told: Callable[[], str] | None = None,
+    pause: float = 0.5,
+) -> None:
+    """Return once the broker at ``url`` takes a connection; RuntimeError when ``proc``
+    (its rabbitmq-server) exits first, saying ``told()`` (default: the exit status), and the
+    connection's error after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            said = told() if told else f" with {proc.returncode}"
+            raise RuntimeError(f"rabbitmq-server exited{said}")
+        try:
+            with kombu.Connection(url, connect_timeout=2) as conn:
+                conn.connect()
+                return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+
+
+def stop_process(proc: subprocess.Popen, timeout: float) -> int | None:
+    """SIGTERM ``proc`` when it runs and its exit status; None when it still ran ``timeout``
+    seconds later and was killed."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None
 
 
 def _children() -> dict[int, list[int]]:
@@ -117,13 +156,7 @@ class Program:
         return self.log.read_text(errors="replace")
 
     def stop(self, timeout: float = 60) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc, timeout)
 
 
 class Stack:
@@ -219,18 +252,10 @@ class Stack:
         program.ready_seconds = time.monotonic() - program.started
 
     def _wait_for_broker(self, program: Program, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if program.proc.poll() is not None:
-                raise RuntimeError(f"rabbitmq-server exited:\n{program.text()[-2000:]}")
-            try:
-                with kombu.Connection(self.amqp_url, connect_timeout=2) as conn:
-                    conn.connect()
-                    return
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        def told() -> str:
+            return f":\n{program.text()[-2000:]}"
+
+        wait_for_broker(self.amqp_url, timeout, program.proc, told, pause=0.2)
 
     def start_engine(self, name: str, engines: list[str], worker: int | None = None) -> Program:
         """``canopsis-engine ENGINES [--worker N]``, returned once it consumes its queue."""

@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -10,13 +9,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import kombu
 import pymongo
 import pytest
 from configobj import ConfigObj
 from falcon import testing
 
-from bench.stack import free_port, wait_for_port
+from bench.stack import free_port, stop_process, wait_for_broker, wait_for_port
 from canopsis.domain import auth
 from canopsis.ops import config, paths
 from canopsis.ops.etcsync import Sync
@@ -89,13 +87,7 @@ class Services:
         return proc
 
     def stop(self, program: str) -> None:
-        proc = self.procs.pop(program)
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(self.procs.pop(program), 60)
 
 
 class EngineProcess:
@@ -123,30 +115,11 @@ class EngineProcess:
     def stop(self, timeout: float = 30) -> int:
         """SIGTERM, then the exit status; a process still running after ``timeout`` is
         killed and the failure shows the end of its log."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        status = stop_process(self.proc, timeout)
+        if status is None:
             tail = "\n".join(self.text().splitlines()[-40:])
-            raise AssertionError(f"no exit {timeout} s after SIGTERM; log:\n{tail}") from None
-
-
-def wait_for_broker(url: str, timeout: float, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"rabbitmq-server exited with {proc.returncode}")
-        try:
-            with kombu.Connection(url, connect_timeout=2) as conn:
-                conn.connect()
-                return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+            raise AssertionError(f"no exit {timeout} s after SIGTERM; log:\n{tail}")
+        return status
 
 
 def new_services(prefix: Path, **env: str) -> Services:
@@ -255,6 +228,15 @@ class ApiClient:
 
     def __getattr__(self, name: str):
         return getattr(self.client, name)
+
+
+def error(resp) -> dict:
+    """The error of an API answer, checked to have the one error shape and the answer's
+    status as its code."""
+    body = resp.json
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}
+    assert body["error"]["code"] == resp.status_code
+    return body["error"]
 
 
 def author_of(headers: dict[str, str]) -> str:

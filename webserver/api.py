@@ -120,3 +120,10 @@ class Api:
     def sync_ingest_keys(self) -> None:
         """Rewrite the ingest key file (:mod:`canopsis.domain.ingestkeys`), logging errors."""
         ingestkeys.sync(self.db)
+
+
+class Resource:
+    """A REST resource: what it answers, it reads and writes through ``api``."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api

@@ -1,4 +1,4 @@
-"""CRUD of configuration documents kept by ``_id`` (event-filter rules, heartbeats).
+"""CRUD of configuration documents kept by ``_id`` (event-filter rules, heartbeats, pbehaviors).
 
 A :class:`Kind` says what differs between them: the collection, the pure
 validation, the fields canopsis sets (refused in a body), the stored fields a
@@ -6,7 +6,8 @@ replacement keeps, the list order, the collections holding per-document
 state deleted with it, and whether canopsis names a new document sent without
 ``_id``. :class:`Documents` serves the list (viewer) and the
 creation (admin, 409 when the ``_id`` exists); :class:`Document` serves one
-document: read (viewer), replace and delete (admin), 404 when unknown. The API
+document: read (viewer), replace and delete (admin), 404 when unknown;
+:meth:`Kind.routes` routes both and :class:`Described` writes their OpenAPI paths. The API
 stores ``author`` (who wrote it last: a user's name, or
 ``key:<key id>/<description>`` for an API key), ``created`` and ``updated``
 (epoch seconds).
@@ -26,7 +27,8 @@ from canopsis.domain.match import FieldError
 from canopsis.store import documents
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
-from canopsis.webserver.http import Query, read_json, require
+from canopsis.webserver.http import Query, list_body, read_json, require
+from canopsis.webserver.openapi import errors, json_body, json_response, list_of, path_param
 
 
 def body_schema(schema: dict, refused: Iterable[str], description: str) -> dict:
@@ -65,6 +67,10 @@ class Kind:
     #: a new document without ``_id`` gets a random one (else ``_id`` is the client's to give)
     names_new: bool = False
 
+    def routes(self, api: Api, path: str) -> list[tuple[str, object]]:
+        """The list at ``path`` and one document below it (``{<noun>_id}``)."""
+        return [(path, Documents(api, self)), (f"{path}/{{{self.noun}_id}}", Document(api, self))]
+
     def checked(self, req: falcon.Request, doc_id: str | None = None) -> dict:
         """The document of the body, valid; 400 naming every problem."""
         body = read_json(req)
@@ -96,7 +102,7 @@ class Documents:
         require(req, "viewer")
         Query(req, ()).check()
         items = sorted(documents.all_stored(self.api.db, self.kind.collection), key=self.kind.order)
-        resp.media = {"items": items, "total": len(items)}
+        resp.media = list_body(items)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         who = require(req, "admin")
@@ -150,3 +156,97 @@ class Document:
         if not documents.delete(self.api.db, self.kind.collection, doc_id, self.kind.states):
             raise self._missing(doc_id)
         resp.status = falcon.HTTP_204
+
+
+def _said(names: tuple[str, ...]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+@dataclass(frozen=True)
+class Described:
+    """How the OpenAPI document tells of a :class:`Kind`'s list and documents."""
+
+    kind: Kind
+    tag: str
+    #: the operation ids' name of one document (``s`` added: of the list)
+    one: str
+    #: the body a client sends and the stored document
+    body: dict
+    stored: dict
+    #: the summary of the list
+    listed: str
+    #: what the answers call a document (the kind's noun when empty)
+    word: str = ""
+    #: the summary of the deletion when it does more than delete, and its description
+    deleted: str = ""
+    delete_note: str = ""
+
+    def paths(self, path: str) -> dict:
+        """The paths :meth:`Kind.routes` serves below ``path``."""
+        noun = self.kind.noun
+        param = path_param(f"{noun}_id", f"the {noun} _id")
+        return {path: self._list(), f"{path}/{{{noun}_id}}": self._document(param)}
+
+    def _list(self) -> dict:
+        word = self.word or self.kind.noun
+        create = {"description": "Without _id, canopsis names it."} if self.kind.names_new else {}
+        return {
+            "get": {
+                "summary": self.listed,
+                "operationId": f"list{self.one}s",
+                "tags": [self.tag],
+                "responses": {
+                    "200": json_response(f"Every {word}.", list_of(self.stored)),
+                    **errors(400, 401, 403, 503),
+                },
+            },
+            "post": {
+                "summary": f"Create a {self.kind.noun} (admin)",
+                **create,
+                "operationId": f"create{self.one}",
+                "tags": [self.tag],
+                "requestBody": json_body(self.body),
+                "responses": {
+                    "201": json_response(f"The {word} as stored.", self.stored),
+                    **errors(400, 401, 403, 409, 413, 415, 503),
+                },
+            },
+        }
+
+    def _document(self, param: dict) -> dict:
+        word = self.word or self.kind.noun
+        kept = self.kind.kept
+        delete = {"description": self.delete_note} if self.delete_note else {}
+        return {
+            "get": {
+                "summary": f"One {self.kind.noun}",
+                "operationId": f"get{self.one}",
+                "tags": [self.tag],
+                "parameters": [param],
+                "responses": {
+                    "200": json_response(f"The {word}.", self.stored),
+                    **errors(400, 401, 403, 404, 503),
+                },
+            },
+            "put": {
+                "summary": f"Replace a {self.kind.noun} (admin)",
+                "description": "The body's _id, when given, must be the path's; the stored "
+                f"{_said(kept)} {'is' if len(kept) == 1 else 'are'} kept.",
+                "operationId": f"replace{self.one}",
+                "tags": [self.tag],
+                "parameters": [param],
+                "requestBody": json_body(replacement(self.body)),
+                "responses": {
+                    "200": json_response(f"The {word} as stored.", self.stored),
+                    **errors(400, 401, 403, 404, 413, 415, 503),
+                },
+            },
+            "delete": {
+                "summary": self.deleted or f"Delete a {self.kind.noun} (admin)",
+                **delete,
+                "operationId": f"delete{self.one}",
+                "tags": [self.tag],
+                "parameters": [param],
+                "responses": {"204": {"description": "Deleted."}, **errors(401, 403, 404, 503)},
+            },
+        }

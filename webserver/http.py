@@ -232,3 +232,8 @@ def page_body(items: list, total: int, page: int, limit: int) -> dict:
     if page > last:
         raise bad_request({"page": f"beyond the last page, {last}"}, "no such page")
     return {"items": items, "total": total, "page": page, "limit": limit}
+
+
+def list_body(items: list) -> dict:
+    """The body of an unpaged list: every item and how many."""
+    return {"items": items, "total": len(items)}

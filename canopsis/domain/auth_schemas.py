@@ -8,6 +8,7 @@ See :mod:`canopsis.domain.auth` for the documents themselves.
 
 from canopsis.domain.auth import ROLES
 from canopsis.domain.event import LATEST
+from canopsis.domain.schemas import object_schema
 
 #: a user's name: what it may hold, and what a sender is told otherwise
 NAME = {
@@ -21,44 +22,26 @@ _PASSWORD = {"type": "string", "minLength": MIN_PASSWORD, "maxLength": MAX_PASSW
 _ROLE = {"enum": list(ROLES)}
 _SECRET = {"type": "string", "minLength": 1, "x-expected": "a non-empty string"}
 
-LOGIN = {
-    "type": "object",
-    "required": ["name", "password"],
-    "additionalProperties": False,
-    "properties": {"name": _SECRET, "password": _SECRET},
-}
-NEW_USER = {
-    "type": "object",
-    "required": ["name", "password", "role"],
-    "additionalProperties": False,
-    "properties": {"name": NAME, "password": _PASSWORD, "role": _ROLE},
-}
+LOGIN = object_schema({"name": _SECRET, "password": _SECRET}, ["name", "password"])
+NEW_USER = object_schema(
+    {"name": NAME, "password": _PASSWORD, "role": _ROLE}, ["name", "password", "role"]
+)
 #: a change an admin makes to any user (one of role, password or disabled at least)
-USER_CHANGE = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
+USER_CHANGE = object_schema(
+    {
         "role": _ROLE,
         "password": _PASSWORD,
         "disabled": {"type": "boolean"},
         "current_password": {"type": "string"},
-    },
-}
+    }
+)
 #: a change a user who is not an admin makes to their own account
-OWN_PASSWORD = {
-    "type": "object",
-    "required": ["current_password"],
-    "additionalProperties": False,
-    "properties": {
-        "password": _PASSWORD,
-        "current_password": USER_CHANGE["properties"]["current_password"],
-    },
-}
-NEW_KEY = {
-    "type": "object",
-    "required": ["role"],
-    "additionalProperties": False,
-    "properties": {
+OWN_PASSWORD = object_schema(
+    {"password": _PASSWORD, "current_password": USER_CHANGE["properties"]["current_password"]},
+    ["current_password"],
+)
+NEW_KEY = object_schema(
+    {
         "role": _ROLE,
         "description": {
             "type": "string",
@@ -72,4 +55,5 @@ NEW_KEY = {
             "x-expected": "epoch seconds before the year 10000",
         },
     },
-}
+    ["role"],
+)

@@ -144,12 +144,8 @@ def _action_schema() -> dict:
     }
 
 
-SCHEMA = {
-    "type": "object",
-    "description": "An event-filter rule (see canopsis.domain.eventfilter).",
-    "required": ["_id", "match", "actions"],
-    "additionalProperties": False,
-    "properties": {
+SCHEMA = schemas.object_schema(
+    {
         "_id": _NAME,
         "name": _NAME,
         "description": {"type": "string"},
@@ -164,7 +160,9 @@ SCHEMA = {
             "description": "why the engine skips this stored rule (it does not compile)",
         },
     },
-}
+    ["_id", "match", "actions"],
+    "An event-filter rule (see canopsis.domain.eventfilter).",
+)
 
 
 class RuleError(ValidationError):

@@ -75,11 +75,8 @@ ENTITY_FIELDS = ("connector", "connector_name", "source_type", "component", "res
 
 _SAMPLE_TIME = 1.0
 _NAME = {"type": "string", "pattern": NON_BLANK, "x-expected": "a non-empty string"}
-SCHEMA = {
-    "type": "object",
-    "description": "A heartbeat definition (see canopsis.domain.heartbeat).",
-    "required": ["_id", "match", "interval"],
-    "properties": {
+SCHEMA = schemas.object_schema(
+    {
         "_id": _NAME,
         "name": _NAME,
         "description": {"type": "string"},
@@ -91,12 +88,10 @@ SCHEMA = {
             "x-expected": "a number of seconds greater than 0",
         },
         "component": _NAME,
-        "entity": {
-            "type": "object",
-            "description": "the entity to raise the alarm on (instead of component)",
-            "properties": {key: {"type": "string"} for key in ENTITY_FIELDS},
-            "additionalProperties": False,
-        },
+        "entity": schemas.object_schema(
+            {key: {"type": "string"} for key in ENTITY_FIELDS},
+            description="the entity to raise the alarm on (instead of component)",
+        ),
         "output_late": {"type": "string"},
         "output_ok": {"type": "string"},
         "parent": {**_NAME, "description": "the _id of a parent heartbeat"},
@@ -104,8 +99,9 @@ SCHEMA = {
         "created": {"type": "number"},
         "updated": {"type": "number"},
     },
-    "additionalProperties": False,
-}
+    ["_id", "match", "interval"],
+    "A heartbeat definition (see canopsis.domain.heartbeat).",
+)
 
 
 # Definitions.

@@ -85,11 +85,8 @@ _EPOCH = {
     "x-expected": _WHEN,
 }
 _TEXT = {"type": "string", "pattern": NON_BLANK}
-SCHEMA = {
-    "type": "object",
-    "description": "A pbehavior (see canopsis.domain.pbehavior).",
-    "required": list(_REQUIRED),
-    "properties": {
+SCHEMA = schemas.object_schema(
+    {
         "_id": _TEXT,
         "name": _TEXT,
         "reason": {"type": "string"},
@@ -119,8 +116,9 @@ SCHEMA = {
             "lasts end - start",
         },
     },
-    "additionalProperties": False,
-}
+    list(_REQUIRED),
+    "A pbehavior (see canopsis.domain.pbehavior).",
+)
 
 
 def _zone(name: object) -> ZoneInfo | None:

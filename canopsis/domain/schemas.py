@@ -44,6 +44,23 @@ PATTERN = {
     "x-missing": "missing (use {} to match every event)",
 }
 
+
+def object_schema(
+    properties: dict,
+    required: Iterable[str] | None = None,
+    description: str = "",
+    more: bool = False,
+) -> dict:
+    """The schema of an object of ``properties``, ``required`` among them; other fields are
+    refused unless ``more``."""
+    schema: dict = {"type": "object"}
+    if description:
+        schema["description"] = description
+    if required is not None:
+        schema["required"] = list(required)
+    return {**schema, "additionalProperties": more, "properties": properties}
+
+
 _TYPES = Draft202012Validator.TYPE_CHECKER.redefine_many(
     {
         "integer": lambda _checker, value: isinstance(value, int) and not isinstance(value, bool),

@@ -6,9 +6,10 @@ from urllib.parse import quote
 
 import kombu
 import pytest
-from conftest import ApiClient, author_of
+from conftest import ApiClient, author_of, error
 
 from canopsis.domain import alarm, event
+from tests.helpers import check_event
 
 pytestmark = pytest.mark.integration
 
@@ -41,28 +42,18 @@ SPECS = {
 }
 
 
-def error(resp) -> dict:
-    body = resp.json
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}
-    assert body["error"]["code"] == resp.status_code
-    return body["error"]
-
-
 def build(index: int, spec: tuple) -> dict:
     component, resource, state, tags, connector, connector_name, output, actions = spec
     now = BASE + index * 100
-    raw = {
-        "connector": connector,
-        "connector_name": connector_name,
-        "event_type": "check",
-        "source_type": "resource" if resource else "component",
-        "component": component,
-        "state": state,
-        "output": output,
-        "tags": tags,
-    }
-    if resource:
-        raw["resource"] = resource
+    raw = check_event(
+        component,
+        resource,
+        connector=connector,
+        connector_name=connector_name,
+        state=state,
+        output=output,
+        tags=tags,
+    )
     ev, errors = event.normalize(raw, now)
     assert not errors
     doc = alarm.apply_event(None, ev, now, CFG, f"k{index}").alarm

@@ -6,16 +6,9 @@ import pytest
 
 from canopsis.domain import auth
 from canopsis.ops import config
-from tests.conftest import REPO, make_key
+from tests.conftest import REPO, error, make_key
 
 pytestmark = pytest.mark.integration
-
-
-def error(resp) -> dict:
-    body = resp.json
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}
-    assert body["error"]["code"] == resp.status_code
-    return body["error"]
 
 
 def test_version_and_healthcheck_answer_without_credentials(api):

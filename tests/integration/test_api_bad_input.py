@@ -14,7 +14,7 @@ from canopsis.store.heartbeats import DEFINITIONS
 from canopsis.store.pbehaviors import COLLECTION as PBEHAVIORS
 from canopsis.webserver import openapi
 from canopsis.webserver.app import ALWAYS, WEBSERVICES
-from tests.conftest import ApiClient
+from tests.conftest import ApiClient, error
 
 pytestmark = pytest.mark.integration
 
@@ -92,13 +92,6 @@ ALARM = {
     "resolved": None,
 }
 HEARTBEAT = {"_id": "h1", "match": {"connector_name": "h1"}, "interval": 60}
-
-
-def error(resp) -> dict:
-    body = resp.json
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}
-    assert body["error"]["code"] == resp.status_code
-    return body["error"]
 
 
 @pytest.fixture(scope="module")

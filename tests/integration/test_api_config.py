@@ -5,7 +5,7 @@ import time
 
 import kombu
 import pytest
-from conftest import ApiClient, author_of
+from conftest import ApiClient, author_of, error
 
 from canopsis.domain.event import FieldError
 from canopsis.runtime import deadletters
@@ -13,13 +13,6 @@ from canopsis.runtime import deadletters
 pytestmark = pytest.mark.integration
 
 RULES = "/api/v2/eventfilter/rules"
-
-
-def error(resp) -> dict:
-    body = resp.json
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}
-    assert body["error"]["code"] == resp.status_code
-    return body["error"]
 
 
 def rule(rule_id: str, priority: int = 0, **more) -> dict:

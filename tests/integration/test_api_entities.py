@@ -4,20 +4,15 @@ import time
 
 import pytest
 
-from canopsis.domain import entityid, event
+from canopsis.domain import entityid
 from canopsis.domain.metrics import write_points
 from canopsis.engines.alerts import Alerts
 from canopsis.runtime.engine import Retry
+from tests.conftest import error
+from tests.helpers import check_event, normalized
 from tests.integration.test_alerts_engine import engine as alerts_engine
 
 pytestmark = pytest.mark.integration
-
-
-def error(resp) -> dict:
-    body = resp.json
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}
-    assert body["error"]["code"] == resp.status_code
-    return body["error"]
 
 
 def connector(name="collectd", connector_type="collectd") -> dict:
@@ -226,19 +221,7 @@ def test_an_admin_disables_and_enables_an_entity(context):
 
 def check(component: str, resource: str | None, key: str, state: int = 2) -> dict:
     """A normalised check as the alerts engine receives it."""
-    raw = {
-        "connector": "nagios",
-        "connector_name": "nagios1",
-        "event_type": "check",
-        "source_type": "resource" if resource else "component",
-        "component": component,
-        "state": state,
-    }
-    if resource:
-        raw["resource"] = resource
-    normalized, errors = event.normalize(raw, time.time())
-    assert not errors
-    return {**normalized, "event_id": key}
+    return normalized(check_event(component, resource, state=state), time.time(), key)
 
 
 def work(engine: Alerts, *events: dict) -> None:

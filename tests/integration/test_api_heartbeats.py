@@ -4,18 +4,11 @@ import time
 
 import pytest
 
-from tests.conftest import author_of
+from tests.conftest import author_of, error
 
 pytestmark = pytest.mark.integration
 
 HEARTBEATS = "/api/v2/heartbeats"
-
-
-def error(resp) -> dict:
-    body = resp.json
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}
-    assert body["error"]["code"] == resp.status_code
-    return body["error"]
 
 
 def definition(heartbeat_id: str, interval: float = 60, **more) -> dict:

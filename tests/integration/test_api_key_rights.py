@@ -5,8 +5,7 @@ broker and database; the steps are written by the running engine chain)."""
 import pytest
 
 from canopsis.domain import ingestkeys
-from tests.conftest import ApiClient, make_key
-from tests.integration.test_api_auth import error
+from tests.conftest import ApiClient, error, make_key
 from tests.integration.test_api_event_author import published
 from tests.integration.test_pipeline import (  # noqa: F401 (db, pipeline, site: fixtures)
     db,

@@ -16,7 +16,7 @@ from supervisor.xmlrpc import SupervisorTransport
 
 from canopsis.domain import auth, metrics
 from canopsis.runtime import enginehealth
-from tests.conftest import REPO, ApiClient, free_port
+from tests.conftest import REPO, ApiClient, error, free_port, stop_process
 
 pytestmark = pytest.mark.integration
 
@@ -41,13 +41,6 @@ autostart=true
 startsecs=0
 stopwaitsecs=5
 """
-
-
-def error(resp) -> dict:
-    body = resp.json
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}
-    assert body["error"]["code"] == resp.status_code
-    return body["error"]
 
 
 def _rpc(sock: Path):
@@ -83,12 +76,7 @@ def supervisord(monkeypatch):
         monkeypatch.setenv("CANOPSIS_PREFIX", str(root))
         yield sock
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 20)
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -6,19 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.conftest import author_of
+from tests.conftest import author_of, error
 
 pytestmark = pytest.mark.integration
 
 PBEHAVIORS = "/api/v2/pbehaviors"
 HOUR = 3600.0
-
-
-def error(resp) -> dict:
-    body = resp.json
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}
-    assert body["error"]["code"] == resp.status_code
-    return body["error"]
 
 
 def utc(*parts: int) -> float:

@@ -6,6 +6,7 @@ import pytest
 
 from canopsis.domain import event as events
 from canopsis.engines.context import Context
+from tests.helpers import check_event
 
 pytestmark = pytest.mark.integration
 
@@ -17,16 +18,7 @@ def engine(db, last_seen_every: float = 60.0) -> Context:
 
 
 def event(component: str = "web1", resource: str | None = "http") -> dict:
-    ev = {
-        "connector": "nagios",
-        "connector_name": "n1",
-        "event_type": "check",
-        "source_type": "resource" if resource else "component",
-        "component": component,
-        "state": 0,
-    }
-    if resource:
-        ev["resource"] = resource
+    ev = check_event(component, resource, connector_name="n1")
     ev["entity_id"] = events.entity_id(ev)
     return ev
 

@@ -5,26 +5,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from canopsis.domain.event import normalize
 from canopsis.engines.event_filter import EventFilter
 from canopsis.runtime.engine import Routed, check_options
+from tests.helpers import check_event, normalized
 
 pytestmark = pytest.mark.integration
 
 
 def event(resource: str = "disk1", state: int = 2) -> dict:
-    raw = {
-        "connector": "nagios",
-        "connector_name": "paris",
-        "event_type": "check",
-        "source_type": "resource",
-        "component": "srv1",
-        "resource": resource,
-        "state": state,
-    }
-    normalized, errors = normalize(raw, 1_700_000_000.0)
-    assert errors == []
-    return {**normalized, "event_id": f"id-{resource}-{state}"}
+    raw = check_event("srv1", resource, connector_name="paris", state=state)
+    return normalized(raw, 1_700_000_000.0, f"id-{resource}-{state}")
 
 
 DROP_TMP = {"_id": "no-tmp", "match": {"resource": "tmp"}, "actions": [{"type": "drop"}]}

@@ -7,7 +7,6 @@ the engines are back.
 
 import json
 import shutil
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -20,7 +19,7 @@ from configobj import ConfigObj
 from canopsis.domain import auth, ingestkeys
 from tests.conftest import ApiClient, EngineProcess, free_port, make_key, wait_for_port
 from tests.integration.test_api_event_author import published
-from tests.integration.test_pipeline import CHAIN, REPO_ENGINES, write_confs
+from tests.integration.test_pipeline import CHAIN, REPO_ENGINES, wait_for, write_confs
 
 pytestmark = pytest.mark.integration
 
@@ -58,16 +57,6 @@ def check_event(component: str, state: int = 2) -> dict:
         "state": state,
         "output": "sent through the ingest service",
     }
-
-
-def wait_for(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 @pytest.fixture

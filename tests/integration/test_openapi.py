@@ -21,6 +21,7 @@ from canopsis.runtime import deadletters, topology
 from canopsis.webserver import http, openapi
 from canopsis.webserver.api import Api
 from tests.conftest import REPO, ApiClient
+from tests.helpers import check_event
 
 pytestmark = pytest.mark.integration
 
@@ -185,18 +186,14 @@ def seed(db) -> list[str]:
     for index, (component, resource, state) in enumerate(
         [("web-1", "cpu", 2), ("web-1", "disk", 1), ("db-1", None, 3)]
     ):
-        raw = {
-            "connector": "nagios",
-            "connector_name": "nagios-a",
-            "event_type": "check",
-            "source_type": "resource" if resource else "component",
-            "component": component,
-            "state": state,
-            "output": "out",
-            "tags": ["env:prod"],
-        }
-        if resource:
-            raw["resource"] = resource
+        raw = check_event(
+            component,
+            resource,
+            connector_name="nagios-a",
+            state=state,
+            output="out",
+            tags=["env:prod"],
+        )
         ev, problems = event.normalize(raw, now - 100)
         assert not problems
         doc = alarm.apply_event(None, ev, now - 100, cfg, f"k{index}").alarm

@@ -24,6 +24,15 @@ def alarms_of(db, prefix: str) -> list[dict]:
     return list(db.alarms.find({"component": {"$regex": f"^{prefix}-"}}))
 
 
+def wait_for_alarms(db, prefix: str, events: list[dict], what: str) -> None:
+    """Wait until each of ``events`` (components ``<prefix>-...``) has its alarm."""
+    wait_for(
+        lambda: len(alarms_of(db, prefix)) == len(events),
+        timeout=DEADLINE,
+        what=f"the events sent after the {what} one to become alarms",
+    )
+
+
 def test_a_catastrophic_pattern_on_a_long_output_does_not_stall_the_pipeline(site, db):
     """``(a+)+$`` backtracks for ever on 'aaa...!' with a backtracking engine."""
     rule = {
@@ -37,11 +46,7 @@ def test_a_catastrophic_pattern_on_a_long_output_does_not_stall_the_pipeline(sit
     proc = start(site, *CHAIN)
     try:
         send(site.amqp_url, slow, *after)
-        wait_for(
-            lambda: len(alarms_of(db, "cat-after")) == len(after),
-            timeout=DEADLINE,
-            what="the events sent after the slow one to become alarms",
-        )
+        wait_for_alarms(db, "cat-after", after, "slow")
         alarm = wait_for(
             lambda: db.alarms.find_one({"component": "cat-slow"}), timeout=DEADLINE, what="alarm"
         )
@@ -79,11 +84,7 @@ def test_an_event_over_the_rules_budget_is_dead_lettered_and_the_next_ones_go_on
     proc = start(site, *CHAIN)
     try:
         send(site.amqp_url, heavy, *after)
-        wait_for(
-            lambda: len(alarms_of(db, "budget-after")) == len(after),
-            timeout=DEADLINE,
-            what="the events sent after the heavy one to become alarms",
-        )
+        wait_for_alarms(db, "budget-after", after, "heavy")
         [letter] = wait_for(
             lambda: list(db.dead_letters.find({"routing_key": "it.budget-heavy"})),
             timeout=DEADLINE,

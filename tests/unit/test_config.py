@@ -18,6 +18,13 @@ def etc(tmp_path, monkeypatch):
     return tmp_path / "etc"
 
 
+def load_error(name: str) -> str:
+    """The message of the ConfigError ``config.load(name)`` raises."""
+    with pytest.raises(config.ConfigError) as error:
+        config.load(name)
+    return str(error.value)
+
+
 def test_defaults_fill_what_a_file_leaves_out(etc):
     (etc / "mongo.conf").write_text("port = 27018\npassword = s3cret/+\n")
     cfg = config.load("mongo")
@@ -29,9 +36,7 @@ def test_defaults_fill_what_a_file_leaves_out(etc):
 
 def test_the_managed_database_needs_a_password(etc):
     (etc / "mongo.conf").write_text("port = 27018\n")
-    with pytest.raises(config.ConfigError) as error:
-        config.load("mongo")
-    assert str(error.value) == (
+    assert load_error("mongo") == (
         f"{etc / 'mongo.conf'}: password: required when managed = true "
         "(canopsis' user on the server)"
     )
@@ -43,25 +48,20 @@ def test_engine_batches_are_durable_unless_said_off(etc):
     (etc / "mongo.conf").write_text("password = x\ndurable_batches = false\n")
     assert config.load("mongo")["durable_batches"] is False
     (etc / "mongo.conf").write_text("password = x\ndurable_batches = maybe\n")
-    with pytest.raises(config.ConfigError) as error:
-        config.load("mongo")
-    assert str(error.value) == f"{etc / 'mongo.conf'}: durable_batches = 'maybe': expected boolean"
+    expected = f"{etc / 'mongo.conf'}: durable_batches = 'maybe': expected boolean"
+    assert load_error("mongo") == expected
 
 
 def test_a_wrong_type_names_file_key_and_expectation(etc):
     (etc / "amqp.conf").write_text("port = abc\npassword = x\n")
-    with pytest.raises(config.ConfigError) as error:
-        config.load("amqp")
-    assert str(error.value) == (
+    assert load_error("amqp") == (
         f"{etc / 'amqp.conf'}: port = 'abc': expected integer(min=1, max=65535)"
     )
 
 
 def test_every_problem_is_on_the_one_line(etc):
     (etc / "amqp.conf").write_text("port = 0\nmanaged = maybe\nprot = 5672\n")
-    with pytest.raises(config.ConfigError) as error:
-        config.load("amqp")
-    message = str(error.value)
+    message = load_error("amqp")
     assert "\n" not in message
     assert "port = '0': expected integer(min=1, max=65535)" in message
     assert "managed = 'maybe': expected boolean" in message
@@ -85,9 +85,8 @@ def test_unmanaged_service_needs_its_external_address(etc):
 
 def test_a_bad_distribution_address_names_file_and_key(etc):
     (etc / "amqp.conf").write_text("password = x\ndist_address = 10.0.0.300\n")
-    with pytest.raises(config.ConfigError) as error:
-        config.load("amqp")
-    assert str(error.value) == f"{etc / 'amqp.conf'}: dist_address = '10.0.0.300': expected ip_addr"
+    expected = f"{etc / 'amqp.conf'}: dist_address = '10.0.0.300': expected ip_addr"
+    assert load_error("amqp") == expected
     (etc / "amqp.conf").write_text("password = x\n")
     assert config.load("amqp")["dist_address"] == "127.0.0.1"
 

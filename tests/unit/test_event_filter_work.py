@@ -1,24 +1,13 @@
 import logging
 
-from canopsis.domain.event import normalize
 from canopsis.engines.event_filter import EventFilter
 from canopsis.runtime.engine import Routed, check_options
+from tests.helpers import check_event, normalized
 
 
 def event(resource: str = "disk1", **extra) -> dict:
-    raw = {
-        "connector": "nagios",
-        "connector_name": "paris",
-        "event_type": "check",
-        "source_type": "resource",
-        "component": "srv1",
-        "resource": resource,
-        "state": 2,
-        **extra,
-    }
-    normalized, errors = normalize(raw, 1_700_000_000.0)
-    assert errors == []
-    return {**normalized, "event_id": f"id-{resource}"}
+    raw = check_event("srv1", resource, connector_name="paris", state=2, **extra)
+    return normalized(raw, 1_700_000_000.0, f"id-{resource}")
 
 
 def rule(rule_id: str, match: dict, *actions: dict, **fields) -> dict:

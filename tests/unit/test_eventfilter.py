@@ -10,18 +10,9 @@ from canopsis.domain.eventfilter import (
     compile_rules,
     validate_rule,
 )
+from tests.helpers import DISK_CHECK
 
-EVENT = {
-    "connector": "nagios",
-    "connector_name": "nagios-paris",
-    "event_type": "check",
-    "source_type": "resource",
-    "component": "web1",
-    "resource": "Disk /var",
-    "state": 2,
-    "output": "DISK CRITICAL - 95% used",
-    "site": "paris",  # an extra field added by the sender
-}
+EVENT = {**DISK_CHECK}
 
 
 def rule(rule_id: str, match: dict, *actions: dict, **fields: object) -> dict:

@@ -12,6 +12,7 @@ from canopsis.domain.heartbeat import (
     observe,
     validate,
 )
+from tests.helpers import check_event
 
 T0 = 1_700_000_000.0
 
@@ -22,15 +23,9 @@ def make_def(**fields: object) -> dict:
 
 
 def agent_event(**fields: object) -> dict:
-    event = {
-        "connector": "agent",
-        "connector_name": "agent-7",
-        "event_type": "check",
-        "source_type": "component",
-        "component": "web1",
-        "state": 0,
-    }
-    return event | fields
+    """A check the agent agent-7 sends about the component web1, changed by ``fields``."""
+    sent = {"component": "web1", "resource": None, "connector_name": "agent-7"} | fields
+    return check_event(connector="agent", **sent)
 
 
 def seen_at(defn: dict, created: float, *times: float) -> dict:

@@ -1,18 +1,11 @@
 import pytest
 
 from canopsis.domain.match import FieldError, PatternError, compile_pattern
+from tests.helpers import DISK_CHECK
 
 EVENT = {
-    "connector": "nagios",
-    "connector_name": "nagios-paris",
-    "event_type": "check",
-    "source_type": "resource",
-    "component": "web1",
-    "resource": "Disk /var",
-    "state": 2,
-    "output": "DISK CRITICAL - 95% used",
+    **DISK_CHECK,
     "tags": ["prod", "web"],
-    "site": "paris",  # an extra field added by the sender
     "infos": {"rack": {"row": 4}},
     "perf_data_array": [{"metric": "used", "value": 95.0}, {"metric": "free", "value": 5}],
 }

@@ -14,6 +14,7 @@ import uuid
 import falcon
 
 from canopsis.domain import actions, event
+from canopsis.domain.schemas import object_schema
 from canopsis.store import alarms
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError, bad_request
@@ -106,15 +107,13 @@ def _bulk(action: str) -> dict:
             "responses": {
                 "202": json_response(
                     "The action events are published.",
-                    {
-                        "type": "object",
-                        "required": ["queued", "missing"],
-                        "additionalProperties": False,
-                        "properties": {
+                    object_schema(
+                        {
                             "queued": {"type": "integer", "minimum": 0},
                             "missing": {"type": "array", "items": {"type": "string"}},
                         },
-                    },
+                        ["queued", "missing"],
+                    ),
                 ),
                 **errors(400, 401, 403, 413, 415, 503),
             },
@@ -145,12 +144,10 @@ OPENAPI = {
             "responses": {
                 "202": json_response(
                     "The action event is published.",
-                    {
-                        "type": "object",
-                        "required": ["queued", "alarm_id"],
-                        "additionalProperties": False,
-                        "properties": {"queued": {"const": 1}, "alarm_id": {"type": "string"}},
-                    },
+                    object_schema(
+                        {"queued": {"const": 1}, "alarm_id": {"type": "string"}},
+                        ["queued", "alarm_id"],
+                    ),
                 ),
                 **errors(400, 401, 403, 404, 413, 415, 503),
             },

@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 import falcon
 
 from canopsis.domain import event
+from canopsis.domain.schemas import object_schema
 from canopsis.store import alarms, eventlog
 from canopsis.store.alarms import (
     LARGE_TOTAL,
@@ -44,7 +45,7 @@ from canopsis.store.alarms import (
     TOTAL_AGE_FACTOR,
     TOTAL_MAX_AGE_S,
 )
-from canopsis.webserver.api import Api
+from canopsis.webserver.api import Api, Resource
 from canopsis.webserver.errors import ApiError
 from canopsis.webserver.http import Query, page_body, require
 from canopsis.webserver.openapi import (
@@ -138,11 +139,8 @@ class Alarms:
         resp.media = page_body(found, total, page, limit)
 
 
-class AlarmPath:
+class AlarmPath(Resource):
     """Everything under ``/api/v2/alarms/``: counts, one alarm, actions."""
-
-    def __init__(self, api: Api) -> None:
-        self.api = api
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, rest: str) -> None:
         require(req, "viewer")
@@ -198,11 +196,8 @@ def routes(api: Api) -> list[tuple[str, object]]:
 # Not faithful: an alarm whose id is "counts" or an action name, or ends with
 # "/<action>" or "/history", cannot be read or acted on through these paths; alarm ids are
 # <resource>/<component>:<key> or <component>:<key>, which never are.
-_ALARM = {
-    "type": "object",
-    "description": "An alarm (event_keys and rev are never answered).",
-    "required": ["_id"],
-    "properties": {
+_ALARM = object_schema(
+    {
         "_id": {"type": "string"},
         "steps": {"type": "array", "items": OBJECT},
         "entity_disabled": {
@@ -212,21 +207,22 @@ _ALARM = {
             "otherwise)",
         },
     },
-    "additionalProperties": True,
-}
-_HISTORY_ENTRY = {
-    "type": "object",
-    "description": "An event as the history keeps it (without its perf data).",
-    "required": ["_id", "entity_id", "event_type", "t", "stored"],
-    "properties": {
+    ["_id"],
+    "An alarm (event_keys and rev are never answered).",
+    more=True,
+)
+_HISTORY_ENTRY = object_schema(
+    {
         "_id": {"type": "string"},
         "entity_id": {"type": "string"},
         "event_type": {"type": "string"},
         "t": {"type": "string", "format": "date-time"},
         "stored": {"type": "string", "format": "date-time"},
     },
-    "additionalProperties": True,
-}
+    ["_id", "entity_id", "event_type", "t", "stored"],
+    "An event as the history keeps it (without its perf data).",
+    more=True,
+)
 _EPOCH = {"type": "number", "minimum": 0, "maximum": event.LATEST}
 _INTEGERS = "a comma separated list of integers from {} to {}"
 _FILTER_PARAMETERS = [

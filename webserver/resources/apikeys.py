@@ -21,16 +21,13 @@ import falcon
 
 from canopsis.domain import auth, auth_schemas
 from canopsis.store import users
-from canopsis.webserver.api import Api
+from canopsis.webserver.api import Api, Resource
 from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import read_valid, require
 from canopsis.webserver.openapi import errors, json_body, json_response, path_param
 
 
-class Keys:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
+class Keys(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         require(req, "admin")
         found = users.all_keys(self.api.db)
@@ -50,10 +47,7 @@ class Keys:
         resp.media = {**doc, "key": key}
 
 
-class Key:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
+class Key(Resource):
     def on_delete(self, req: falcon.Request, resp: falcon.Response, key_id: str) -> None:
         require(req, "admin")
         revoked = auth.revoke_key(self.api.db, key_id)

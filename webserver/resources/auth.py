@@ -3,7 +3,7 @@
 import falcon
 
 from canopsis.domain import auth, auth_schemas
-from canopsis.webserver.api import Api
+from canopsis.webserver.api import Api, Resource
 from canopsis.webserver.errors import ApiError
 from canopsis.webserver.http import principal, read_valid
 from canopsis.webserver.middleware import COOKIE, credentials
@@ -53,10 +53,7 @@ class Login:
         resp.media = {"name": user["_id"], "role": user["role"]}
 
 
-class Logout:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
+class Logout(Resource):
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         found = credentials(req)
         if found and found[0] == "session":

@@ -26,8 +26,9 @@ from datetime import UTC, datetime
 import falcon
 
 from canopsis.domain.event import LATEST
+from canopsis.domain.schemas import object_schema
 from canopsis.runtime import deadletters
-from canopsis.webserver.api import Api
+from canopsis.webserver.api import Api, Resource
 from canopsis.webserver.errors import ApiError, Unavailable, bad_request
 from canopsis.webserver.http import Query, page_body, read_json, require
 from canopsis.webserver.openapi import (
@@ -58,10 +59,7 @@ def _public(doc: dict) -> dict:
     return shown
 
 
-class Letters:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
+class Letters(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         require(req, "viewer")
         query = Query(req, ("page", "limit"))
@@ -79,10 +77,7 @@ class Letters:
         resp.media = {"deleted": deadletters.purge(self.api.db, when)}
 
 
-class Letter:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
+class Letter(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, letter_id: str) -> None:
         require(req, "viewer")
         Query(req, ()).check()
@@ -99,10 +94,7 @@ class Letter:
         resp.status = falcon.HTTP_204
 
 
-class Replay:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
+class Replay(Resource):
     def on_post(self, req: falcon.Request, resp: falcon.Response, letter_id: str) -> None:
         who = require(req, "admin")
         Query(req, ()).check()
@@ -147,11 +139,17 @@ def routes(api: Api) -> list[tuple[str, object]]:
     ]
 
 
-_LETTER = {
-    "type": "object",
-    "description": "A refused event (see canopsis.runtime.deadletters); time is epoch seconds.",
-    "required": ["_id"],
-    "properties": {
+_REPLAY = object_schema(
+    {
+        "time": {"type": "number"},
+        "by": {"type": "string"},
+        "body": {"type": "string"},
+        "routing_key": {"type": "string"},
+    },
+    ["time", "by", "body", "routing_key"],
+)
+_LETTER = object_schema(
+    {
         "_id": {"type": "string"},
         "time": {"type": ["number", "null"]},
         "routing_key": {"type": "string"},
@@ -160,21 +158,13 @@ _LETTER = {
             "type": "array",
             "description": "the replays with a corrected body, oldest first (the last "
             f"{deadletters.MAX_REPLAYS}): who, when, the body sent and its routing key",
-            "items": {
-                "type": "object",
-                "required": ["time", "by", "body", "routing_key"],
-                "additionalProperties": False,
-                "properties": {
-                    "time": {"type": "number"},
-                    "by": {"type": "string"},
-                    "body": {"type": "string"},
-                    "routing_key": {"type": "string"},
-                },
-            },
+            "items": _REPLAY,
         },
     },
-    "additionalProperties": True,
-}
+    ["_id"],
+    "A refused event (see canopsis.runtime.deadletters); time is epoch seconds.",
+    more=True,
+)
 _LETTER_ID = path_param("letter_id", "the dead letter _id")
 OPENAPI = {
     "/api/v2/deadletters": {

@@ -26,6 +26,7 @@ import xmlrpc.client
 
 import falcon
 
+from canopsis.domain.schemas import object_schema
 from canopsis.ops import supervisor
 from canopsis.runtime import enginehealth
 from canopsis.store.engines import last_reports
@@ -170,23 +171,21 @@ _PROCESS = {
             "description": "engine program only: engine name -> last self-report per host",
             "additionalProperties": {
                 "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
+                "items": object_schema(
+                    {
                         "host": {"type": "string"},
                         "entity_id": {"type": "string"},
                         "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
                     },
-                    "additionalProperties": True,
-                },
+                    more=True,
+                ),
             },
         },
         "health": {
             "type": "object",
             "description": "engine program only: report id -> the engine process's last report",
-            "additionalProperties": {
-                "type": "object",
-                "properties": {
+            "additionalProperties": object_schema(
+                {
                     "engine": {"type": "string"},
                     "host": {"type": "string"},
                     "worker": {"type": ["integer", "null"]},
@@ -196,8 +195,8 @@ _PROCESS = {
                     "queue_depth": {"type": "integer"},
                     "updated": {"type": "number", "description": "epoch seconds"},
                 },
-                "additionalProperties": True,
-            },
+                more=True,
+            ),
         },
     },
     "required": ["name", "group", "state", "pid", "uptime", "description"],

@@ -20,7 +20,7 @@ import falcon
 
 from canopsis.domain import entity, pbehavior
 from canopsis.store import alarms, documents, entities, pbehaviors
-from canopsis.webserver.api import Api
+from canopsis.webserver.api import Api, Resource
 from canopsis.webserver.errors import ApiError
 from canopsis.webserver.http import Query, page_body, read_valid, require
 from canopsis.webserver.openapi import (
@@ -38,10 +38,7 @@ TYPES = ("connector", "component", "resource")
 MAX_SEARCH = 200
 
 
-class Entities:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
+class Entities(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         require(req, "viewer")
         query = Query(req, ("type", "enabled", "component", "connector", "search", "page", "limit"))
@@ -59,10 +56,7 @@ class Entities:
         resp.media = page_body(items, total, page, limit)
 
 
-class Entity:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
+class Entity(Resource):
     def _get(self, entity_id: str) -> dict:
         doc = entities.get(self.api.db, entity_id)
         if doc is None:

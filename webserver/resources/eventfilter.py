@@ -15,19 +15,10 @@ from canopsis.domain.values import is_integer
 from canopsis.store.eventfilter import COLLECTION
 from canopsis.webserver.api import Api
 from canopsis.webserver.documents import (
-    Document,
-    Documents,
+    Described,
     Kind,
     body_schema,
-    replacement,
     stored_schema,
-)
-from canopsis.webserver.openapi import (
-    errors,
-    json_body,
-    json_response,
-    list_of,
-    path_param,
 )
 
 
@@ -48,11 +39,11 @@ RULES = Kind(
 )
 
 
+PATH = "/api/v2/eventfilter/rules"
+
+
 def routes(api: Api) -> list[tuple[str, object]]:
-    return [
-        ("/api/v2/eventfilter/rules", Documents(api, RULES)),
-        ("/api/v2/eventfilter/rules/{rule_id}", Document(api, RULES)),
-    ]
+    return RULES.routes(api, PATH)
 
 
 _RULE_BODY = body_schema(
@@ -66,59 +57,5 @@ _RULE = stored_schema(
     "A stored rule with what canopsis adds (author, created, updated, "
     "and the engine's hits, drops, last_hit, and error when it skips the rule).",
 )
-_RULE_ID = path_param("rule_id", "the rule _id")
-OPENAPI = {
-    "/api/v2/eventfilter/rules": {
-        "get": {
-            "summary": "The rules in evaluation order (priority, then _id)",
-            "operationId": "listEventfilterRules",
-            "tags": ["eventfilter"],
-            "responses": {
-                "200": json_response("Every rule.", list_of(_RULE)),
-                **errors(400, 401, 403, 503),
-            },
-        },
-        "post": {
-            "summary": "Create a rule (admin)",
-            "operationId": "createEventfilterRule",
-            "tags": ["eventfilter"],
-            "requestBody": json_body(_RULE_BODY),
-            "responses": {
-                "201": json_response("The rule as stored.", _RULE),
-                **errors(400, 401, 403, 409, 413, 415, 503),
-            },
-        },
-    },
-    "/api/v2/eventfilter/rules/{rule_id}": {
-        "get": {
-            "summary": "One rule",
-            "operationId": "getEventfilterRule",
-            "tags": ["eventfilter"],
-            "parameters": [_RULE_ID],
-            "responses": {
-                "200": json_response("The rule.", _RULE),
-                **errors(400, 401, 403, 404, 503),
-            },
-        },
-        "put": {
-            "summary": "Replace a rule (admin)",
-            "description": "The body's _id, when given, must be the path's; the stored "
-            "hits, drops, last_hit and created are kept.",
-            "operationId": "replaceEventfilterRule",
-            "tags": ["eventfilter"],
-            "parameters": [_RULE_ID],
-            "requestBody": json_body(replacement(_RULE_BODY)),
-            "responses": {
-                "200": json_response("The rule as stored.", _RULE),
-                **errors(400, 401, 403, 404, 413, 415, 503),
-            },
-        },
-        "delete": {
-            "summary": "Delete a rule (admin)",
-            "operationId": "deleteEventfilterRule",
-            "tags": ["eventfilter"],
-            "parameters": [_RULE_ID],
-            "responses": {"204": {"description": "Deleted."}, **errors(401, 403, 404, 503)},
-        },
-    },
-}
+_LISTED = "The rules in evaluation order (priority, then _id)"
+OPENAPI = Described(RULES, "eventfilter", "EventfilterRule", _RULE_BODY, _RULE, _LISTED).paths(PATH)

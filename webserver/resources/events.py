@@ -18,7 +18,8 @@ from typing import Any
 import falcon
 
 from canopsis.domain import event
-from canopsis.webserver.api import Api, EventSender
+from canopsis.domain.schemas import object_schema
+from canopsis.webserver.api import Api, EventSender, Resource
 from canopsis.webserver.errors import bad_request
 from canopsis.webserver.http import dumps, read_json, require
 from canopsis.webserver.openapi import errors, json_body, json_response
@@ -26,10 +27,7 @@ from canopsis.webserver.openapi import errors, json_body, json_response
 MAX_EVENTS = 10_000
 
 
-class Events:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
+class Events(Resource):
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         who = require(req, "operator")
         resp.status = falcon.HTTP_202
@@ -102,6 +100,14 @@ EVENT = {
         },
     },
 }
+#: an event refused, by its index in the body
+_REFUSED = object_schema(
+    {
+        "index": {"type": "integer", "minimum": 0},
+        "errors": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+    ["index", "errors"],
+)
 OPENAPI = {
     "/api/v2/event": {
         "post": {
@@ -122,29 +128,13 @@ OPENAPI = {
             "responses": {
                 "202": json_response(
                     "The valid events are published.",
-                    {
-                        "type": "object",
-                        "required": ["accepted", "refused"],
-                        "additionalProperties": False,
-                        "properties": {
+                    object_schema(
+                        {
                             "accepted": {"type": "integer", "minimum": 1},
-                            "refused": {
-                                "type": "array",
-                                "items": {
-                                    "type": "object",
-                                    "required": ["index", "errors"],
-                                    "additionalProperties": False,
-                                    "properties": {
-                                        "index": {"type": "integer", "minimum": 0},
-                                        "errors": {
-                                            "type": "object",
-                                            "additionalProperties": {"type": "string"},
-                                        },
-                                    },
-                                },
-                            },
+                            "refused": {"type": "array", "items": _REFUSED},
                         },
-                    },
+                        ["accepted", "refused"],
+                    ),
                 ),
                 **errors(400, 401, 403, 413, 415, 503),
             },

@@ -19,23 +19,15 @@ from canopsis.domain import heartbeat
 from canopsis.domain.values import is_number
 from canopsis.store import heartbeats
 from canopsis.store.heartbeats import DEFINITIONS, STATES
-from canopsis.webserver.api import Api
+from canopsis.webserver.api import Api, Resource
 from canopsis.webserver.documents import (
-    Document,
-    Documents,
+    Described,
     Kind,
     body_schema,
-    replacement,
     stored_schema,
 )
-from canopsis.webserver.http import Query, require
-from canopsis.webserver.openapi import (
-    errors,
-    json_body,
-    json_response,
-    list_of,
-    path_param,
-)
+from canopsis.webserver.http import Query, list_body, require
+from canopsis.webserver.openapi import errors, json_response, list_of
 
 HEARTBEATS = Kind(
     noun="heartbeat",
@@ -70,24 +62,20 @@ def _status(defn: dict, state: dict | None, now: float) -> dict:
     }
 
 
-class Status:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
+class Status(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         require(req, "viewer")
         Query(req, ()).check()
         now = time.time()
         items = [_status(defn, state, now) for defn, state in heartbeats.with_states(self.api.db)]
-        resp.media = {"items": items, "total": len(items)}
+        resp.media = list_body(items)
+
+
+PATH = "/api/v2/heartbeats"
 
 
 def routes(api: Api) -> list[tuple[str, object]]:
-    return [
-        ("/api/v2/heartbeats", Documents(api, HEARTBEATS)),
-        ("/api/v2/heartbeats/status", Status(api)),
-        ("/api/v2/heartbeats/{heartbeat_id}", Document(api, HEARTBEATS)),
-    ]
+    return [("/api/v2/heartbeats/status", Status(api)), *HEARTBEATS.routes(api, PATH)]
 
 
 _BODY = body_schema(
@@ -122,29 +110,18 @@ _STATUS = {
 }
 
 
-_HEARTBEAT_ID = path_param("heartbeat_id", "the heartbeat _id")
+_DESCRIBED = Described(
+    HEARTBEATS,
+    "heartbeats",
+    "Heartbeat",
+    _BODY,
+    _HEARTBEAT,
+    "The heartbeat definitions, by _id",
+    word="definition",
+    deleted="Delete a heartbeat and its tracking state (admin)",
+)
 OPENAPI = {
-    "/api/v2/heartbeats": {
-        "get": {
-            "summary": "The heartbeat definitions, by _id",
-            "operationId": "listHeartbeats",
-            "tags": ["heartbeats"],
-            "responses": {
-                "200": json_response("Every definition.", list_of(_HEARTBEAT)),
-                **errors(400, 401, 403, 503),
-            },
-        },
-        "post": {
-            "summary": "Create a heartbeat (admin)",
-            "operationId": "createHeartbeat",
-            "tags": ["heartbeats"],
-            "requestBody": json_body(_BODY),
-            "responses": {
-                "201": json_response("The definition as stored.", _HEARTBEAT),
-                **errors(400, 401, 403, 409, 413, 415, 503),
-            },
-        },
-    },
+    **_DESCRIBED.paths(PATH),
     "/api/v2/heartbeats/status": {
         "get": {
             "summary": "Whether each heartbeat is late, and how long it has been silent",
@@ -154,38 +131,6 @@ OPENAPI = {
                 "200": json_response("The status of every definition, by _id.", list_of(_STATUS)),
                 **errors(400, 401, 403, 503),
             },
-        },
-    },
-    "/api/v2/heartbeats/{heartbeat_id}": {
-        "get": {
-            "summary": "One heartbeat",
-            "operationId": "getHeartbeat",
-            "tags": ["heartbeats"],
-            "parameters": [_HEARTBEAT_ID],
-            "responses": {
-                "200": json_response("The definition.", _HEARTBEAT),
-                **errors(400, 401, 403, 404, 503),
-            },
-        },
-        "put": {
-            "summary": "Replace a heartbeat (admin)",
-            "description": "The body's _id, when given, must be the path's; the stored "
-            "created is kept.",
-            "operationId": "replaceHeartbeat",
-            "tags": ["heartbeats"],
-            "parameters": [_HEARTBEAT_ID],
-            "requestBody": json_body(replacement(_BODY)),
-            "responses": {
-                "200": json_response("The definition as stored.", _HEARTBEAT),
-                **errors(400, 401, 403, 404, 413, 415, 503),
-            },
-        },
-        "delete": {
-            "summary": "Delete a heartbeat and its tracking state (admin)",
-            "operationId": "deleteHeartbeat",
-            "tags": ["heartbeats"],
-            "parameters": [_HEARTBEAT_ID],
-            "responses": {"204": {"description": "Deleted."}, **errors(401, 403, 404, 503)},
         },
     },
 }

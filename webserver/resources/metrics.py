@@ -25,7 +25,7 @@ from canopsis.domain.values import is_number
 from canopsis.runtime import deadletters, enginehealth
 from canopsis.store import alarms
 from canopsis.store.engines import last_reports
-from canopsis.webserver.api import Api
+from canopsis.webserver.api import Api, Resource
 from canopsis.webserver.http import require
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -113,10 +113,7 @@ def _worker(doc: dict) -> str:
     return "-" if doc.get("worker") is None else str(doc["worker"])
 
 
-class Metrics:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
+class Metrics(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         require(req, "viewer")
         resp.content_type = CONTENT_TYPE

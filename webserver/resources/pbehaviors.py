@@ -21,13 +21,17 @@ import falcon
 from canopsis.domain import pbehavior
 from canopsis.store import documents
 from canopsis.store.pbehaviors import COLLECTION
-from canopsis.webserver.api import Api
-from canopsis.webserver.documents import Document, Documents, Kind, body_schema, stored_schema
+from canopsis.webserver.api import Api, Resource
+from canopsis.webserver.documents import (
+    Described,
+    Kind,
+    body_schema,
+    stored_schema,
+)
 from canopsis.webserver.errors import ApiError
-from canopsis.webserver.http import Query, require
+from canopsis.webserver.http import Query, list_body, require
 from canopsis.webserver.openapi import (
     errors,
-    json_body,
     json_response,
     list_of,
     path_param,
@@ -46,10 +50,7 @@ PBEHAVIORS = Kind(
 )
 
 
-class Periods:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
+class Periods(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, pbehavior_id: str) -> None:
         require(req, "viewer")
         q = Query(req, ("from", "to"))
@@ -82,15 +83,14 @@ class Periods:
             )
         found = pbehavior.periods(doc, start, end)
         items = [{"start": begin, "end": finish} for begin, finish in found]
-        resp.media = {"items": items, "total": len(items)}
+        resp.media = list_body(items)
+
+
+PATH = "/api/v2/pbehaviors"
 
 
 def routes(api: Api) -> list[tuple[str, object]]:
-    return [
-        ("/api/v2/pbehaviors", Documents(api, PBEHAVIORS)),
-        ("/api/v2/pbehaviors/{pbehavior_id}", Document(api, PBEHAVIORS)),
-        ("/api/v2/pbehaviors/{pbehavior_id}/periods", Periods(api)),
-    ]
+    return [*PBEHAVIORS.routes(api, PATH), (f"{PATH}/{{pbehavior_id}}/periods", Periods(api))]
 
 
 _BODY = body_schema(
@@ -111,62 +111,13 @@ _PERIOD = {
     "properties": {"start": _EPOCH, "end": _EPOCH},
 }
 _PBEHAVIOR_ID = path_param("pbehavior_id", "the pbehavior _id")
+_LISTED = "The pbehaviors, by _id"
+_NOTE = "The alarms in it leave it within the pbehavior engine's beat."
+_DESCRIBED = Described(
+    PBEHAVIORS, "pbehaviors", "Pbehavior", _BODY, _PBEHAVIOR, _LISTED, delete_note=_NOTE
+)
 OPENAPI = {
-    "/api/v2/pbehaviors": {
-        "get": {
-            "summary": "The pbehaviors, by _id",
-            "operationId": "listPbehaviors",
-            "tags": ["pbehaviors"],
-            "responses": {
-                "200": json_response("Every pbehavior.", list_of(_PBEHAVIOR)),
-                **errors(400, 401, 403, 503),
-            },
-        },
-        "post": {
-            "summary": "Create a pbehavior (admin)",
-            "description": "Without _id, canopsis names it.",
-            "operationId": "createPbehavior",
-            "tags": ["pbehaviors"],
-            "requestBody": json_body(_BODY),
-            "responses": {
-                "201": json_response("The pbehavior as stored.", _PBEHAVIOR),
-                **errors(400, 401, 403, 409, 413, 415, 503),
-            },
-        },
-    },
-    "/api/v2/pbehaviors/{pbehavior_id}": {
-        "get": {
-            "summary": "One pbehavior",
-            "operationId": "getPbehavior",
-            "tags": ["pbehaviors"],
-            "parameters": [_PBEHAVIOR_ID],
-            "responses": {
-                "200": json_response("The pbehavior.", _PBEHAVIOR),
-                **errors(400, 401, 403, 404, 503),
-            },
-        },
-        "put": {
-            "summary": "Replace a pbehavior (admin)",
-            "description": "The body's _id, when given, must be the path's; the stored "
-            "created is kept.",
-            "operationId": "replacePbehavior",
-            "tags": ["pbehaviors"],
-            "parameters": [_PBEHAVIOR_ID],
-            "requestBody": json_body(_BODY),
-            "responses": {
-                "200": json_response("The pbehavior as stored.", _PBEHAVIOR),
-                **errors(400, 401, 403, 404, 413, 415, 503),
-            },
-        },
-        "delete": {
-            "summary": "Delete a pbehavior (admin)",
-            "description": "The alarms in it leave it within the pbehavior engine's beat.",
-            "operationId": "deletePbehavior",
-            "tags": ["pbehaviors"],
-            "parameters": [_PBEHAVIOR_ID],
-            "responses": {"204": {"description": "Deleted."}, **errors(401, 403, 404, 503)},
-        },
-    },
+    **_DESCRIBED.paths(PATH),
     "/api/v2/pbehaviors/{pbehavior_id}/periods": {
         "get": {
             "summary": "The periods a pbehavior is active within [from, to)",

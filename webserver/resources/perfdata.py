@@ -14,7 +14,7 @@ import falcon
 
 from canopsis.domain import metrics
 from canopsis.domain.event import LATEST
-from canopsis.webserver.api import Api
+from canopsis.webserver.api import Api, Resource
 from canopsis.webserver.errors import bad_request
 from canopsis.webserver.http import Query, require
 from canopsis.webserver.openapi import OBJECT, errors, json_response, query
@@ -35,10 +35,7 @@ def _required(query: Query, name: str) -> str | None:
     return value
 
 
-class Perfdata:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
+class Perfdata(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         require(req, "viewer")
         query = Query(req, ("entity_id", "metric", "from", "to", "aggregation", "max_points"))
@@ -62,10 +59,7 @@ class Perfdata:
             ) from None
 
 
-class Metrics:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
+class Metrics(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         require(req, "viewer")
         query = Query(req, ("entity_id",))

@@ -29,7 +29,7 @@ from pymongo.errors import DuplicateKeyError
 
 from canopsis.domain import auth, auth_schemas
 from canopsis.store import users
-from canopsis.webserver.api import Api
+from canopsis.webserver.api import Api, Resource
 from canopsis.webserver.errors import ApiError, bad_request
 from canopsis.webserver.http import read_valid, require
 from canopsis.webserver.openapi import errors, json_body, json_response, path_param
@@ -48,10 +48,7 @@ def _last_admin(refused: users.LastAdmin) -> ApiError:
     return ApiError(409, str(refused))
 
 
-class Users:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
+class Users(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         require(req, "admin")
         resp.media = {"items": [public(doc) for doc in users.all_users(self.api.db)]}
@@ -68,10 +65,7 @@ class Users:
         resp.media = public(doc)
 
 
-class User:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
+class User(Resource):
     def on_put(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         who = require(req, "viewer")
         is_admin = who.allows("admin")
