@@ -1,11 +1,13 @@
 """Shared fixtures: free ports and the real services the integration tests use."""
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +90,20 @@ class Services:
 
     def stop(self, program: str) -> None:
         stop_process(self.procs.pop(program), 60)
+
+    @contextlib.contextmanager
+    def engines(self, chain: str, **confs: str) -> Iterator[None]:
+        """``chain`` as the prefix's ``etc/engines.conf`` and ``confs`` as engines'
+        ``etc/engines/<name>.conf`` while inside; the declared chain is restored after."""
+        for name, text in confs.items():
+            (self.prefix / "etc" / "engines" / f"{name}.conf").write_text(text)
+        declared = self.prefix / "etc" / "engines.conf"
+        default = declared.read_text()
+        declared.write_text(f"chain = {chain}\n")
+        try:
+            yield
+        finally:
+            declared.write_text(default)
 
 
 class EngineProcess:

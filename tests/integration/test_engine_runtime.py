@@ -37,14 +37,9 @@ def check(component: str = "host1", resource: str = "cpu", **extra) -> dict:
 
 @pytest.fixture(scope="module")
 def chain(services):
-    engines = services.prefix / "etc" / "engines"
-    (engines / "cleaner.conf").write_text("beat_interval = 1\nbatch_size = 50\nbatch_ms = 20\n")
-    (engines / "sink.conf").write_text("numprocs = 2\n")
-    declared = services.prefix / "etc" / "engines.conf"
-    default = declared.read_text()
-    declared.write_text("chain = cleaner, sink\n")
-    yield services
-    declared.write_text(default)
+    cleaner = "beat_interval = 1\nbatch_size = 50\nbatch_ms = 20\n"
+    with services.engines("cleaner, sink", cleaner=cleaner, sink="numprocs = 2\n"):
+        yield services
 
 
 @pytest.fixture(scope="module")

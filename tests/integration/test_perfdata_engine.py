@@ -176,32 +176,27 @@ def test_a_discarded_batch_writes_nothing(engine, mongo_db):
 
 @pytest.fixture(scope="module")
 def pipeline(services):
-    engines = services.prefix / "etc" / "engines"
-    (engines / "cleaner.conf").write_text("beat_interval = 1\nbatch_ms = 20\n")
-    (engines / "perfdata.conf").write_text("beat_interval = 1\n")
-    declared = services.prefix / "etc" / "engines.conf"
-    default = declared.read_text()
-    declared.write_text("chain = cleaner, perfdata\n")
-    with kombu.Connection(services.amqp_url) as conn:
-        conn.default_channel.queue_purge("Engine_cleaner")
-    log = services.prefix / "var" / "log" / "engine-cleaner-perfdata.log"
-    proc = subprocess.Popen(
-        [services.command("canopsis-engine"), "cleaner", "perfdata"],
-        env=services.env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while "consuming Engine_cleaner" not in log.read_text(errors="replace"):
-            assert proc.poll() is None, log.read_text(errors="replace")
-            assert time.monotonic() < deadline, log.read_text(errors="replace")
-            time.sleep(0.05)
-        yield services
-    finally:
-        declared.write_text(default)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(20) == 0, log.read_text(errors="replace")
+    confs = {"cleaner": "beat_interval = 1\nbatch_ms = 20\n", "perfdata": "beat_interval = 1\n"}
+    with services.engines("cleaner, perfdata", **confs):
+        with kombu.Connection(services.amqp_url) as conn:
+            conn.default_channel.queue_purge("Engine_cleaner")
+        log = services.prefix / "var" / "log" / "engine-cleaner-perfdata.log"
+        proc = subprocess.Popen(
+            [services.command("canopsis-engine"), "cleaner", "perfdata"],
+            env=services.env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 20
+            while "consuming Engine_cleaner" not in log.read_text(errors="replace"):
+                assert proc.poll() is None, log.read_text(errors="replace")
+                assert time.monotonic() < deadline, log.read_text(errors="replace")
+                time.sleep(0.05)
+            yield services
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(20) == 0, log.read_text(errors="replace")
 
 
 @pytest.fixture(scope="module")

@@ -30,6 +30,7 @@ from canopsis.domain.event import routing_key
 from canopsis.ops import config
 from canopsis.runtime import amqp, storage, topology
 from tests.conftest import ApiClient, EngineProcess, wait_for_broker
+from tests.helpers import check_event
 
 pytestmark = pytest.mark.integration
 
@@ -108,18 +109,7 @@ def pipeline(site):
 
 
 def event(component: str, resource: str | None = "svc", **fields) -> dict:
-    ev = {
-        "connector": "it",
-        "connector_name": "pipeline",
-        "event_type": "check",
-        "source_type": "resource" if resource else "component",
-        "component": component,
-        "state": 0,
-        **fields,
-    }
-    if resource:
-        ev["resource"] = resource
-    return ev
+    return check_event(component, resource, connector="it", connector_name="pipeline", **fields)
 
 
 def send(url: str, *events: dict) -> None:
