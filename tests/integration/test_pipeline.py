@@ -109,7 +109,9 @@ def pipeline(site):
 
 
 def event(component: str, resource: str | None = "svc", **fields) -> dict:
-    return check_event(component, resource, connector="it", connector_name="pipeline", **fields)
+    return check_event(
+        component, resource, **{"connector": "it", "connector_name": "pipeline", **fields}
+    )
 
 
 def send(url: str, *events: dict) -> None:
