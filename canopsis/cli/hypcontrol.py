@@ -217,7 +217,7 @@ class _Renewal:
             p
             for p in procs
             if p.group in renewed
-            or (p.state in control.RUNNING and programs.outdated(p.name, p.group, p.start))
+            or (p.state in control.RUNNING and programs.outdated(p.name, p.group, p.started_at))
         ]
         if not targets:
             return None

@@ -83,6 +83,6 @@ def _files(program: str, group: str) -> tuple[str, ...]:
     return ()
 
 
-def outdated(program: str, group: str, started: int) -> bool:
+def outdated(program: str, group: str, started: float) -> bool:
     """Whether a file ``program`` reads changed after ``started`` (epoch seconds)."""
     return any(path.stat().st_mtime > started for path in inputs(program, group))

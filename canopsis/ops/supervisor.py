@@ -45,6 +45,19 @@ class Process:
         return self.name if self.group == self.name else f"{self.group}:{self.name}"
 
     @property
+    def started_at(self) -> float:
+        """When the process started (epoch seconds), to the clock tick when /proc tells:
+        supervisord's ``start`` is whole seconds, so a file changed in the second the
+        process started would look newer than the process."""
+        try:
+            with open(f"/proc/{self.pid}/stat") as stat, open("/proc/uptime") as uptime:
+                ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
+                since_boot = float(uptime.read().split()[0])
+        except (OSError, IndexError, ValueError):
+            return float(self.start)
+        return time.time() - since_boot + ticks / os.sysconf("SC_CLK_TCK")
+
+    @property
     def uptime(self) -> int:
         return self.now - self.start if self.state == "RUNNING" else 0
 

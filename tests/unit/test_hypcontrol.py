@@ -1,5 +1,8 @@
 """hypcontrol's sections: what each needs, and a failed one skipping only those that need it."""
 
+import subprocess
+import time
+
 import pytest
 
 from canopsis.cli import hypcontrol
@@ -81,3 +84,20 @@ def test_a_failed_section_skips_only_the_sections_that_need_it(etc, capsys):
         "hypcontrol: [skipped] reports: reporter not started: needs engines, which failed",
     ]
     assert out[2].startswith("hypcontrol: [ok] frontend: webserver started (")
+
+
+def test_a_process_start_is_known_to_the_clock_tick_not_the_second():
+    before = time.time()
+    child = subprocess.Popen(["sleep", "5"])
+    after = time.time()
+    try:
+        proc = Process("p", "p", "RUNNING", child.pid, int(before), 0, "", "/log/p.log")
+        # /proc counts in clock ticks (10 ms); supervisord's start is whole seconds
+        assert before - 0.05 <= proc.started_at <= after + 0.05
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_process_gone_from_proc_has_supervisords_start():
+    assert Process("p", "p", "EXITED", 0, 1_700_000_000, 0, "", "").started_at == 1_700_000_000.0
