@@ -22,7 +22,7 @@ from typing import Any
 import falcon
 from pymongo.errors import DuplicateKeyError
 
-from canopsis.domain.jsonvalues import NUL_KEY, nul_keys
+from canopsis.domain.jsonvalues import unstorable
 from canopsis.domain.match import FieldError
 from canopsis.store import documents
 from canopsis.webserver.api import Api
@@ -85,7 +85,7 @@ class Kind:
             body = {**body, "_id": doc_id}
         elif self.names_new and "_id" not in body:
             body = {**body, "_id": uuid.uuid4().hex}
-        fields |= {path: NUL_KEY for path in nul_keys(body)}
+        fields |= dict(unstorable(body))
         for error in self.validate(body):
             fields.setdefault(error.field or "body", error.reason)
         if fields:

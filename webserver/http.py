@@ -13,6 +13,7 @@ import falcon
 from canopsis.domain import schemas
 from canopsis.domain.auth import Principal
 from canopsis.domain.event import LATEST
+from canopsis.domain.jsonvalues import unstorable
 from canopsis.webserver import errors
 from canopsis.webserver.errors import ApiError, bad_request
 
@@ -122,9 +123,11 @@ def read_valid(req: falcon.Request, schema: dict) -> dict:
     body = read_json(req)
     if not isinstance(body, dict):
         raise bad_request({"body": "expected a JSON object"})
-    problems = schemas.problems(schema, body)
-    if problems:
-        raise bad_request({problem.field: problem.reason for problem in problems})
+    fields = dict(unstorable(body))
+    for problem in schemas.problems(schema, body):
+        fields.setdefault(problem.field, problem.reason)
+    if fields:
+        raise bad_request(fields)
     return body
 
 

@@ -59,7 +59,7 @@ from canopsis.domain.eventfields import (
     integer,
     is_key,
 )
-from canopsis.domain.jsonvalues import NUL_KEY, describe, json_type, nul_keys
+from canopsis.domain.jsonvalues import describe, json_type, unstorable
 from canopsis.domain.perfdata_parser import parse_perfdata
 from canopsis.domain.values import is_finite_number
 
@@ -240,7 +240,7 @@ def normalize(
 def _problems(event: dict, now: float) -> Iterator[_Problem]:
     yield from _key_problems(event)
     for key, value in event.items():  # a top-level key is checked by _key_problems
-        yield from ((path, NUL_KEY) for path in nul_keys(value, str(key)))
+        yield from unstorable(value, str(key))
     identity = list(_identity_problems(event))
     yield from identity
     if not identity:

@@ -1,4 +1,4 @@
-"""How JSON values are named in the reasons given to senders, and keys MongoDB cannot store."""
+"""How JSON values are named in the reasons given to senders, and what MongoDB cannot store."""
 
 from collections.abc import Iterator
 
@@ -32,8 +32,18 @@ def describe(value: object) -> str:
     return json_type(value)
 
 
-def nul_keys(value: object, path: str = "") -> Iterator[str]:
-    """The paths of the keys holding a NUL, which MongoDB cannot store, at any depth."""
+#: the integers MongoDB stores (BSON int64)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+TOO_BIG = f"an integer must lie within {INT64_MIN} and {INT64_MAX}"
+
+
+def unstorable(value: object, path: str = "") -> Iterator[tuple[str, str]]:
+    """The paths, with a reason, of what MongoDB cannot store, at any depth: a key holding a
+    NUL, an integer beyond 64 bits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not INT64_MIN <= value <= INT64_MAX:
+            yield path, TOO_BIG
+        return
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list):
@@ -43,5 +53,5 @@ def nul_keys(value: object, path: str = "") -> Iterator[str]:
     for key, item in items:
         where = f"{path}.{key}" if path else str(key)
         if isinstance(key, str) and "\0" in key:
-            yield where
-        yield from nul_keys(item, where)
+            yield where, NUL_KEY
+        yield from unstorable(item, where)

@@ -198,3 +198,22 @@ def test_a_field_name_holding_a_nul_is_400_for_every_configuration_document(api)
         assert resp.status_code == 400, (path, resp.text)
         assert "a field name cannot hold a NUL character" in error(resp)["fields"].values()
     assert api.simulate_get(PBEHAVIORS, headers=admin).status_code == 200
+
+
+def test_an_integer_beyond_64_bits_is_400_for_every_configuration_document(api):
+    admin = api.as_role("admin")
+    huge = -21310899204330321084416  # found by the schema fuzzer: a 500 before
+    bodies = {
+        PBEHAVIORS: (weekly(filter={"infos": {"n": 2**63}}), "filter.infos.n"),
+        "/api/v2/heartbeats": ({"_id": "h", "match": {"x": [huge]}, "interval": 5}, "match.x.0"),
+        "/api/v2/eventfilter/rules": (
+            {"_id": "r", "match": {}, "actions": [], "priority": huge},
+            "priority",
+        ),
+    }
+    for path, (body, field) in bodies.items():
+        resp = api.simulate_post(path, json=body, headers=admin)
+        assert resp.status_code == 400, (path, resp.text)
+        assert error(resp)["fields"][field].startswith("an integer must lie within"), resp.text
+    ok = {"_id": "r", "match": {}, "actions": [], "priority": 2**63 - 1}
+    assert api.simulate_post("/api/v2/eventfilter/rules", json=ok, headers=admin).status_code == 201

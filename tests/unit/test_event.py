@@ -537,6 +537,11 @@ def test_a_nested_key_holding_a_nul_is_refused_with_its_path():
     assert errors(event) == {"infos.ok.0.a\0b": "a field name cannot hold a NUL character"}
 
 
+def test_an_integer_beyond_64_bits_is_refused_with_its_path():
+    event = resource_check(infos={"ok": [2**64]}, perf_data_array=[])
+    assert errors(event) == {"infos.ok.0": f"an integer must lie within {-(2**63)} and {2**63 - 1}"}
+
+
 def test_a_senders_pbehavior_is_dropped():
     forged = {"id": "x", "type": "maintenance"}
     event, _ = normalize(resource_check(pbehavior=forged), NOW)
