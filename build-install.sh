@@ -9,7 +9,8 @@ usage: build-install.sh [--prefix DIR] [--update | --remove [--purge]] [--start]
 
   (no option)   install or update everything into PREFIX; a second run changes nothing
   --prefix DIR  install root (default: \$CANOPSIS_PREFIX or /opt/canopsis)
-  --update      reinstall the canopsis code and default configuration only
+  --update      reinstall the canopsis code, the default configuration and the
+                database server's build (kept per version: no rebuild) only
                 (both: a running system restarts what changed, see hypcontrol reload)
   --remove      stop canopsis and remove what this script installed,
                 keeping PREFIX/etc and PREFIX/var/lib
@@ -134,6 +135,7 @@ case "$MODE" in
             || { echo "build-install.sh: canopsis is not installed in $PREFIX: run it without --update" >&2; exit 1; }
         step layout layout_install
         step canopsis canopsis_install
+        step mongodb mongodb_install
         ;;
     remove)
         step stop canopsis_stop

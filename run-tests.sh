@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run the whole test suite. Installs what the tests need first: Debian's
 # rabbitmq-server and collectd-core, the canopsis system user, and a virtual
-# environment in .venv with canopsis and its test dependencies. Arguments go to pytest.
+# environment in .venv with canopsis and its test dependencies, and the secantusd-rs
+# build. Arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -36,6 +37,19 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; 
     .venv/bin/pip install --quiet -e '.[test]'
     echo "$wanted" > "$stamp"
 fi
+
+# the tests run the embedded database server the install runs: secantusd-rs, built once
+# per version (shared with the install's build, which it waits for when one runs)
+# shellcheck source=build/secantusd-rs.sh
+. build/secantusd-rs.sh
+if [ -z "$(secantusd_rs_cached)" ]; then
+    log=$(mktemp /var/tmp/secantusd-rs-build.XXXXXX.log)
+    echo "run-tests.sh: building secantusd-rs $SECANTUS_MDB_VERSION into $SECANTUSD_RS_CACHE (about 4 minutes on 2 cores; log: $log)"
+    if ! secantusd_rs_build > "$log" 2>&1; then
+        echo "run-tests.sh: the build of secantusd-rs failed ($(tail -n 1 "$log")): the tests run on secantusd-py"
+    fi
+fi
+[ -n "$(secantusd_rs_cached)" ] && secantusd_rs_copy .venv || true
 
 .venv/bin/ruff check .
 exec .venv/bin/python -m pytest "$@"

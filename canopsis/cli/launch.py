@@ -9,7 +9,6 @@ it with one line naming the file and the key.
 import base64
 import grp
 import hashlib
-import hmac
 import importlib
 import json
 import logging
@@ -23,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from canopsis.ops import config, etcsync, paths, programs, supervisor
+from canopsis.ops import config, dbserver, etcsync, paths, programs, supervisor
 
 log = logging.getLogger("canopsis.launch")
 
@@ -31,18 +30,15 @@ RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 COLLECTD = "/usr/sbin/collectd"
 
 
-#: the database of the managed server's users (the default ``authSource`` of a URI)
-USERS_DATABASE = "admin"
-
-
 def mongodb(args: list[str]) -> None:
     cfg = config.load("mongo")
     storage = paths.var("lib", "mongodb")
-    done = mongodb_user(cfg, storage)
+    done = dbserver.ensure_user(cfg, storage)
     if done:
         log.info("mongodb: user %s %s (password of %s)", cfg["user"], done, paths.etc("mongo.conf"))
+    server = dbserver.embedded_server(cfg["server"])
     command = [
-        str(paths.venv_bin("secantusd-py")),
+        str(paths.venv_bin(dbserver.SERVERS[server])),
         "--host",
         cfg["host"],
         "--port",
@@ -51,70 +47,28 @@ def mongodb(args: list[str]) -> None:
         str(storage),
         "--cache-size",
         cfg["cache_size"],
-        # no replica-set advertisement, hence no oplog: canopsis uses neither change
-        # streams nor transactions, and each write costs a quarter less without it
+        # no replica-set advertisement: canopsis uses neither change streams nor
+        # transactions
         "--standalone",
         # SCRAM-SHA-256 for every command but the handshake
         "--auth",
     ]
-    if cfg["sync_on_commit"]:
+    env = dict(os.environ)
+    if server == "rust":
+        # its settings are these flags only: no secantusd.toml found elsewhere
+        settings = paths.var("run", "secantusd.toml")
+        settings.parent.mkdir(parents=True, exist_ok=True)
+        settings.write_text(f"# secantusd-rs takes its settings from {paths.etc('mongo.conf')}\n")
+        command += ["--config", str(settings)]
+        # no oplog (--standalone does it on secantusd-py): each write costs less without it
+        env["SECANTUS_DISABLE_OPLOG"] = "1"
+    # secantusd-rs takes a journaled write (j: true) as any other, without waiting for its
+    # journal on disk, so durable batches need each commit on disk there
+    if cfg["sync_on_commit"] or (server == "rust" and cfg["durable_batches"]):
         command.append("--sync-on-commit")
-    os.execv(command[0], command + args)
-
-
-def mongodb_user(cfg: config.ConfigObj, storage: Path) -> str | None:
-    """Make the managed server's users hold canopsis' user of ``mongo.conf``, with its
-    password and roles (owner of ``database``, and the server's statistics); what changed
-    (``created``, ``updated``) or None.
-
-    It writes the server's storage directly, before the server starts: the server never
-    runs without authentication, not even to be given its first user (secantusd-py has no
-    localhost exception), and a new install, an update of a database that had no user, a
-    reinstall on kept data and a password changed in ``mongo.conf`` all end the same.
-    """
-    from secantus.auth import SCRAM_SHA_256, derive_credentials
-    from secantus.storage import Storage
-    from wiredtiger import WiredTigerError
-
-    name, password = cfg["user"], cfg["password"]
-    roles = [
-        {"role": "dbOwner", "db": cfg["database"]},
-        {"role": "clusterMonitor", "db": USERS_DATABASE},
-    ]
-    storage.mkdir(parents=True, exist_ok=True)
-    try:
-        db = Storage(str(storage), enable_oplog=False, cache_size=cfg["cache_size"])
-    except WiredTigerError as exc:  # another server holds it, a damaged storage
-        raise OSError(f"{storage}: {exc}") from None
-    try:
-        record = db.get_user(USERS_DATABASE, name)
-        if record is not None and record["roles"] == roles and _has_password(record, password):
-            return None
-        # the record createUser would write
-        user = {
-            "_id": f"{USERS_DATABASE}.{name}",
-            "user": name,
-            "db": USERS_DATABASE,
-            "credentials": derive_credentials(password).to_doc(),
-            "roles": roles,
-            "mechanisms": [SCRAM_SHA_256],
-        }
-        db.add_user(USERS_DATABASE, name, user, replace=True)
-        return "created" if record is None else "updated"
-    finally:
-        db.close()
-
-
-def _has_password(record: dict, password: str) -> bool:
-    """Whether the SCRAM-SHA-256 credentials of a user ``record`` are those of ``password``."""
-    from secantus.auth import StoredCredentials, derive_credentials
-
-    try:
-        stored = StoredCredentials.from_doc(record["credentials"])
-    except KeyError:
-        return False
-    given = derive_credentials(password, salt=stored.salt, iterations=stored.iteration_count)
-    return hmac.compare_digest(given.stored_key, stored.stored_key)
+    synced = " (every commit on disk)" if "--sync-on-commit" in command else ""
+    log.info("mongodb: %s%s", dbserver.SERVERS[server], synced)
+    os.execve(command[0], command + args, env)
 
 
 def rabbitmq_password_hash(password: str) -> str:

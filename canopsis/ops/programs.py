@@ -52,6 +52,8 @@ PROGRAM_FILES = {
     "ingest": ("ingest.conf", "amqp.conf"),
 }
 ENGINE_FILES = ("engines", "engines.conf", "amqp.conf", "mongo.conf")
+#: the programs run by a binary the install puts in the virtual environment
+PROGRAM_BINARIES = {"mongodb": ("secantusd-rs",)}
 #: the programs of the connectors are named ``connector-<name>`` and read
 #: ``connectors/<name>.conf`` and ``amqp.conf``
 CONNECTOR_PREFIX = "connector-"
@@ -67,6 +69,7 @@ def inputs(program: str, group: str) -> list[Path]:
         paths.var("lib", "canopsis", "code-digest"),
         prefix / "venv" / ".canopsis-requirements",
     ]
+    found += [prefix / "venv" / "bin" / name for name in PROGRAM_BINARIES.get(program, ())]
     for name in _files(program, group):
         path = paths.etc(name)
         found += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]

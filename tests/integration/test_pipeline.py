@@ -380,7 +380,7 @@ def kill_database(site) -> None:
     it started is the server, which dies without a chance to write anything.
     """
     proc = site.procs["mongodb"]
-    assert b"secantusd-py" in Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+    assert b"/secantusd-" in Path(f"/proc/{proc.pid}/cmdline").read_bytes()
     proc.kill()
     assert proc.wait() == -signal.SIGKILL
     wait_for_port(urlsplit(site.mongo_uri).port, 60, site.start("mongodb"))

@@ -38,8 +38,10 @@ pytestmark = pytest.mark.integration
 PROGRAMS = {"mongodb", "rabbitmq-server", "collectd", "webserver", "ingest", "engine-pipeline"}
 
 
-def run(*command: str, check: bool = False, **kwargs) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "CANOPSIS_PREFIX"}
+def run(
+    *command: str, check: bool = False, env: dict | None = None, **kwargs
+) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in (env or os.environ).items() if k != "CANOPSIS_PREFIX"}
     # not from the checkout: ``python -m`` puts the working directory first on sys.path, so an
     # installed program (an older canopsis' install steps) would import this tree's code
     kwargs.setdefault("cwd", "/")
