@@ -134,12 +134,13 @@ def _generate(url, mix, mode, value, seconds, queues, published, probes, out) ->
         now = time.time()
         if now >= deadline:
             break
-        if mode == "closed" and now >= next_check:
-            publisher.sync()
-            if backlog(publisher.channel, queues) > value:
-                time.sleep(0.02)
-                continue
-            next_check = now + 0.05
+        if mode == "closed":
+            if now >= next_check:
+                publisher.sync()
+                if backlog(publisher.channel, queues) > value:
+                    time.sleep(0.02)
+                    continue
+                next_check = now + 0.05
         elif count >= (now - start) * value:
             time.sleep(0.001)
             continue
