@@ -109,18 +109,24 @@ def test_the_default_list_is_open_alarms_newest_first_without_steps(api, data):
 
 
 @pytest.mark.parametrize("direction", ["asc", "desc"])
-@pytest.mark.parametrize("sort", ["last_update_date", "creation_date", "state", "component"])
+@pytest.mark.parametrize("sort", ["last_update_date", "creation_date", "component"])
 def test_sorts_with_id_as_tie_breaker(api, data, sort, direction):
     ids, docs, viewer = data
-
-    def key(name):
-        doc = docs[name]
-        value = doc["state"]["val"] if sort == "state" else doc[sort]
-        return (value, doc["_id"])
-
-    expected = sorted(docs, key=key, reverse=direction == "desc")
+    expected = sorted(docs, key=lambda n: (docs[n][sort], docs[n]["_id"]))
     body = listed(api, viewer, sort=sort, direction=direction)
-    assert names(ids, body["items"]) == expected
+    assert names(ids, body["items"]) == (expected[::-1] if direction == "desc" else expected)
+
+
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_a_sort_on_state_lists_each_state_newest_first(api, data, direction):
+    ids, docs, viewer = data
+    newest = sorted(docs, key=lambda n: (docs[n]["last_update_date"], docs[n]["_id"]))[::-1]
+    expected = sorted(newest, key=lambda n: docs[n]["state"]["val"], reverse=direction == "desc")
+    for limit, page in ((50, 1), (2, 3), (5, 2)):
+        body = listed(api, viewer, sort="state", direction=direction, limit=limit, page=page)
+        assert names(ids, body["items"]) == expected[(page - 1) * limit : page * limit]
+    critical = listed(api, viewer, sort="state", direction=direction, state="3,1")["items"]
+    assert names(ids, critical) == [n for n in expected if docs[n]["state"]["val"] in (1, 3)]
 
 
 def test_sort_on_resource_puts_components_at_one_end(api, data):

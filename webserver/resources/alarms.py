@@ -2,9 +2,10 @@
 
 - ``GET /api/v2/alarms`` (viewer): a page of alarms matching the filters of
   :data:`FILTERS` (open ones by default, ``opened=false`` for resolved ones),
-  sorted by ``sort``/``direction`` then ``_id``; items omit ``steps`` unless
-  ``with_steps=true``. Without filters, a ``total`` of :data:`LARGE_TOTAL`
-  alarms or more may be a few seconds old (see there).
+  sorted by ``sort``/``direction`` then ``_id`` (``sort=state``: each state newest
+  first); items omit ``steps`` unless ``with_steps=true``. Without filters, a
+  ``total`` of :data:`LARGE_TOTAL` alarms or more may be a few seconds old (see
+  there).
 - ``GET /api/v2/alarms/counts`` (viewer): ``total``, ``by_state``,
   ``by_status``, ``problems`` (neither OK, cancelled nor in a pbehavior: what
   needs someone now) and ``in_pbehavior`` of the alarms matching the same
@@ -265,7 +266,11 @@ OPENAPI = {
             "tags": ["alarms"],
             "parameters": [
                 *_FILTER_PARAMETERS,
-                query("sort", {"type": "string", "enum": list(SORTS)}),
+                query(
+                    "sort",
+                    {"type": "string", "enum": list(SORTS)},
+                    "then _id in the same direction; state: each state newest first",
+                ),
                 query("direction", {"type": "string", "enum": ["asc", "desc"]}),
                 *PAGING,
                 query("with_steps", {"type": "boolean", "default": False}),
