@@ -4,7 +4,9 @@ Sections, in order: the start of RabbitMQ and MongoDB, the broker baseline
 (:mod:`bench.broker`), the default engine chain's sustained throughput and
 its latency at 50 % and 90 % of it (:mod:`bench.pipeline`), the fused and
 split chains with 1, 2 and 4 workers (full mode), the REST API
-(:mod:`bench.rest`) and the memory of every program idle and under load.
+(:mod:`bench.rest`), the alarm list in a storm with events flowing at half the
+default chain's throughput (:mod:`bench.storm`) and the memory of every
+program idle and under load.
 ``--profile`` adds a throughput run sampled by py-spy (the engine and the
 database) and keeps the functions that hold the most samples.
 
@@ -29,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import broker, pipeline, profile, rest
+from bench import broker, pipeline, profile, rest, storm
 from bench.stack import Stack
 from bench.stats import rounded
 from canopsis.runtime import storage
@@ -50,9 +52,11 @@ class Plan:
     budget_s: float
     intake_s: float
     profile_s: int
+    #: open alarms of each storm (:mod:`bench.storm`)
+    storms: tuple[int, ...]
 
 
-QUICK = Plan(10_000, 12, 6, 0.05, (), 0, (1_000, 10_000), 20, 2, 3, 10)
+QUICK = Plan(10_000, 12, 6, 0.05, (), 0, (1_000, 10_000), 20, 2, 3, 10, (10_000,))
 FULL = Plan(
     50_000,
     60,
@@ -65,6 +69,7 @@ FULL = Plan(
     30,
     15,
     20,
+    (10_000, 100_000),
 )
 
 
@@ -121,7 +126,8 @@ def run(plan: Plan, with_profile: bool) -> dict:
             say("profile of a throughput run (py-spy)")
             result["profile"] = _profile(stack, plan)
         say("REST API")
-        result["rest"] = _rest(stack, plan, footprint)
+        flowing = result["pipeline"]["throughput"]["events_per_s"] / 2
+        result["rest"] = _rest(stack, plan, footprint, flowing)
         footprint["start_s"] = {
             name: program.ready_seconds for name, program in stack.programs.items()
         }
@@ -254,7 +260,8 @@ def _profile(stack: Stack, plan: Plan) -> dict:
     return {name: profile.top(folder / f"{name}.txt") for name in names}
 
 
-def _rest(stack: Stack, plan: Plan, footprint: dict) -> dict:
+def _rest(stack: Stack, plan: Plan, footprint: dict, flowing: float) -> dict:
+    """The REST API's figures; the storms with events flowing at ``flowing`` per second."""
     pipeline.reset(stack, None)
     for name in pipeline.CHAIN:
         stack.engine_conf(name, numprocs=1)
@@ -273,6 +280,9 @@ def _rest(stack: Stack, plan: Plan, footprint: dict) -> dict:
     with stack.broker() as conn:
         conn.default_channel.queue_purge("Engine_cleaner")
     client.close()
+    levels = ", ".join(map(str, plan.storms))
+    say(f"  storm: {levels} open alarms just updated, {flowing:.0f} events/s flowing")
+    out["storm"] = storm.run(stack, list(plan.storms), flowing, plan.repeat, plan.budget_s)
     return out
 
 
@@ -350,19 +360,27 @@ def _cost_rows(pipe: dict) -> Iterator[tuple[str, str]]:
 def _rest_rows(rest: dict) -> Iterator[tuple[str, str]]:
     for level, queries in rest["queries"].items():
         for query in ("default_list", "filtered_list", "counts", "single"):
-            q = queries[query]
-            if "error" in q:
-                yield f"{query}, {level} open alarms", q["error"][:60]
-            else:
-                yield (
-                    f"{query}, {level} open alarms: p50 / p95 (ms)",
-                    f"{q['p50'] * 1000:.0f} / {q['p95'] * 1000:.0f}",
-                )
+            yield _timed_row(f"{query}, {level} open alarms", queries[query])
     for batch, intake in rest["intake"].items():
         yield (
             f"POST /event, batches of {batch}, {intake['clients']} clients (events/s)",
             f"{intake['events_per_s']:.0f}",
         )
+    for level, run in rest["storm"].items():
+        flow = run["flow"]
+        yield (
+            f"storm {level}: events flowing, published / taken by the engines / offered (events/s)",
+            f"{flow['events_per_s']:.0f} / {flow['taken_per_s']:.0f} / {run['offered_per_s']:.0f}",
+        )
+        for query in storm.QUERIES:
+            yield _timed_row(f"storm {level}: {query}", run[query])
+
+
+def _timed_row(label: str, q: dict) -> tuple[str, str]:
+    """The row of a timed request: p50 / p95 in ms, or its error."""
+    if "error" in q:
+        return label, q["error"][:60]
+    return f"{label}: p50 / p95 (ms)", f"{q['p50'] * 1000:.0f} / {q['p95'] * 1000:.0f}"
 
 
 def _footprint_rows(foot: dict) -> Iterator[tuple[str, str]]:

@@ -33,24 +33,34 @@ from canopsis.store import alarms
 
 CLIENTS = 4
 INSERT_CHUNK = 1000
+DAY = 86400
 
 
-def make_alarms(mix: Mix, start: int, stop: int, now: float) -> list[dict]:
-    """Open alarms ``start..stop-1``: a problem check, some acked, spread over a day."""
+def make_alarms(mix: Mix, start: int, stop: int, now: float, spread_s: float = DAY) -> list[dict]:
+    """Open alarms ``start..stop-1``: a problem check, some acked (a minute later, never
+    after ``now``), last updated within ``spread_s`` before ``now``."""
     rng = random.Random(start)
     cfg = alarm.AlarmConfig()
     docs = []
     for number in range(start, stop):
         raw = mix.check(number % mix.shape.entities, rng.randint(1, 3))
         raw["component"] = f"{raw['component']}-{number // mix.shape.entities}"
-        at = now - rng.uniform(0, 86400)
+        at = now - rng.uniform(0, spread_s)
         ev, _problems = event.normalize(raw, at)
         doc = alarm.apply_event(None, ev, at, cfg, f"k{number}").alarm
         if rng.random() < 0.3:
             ack = {**ev, "event_type": "ack", "author": "bench"}
-            doc = alarm.apply_event(doc, ack, at + 60, cfg, f"a{number}").alarm
+            doc = alarm.apply_event(doc, ack, min(at + 60, now), cfg, f"a{number}").alarm
         docs.append({**doc, "rev": 1})
     return docs
+
+
+def insert_alarms(db, mix: Mix, start: int, stop: int, spread_s: float = DAY) -> None:
+    """Insert the open alarms ``start..stop-1`` of :func:`make_alarms`, a chunk at a time
+    (each last updated within ``spread_s`` before its chunk is made)."""
+    for first in range(start, stop, INSERT_CHUNK):
+        chunk = make_alarms(mix, first, min(first + INSERT_CHUNK, stop), time.time(), spread_s)
+        db.alarms.insert_many(chunk, ordered=False)
 
 
 class Client:
@@ -97,15 +107,12 @@ def queries(stack: Stack, db, key: str, levels: list[int], repeat: int, budget_s
     alarms.ensure_indexes(db)
     mix = Mix(tag="rest")
     client = Client(stack.web_port, key)
-    now = time.time()
     results = {}
     stored = 0
     for level in levels:
         started = time.perf_counter()
-        while stored < level:
-            chunk = min(INSERT_CHUNK, level - stored)
-            db.alarms.insert_many(make_alarms(mix, stored, stored + chunk, now), ordered=False)
-            stored += chunk
+        insert_alarms(db, mix, stored, level)
+        stored = max(stored, level)
         inserted_s = time.perf_counter() - started
         ids = [doc["_id"] for doc in db.alarms.aggregate([{"$sample": {"size": 50}}])]
         singles = [f"/api/v2/alarms/{urllib.parse.quote(i, safe='')}" for i in ids]

@@ -1,11 +1,11 @@
-"""The pure parts of bench/: percentiles, the event mix and its expected counts."""
+"""The pure parts of bench/: percentiles, the event mix and its expected counts, the storm."""
 
 import math
 import time
 
 import pytest
 
-from bench import pipeline
+from bench import pipeline, rest, storm
 from bench.mix import Mix, Shape, expected, output_seq
 from bench.stats import percentile, summary
 from canopsis.domain import alarm, event
@@ -125,3 +125,29 @@ def test_the_late_rate_is_what_left_the_queues_over_the_last_third():
     ]
     assert pipeline.late_rate(samples, offset=1.0, seconds=9.0) == (3200 - 2000) / 2.0
     assert pipeline.late_rate(samples[:3], offset=1.0, seconds=9.0) is None
+
+
+def test_storm_alarms_are_all_updated_within_the_last_minute():
+    now = time.time()
+    docs = rest.make_alarms(Mix(tag="t"), 0, 2000, now, spread_s=60)
+    assert all(now - 60 <= doc["last_update_date"] <= now for doc in docs)
+    assert {doc["state"]["val"] for doc in docs} == {1, 2, 3}
+    assert 0.2 < sum(doc["ack"] is not None for doc in docs) / len(docs) < 0.4
+    assert len({doc["connector_name"] for doc in docs}) == 20
+
+
+def test_storm_events_are_checks_about_the_stored_alarms_most_keeping_their_state():
+    docs = rest.make_alarms(Mix(tag="t"), 0, 500, time.time(), spread_s=60)
+    fields = storm.FIELDS
+    targets = [{**{f: d[f] for f in fields}, "state": d["state"]["val"]} for d in docs]
+    stored = {tuple(t[f] for f in fields): t["state"] for t in targets}
+    events = storm.Storm(targets, seed=2)
+    changes = 0
+    for _ in range(5000):
+        ev = events.next()
+        identity = tuple(ev[f] for f in fields)
+        assert identity in stored and ev["event_type"] == "check" and ev["state"] in (1, 2, 3)
+        assert not event.validate(ev, 1e10)
+        changes += stored[identity] != ev["state"]
+        stored[identity] = ev["state"]
+    assert changes / 5000 == pytest.approx(1 / storm.CHANGE, abs=0.02)
