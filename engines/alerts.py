@@ -55,6 +55,7 @@ from canopsis.domain import alarm as alarms
 from canopsis.domain import alarmconfig
 from canopsis.runtime import storage
 from canopsis.runtime.engine import Engine, Retry
+from canopsis.store import alarmcounts
 from canopsis.store.alarms import OPEN, RESOLVED, ensure_indexes
 
 log = logging.getLogger("canopsis.engines.alerts")
@@ -92,9 +93,16 @@ class Alerts(Engine):
         self.changed: set[str] = set()
         #: entities known to have no open alarm (see the module doc)
         self.no_alarm: set[str] = set()
+        #: this process's counts of the open alarms (made by :meth:`setup`), and whether a
+        #: batch recorded there is not settled yet (it failed)
+        self.ledger: alarmcounts.Ledger
+        self.unsettled = False
 
     def setup(self) -> None:
         ensure_indexes(self.db)
+        self.ledger = alarmcounts.Ledger(self.db, f"{self.name}/{self.outbox.place or '-'}")
+        alarmcounts.ensure_base(self.db)
+        self.ledger.recover()
         days = self.options["resolved_retention_days"]
         storage.ensure_ttl(self.db[RESOLVED], "resolved_at", days * 86400)
 
@@ -148,15 +156,28 @@ class Alerts(Engine):
         self._forget_batch()
 
     def _store(self) -> None:
-        """Write each changed alarm; Retry when another process changed or opened one."""
-        writes = []
+        """Write each changed alarm, its counts recorded first (see
+        :mod:`canopsis.store.alarmcounts`); Retry when another process changed or opened one."""
+        if self.unsettled:
+            self.ledger.recover()
+            self.unsettled = False
+        moves, writes, changes = [], [], []
         for eid in sorted(self.changed):
             before, after = self.loaded[eid], self.current[eid]
             if before is not None and before["_id"] != after["_id"]:
-                _move(self.db, before)
-            writes.append(_write(before, after))
+                moves.append(before)
+                changes.append((before["_id"], 0, alarmcounts.change(before, None)))
+                before = None
+            write = _write(before, after, self.ledger.owner)
+            writes.append(write)
+            rev = 1 if before is None else before.get("rev", 0) + 1
+            changes.append((after["_id"], rev, alarmcounts.change(before, after)))
         if not writes:
             return
+        self.ledger.begin(changes)
+        self.unsettled = True
+        for before in moves:
+            _move(self.db, before)
         try:
             result = self.db[OPEN].bulk_write(writes, ordered=False)
         except BulkWriteError as exc:
@@ -169,6 +190,8 @@ class Alerts(Engine):
                 f"{expected - result.matched_count} alarms changed by another process during "
                 "the batch"
             )
+        self.ledger.commit()
+        self.unsettled = False
 
     def discard(self) -> None:
         """A failed batch: forget it, and what this worker believed of its entities."""
@@ -185,29 +208,50 @@ class Alerts(Engine):
         for doc in self.db[OPEN].find(timed_query()):
             outcome = alarms.on_beat(doc, now, self.cfg)
             alarm = outcome.alarm if outcome.changed else doc
-            if outcome.changed and not _replace(self.db, doc, alarm):
+            if outcome.changed and not _replace(self.db, self.ledger, doc, alarm):
                 continue
             if alarm["resolved"] is not None:
-                moved += _move(self.db, alarm)
+                moved += _move_counted(self.db, self.ledger, alarm)
         if moved:
             log.info("%d resolved alarms moved to %s", moved, RESOLVED)
 
 
-def _write(before: dict | None, after: dict) -> InsertOne | ReplaceOne:
-    """The write turning ``before`` (as loaded; None or resolved: a new alarm) into ``after``."""
-    if before is None or before["_id"] != after["_id"]:
-        return InsertOne({**after, "rev": 1})
-    return ReplaceOne({"_id": before["_id"], "rev": before.get("rev", 0)}, _next_rev(before, after))
-
-
-def _next_rev(before: dict, after: dict) -> dict:
-    return {**after, "rev": before.get("rev", 0) + 1}
-
-
-def _replace(db: Database, before: dict, after: dict) -> bool:
-    """Write ``after`` if ``before``'s revision is still the stored one."""
+def _write(before: dict | None, after: dict, owner: str) -> InsertOne | ReplaceOne:
+    """The write by ``owner`` turning ``before`` (as loaded; None: a new alarm) into
+    ``after``."""
+    if before is None:
+        return InsertOne({**after, "rev": 1, alarmcounts.WRITTEN_BY: owner})
     query = {"_id": before["_id"], "rev": before.get("rev", 0)}
-    return db[OPEN].replace_one(query, _next_rev(before, after)).matched_count == 1
+    return ReplaceOne(query, _next_rev(before, after, owner))
+
+
+def _next_rev(before: dict, after: dict, owner: str) -> dict:
+    return {**after, "rev": before.get("rev", 0) + 1, alarmcounts.WRITTEN_BY: owner}
+
+
+def _replace(db: Database, ledger: alarmcounts.Ledger, before: dict, after: dict) -> bool:
+    """Write ``after`` if ``before``'s revision is still the stored one, its counts recorded
+    first."""
+    rev = before.get("rev", 0) + 1
+    ledger.begin([(before["_id"], rev, alarmcounts.change(before, after))])
+    query = {"_id": before["_id"], "rev": before.get("rev", 0)}
+    written = db[OPEN].replace_one(query, _next_rev(before, after, ledger.owner)).matched_count
+    if written:
+        ledger.commit()
+    else:
+        ledger.recover()
+    return written == 1
+
+
+def _move_counted(db: Database, ledger: alarmcounts.Ledger, alarm: dict) -> int:
+    """:func:`_move`, its counts recorded first."""
+    ledger.begin([(alarm["_id"], 0, alarmcounts.change(alarm, None))])
+    moved = _move(db, alarm)
+    if moved:
+        ledger.commit()
+    else:  # another process moved it, and counted it
+        ledger.recover()
+    return moved
 
 
 def _move(db: Database, alarm: dict) -> int:

@@ -126,9 +126,10 @@ class Chain:
         for engine in self.engines:
             engine.attach(outbox)
 
-    def connect(self, emit: Callable[[dict], None]) -> None:
-        """Let the engines emit events through ``emit`` (the runner's publisher)."""
-        self.attach(replace(self.outbox, emit=emit))
+    def connect(self, emit: Callable[[dict], None], place: str = "") -> None:
+        """Let the engines emit events through ``emit`` (the runner's publisher), running at
+        ``place`` (see :class:`~canopsis.runtime.engine.Outbox`)."""
+        self.attach(replace(self.outbox, emit=emit, place=place))
 
     @property
     def next(self) -> str:

@@ -250,11 +250,14 @@ class Outbox:
     ``emit(event)`` publishes a new event to ``canopsis.events`` at once, confirmed by the
     broker (the runner gives it); ``refuse(engine, body, reasons, routing_key)`` adds a
     dead letter to the batch in progress, written with the batch's other writes (the chain
-    gives it). None: what runs the engine does not offer it.
+    gives it). None: what runs the engine does not offer it. ``place`` names the process.
     """
 
     emit: Callable[[dict], None] | None = None
     refuse: Refuse | None = None
+    #: where the engine runs, the same across its restarts (``<host>/<worker or ->``); empty
+    #: when what runs it does not say
+    place: str = ""
 
 
 class Engine:

@@ -109,7 +109,7 @@ class Runner(amqp.ConsumerBase):
         self.beats = Beats(chain, db, self.host, worker)
         #: this process in the leases (:mod:`canopsis.runtime.lease`)
         self.holder = self.beats.holder
-        chain.connect(self.emit)
+        chain.connect(self.emit, f"{self.host}/{'-' if worker is None else worker}")
 
     # kombu ConsumerMixin hooks
 

@@ -8,6 +8,7 @@ entity is disabled, the context engine at each beat).
 
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from pymongo import ASCENDING, DESCENDING
@@ -18,7 +19,7 @@ RESOLVED = "alarms_resolved"
 STATES = range(4)
 STATUSES = range(5)
 #: the fields never answered (internal to the alerts engine)
-HIDDEN = {"event_keys": 0, "rev": 0}
+HIDDEN = {"event_keys": 0, "rev": 0, "written_by": 0}
 #: the equality filters, the indexed ones first (see :func:`query`)
 EQUALITIES = ("component", "connector_name", "resource", "connector")
 
@@ -168,6 +169,22 @@ def counts(db: Database, collection: str, query: dict) -> dict:
         "planned": {"$ne": [{"$ifNull": ["$pbehavior.id", None]}, None]},
     }
     pipeline = [{"$match": query}, {"$group": {"_id": kinds, "n": {"$sum": 1}}}]
+    groups = db[collection].aggregate(pipeline)
+    return tally(
+        (
+            g["_id"].get("state"),
+            g["_id"].get("status"),
+            g["_id"]["cancelled"],
+            g["_id"]["planned"],
+            g["n"],
+        )
+        for g in groups
+    )
+
+
+def tally(groups: Iterable[tuple[object, object, bool, bool, int]]) -> dict:
+    """The counts of :func:`counts` from groups of alarms: each its state, status, whether
+    cancelled and in a pbehavior, and how many alarms."""
     found = {
         "total": 0,
         "by_state": dict.fromkeys(map(str, STATES), 0),
@@ -175,17 +192,15 @@ def counts(db: Database, collection: str, query: dict) -> dict:
         "problems": 0,
         "in_pbehavior": 0,
     }
-    for group in db[collection].aggregate(pipeline):
-        kind, n = group["_id"], group["n"]
+    for state, status, cancelled, planned, n in groups:
         found["total"] += n
-        for name in ("state", "status"):
-            key = str(kind.get(name))
-            if key in found[f"by_{name}"]:
-                found[f"by_{name}"][key] += n
-        if kind["planned"]:
+        for name, value in (("state", state), ("status", status)):
+            if str(value) in found[f"by_{name}"]:
+                found[f"by_{name}"][str(value)] += n
+        if planned:
             found["in_pbehavior"] += n
         # canopsis.domain.alarm.is_problem
-        elif not kind["cancelled"] and isinstance(kind.get("state"), int) and kind["state"] > 0:
+        elif not cancelled and isinstance(state, int) and state > 0:
             found["problems"] += n
     return found
 

@@ -29,6 +29,8 @@ from canopsis.domain import alarm, metrics
 from canopsis.domain.event import routing_key
 from canopsis.ops import config
 from canopsis.runtime import amqp, storage, topology
+from canopsis.store import alarmcounts
+from canopsis.store import alarms as alarm_store
 from tests.conftest import ApiClient, EngineProcess, wait_for_broker
 from tests.helpers import check_event
 
@@ -319,6 +321,11 @@ def wait_applied(db, prefix: str, events: list[dict], timeout: float = 120) -> d
     return stored(db, prefix)
 
 
+def assert_counts_kept(db) -> None:
+    """The counts the alerts engine keeps are those of the open alarms stored."""
+    assert alarmcounts.summed(db) == alarm_store.counts(db, alarm_store.OPEN, {})
+
+
 def acknowledged(proc: EngineProcess) -> int:
     """The messages a stopped engine says it acknowledged."""
     return int(proc.text().rstrip().rsplit("stopped: ", 1)[1].split()[0])
@@ -345,6 +352,7 @@ def test_kill_9_in_the_middle_of_a_stream_loses_nothing_and_duplicates_nothing(s
     second = start(site, *CHAIN)
     try:
         assert wait_applied(db, "kill", events) == expected(events)
+        assert_counts_kept(db)
     finally:
         stop(second)
 
@@ -528,6 +536,7 @@ def test_kill_9_of_the_database_under_load_loses_no_acknowledged_event(site, db,
         assert (alarms, components, resources) == (entities, entities, entities)
         mark = db.durable_marks.find_one({"_id": f"{socket.gethostname()}/Engine_cleaner"})
         assert mark["batches"] > 0  # each batch was made durable
+        assert_counts_kept(db)
     finally:
         stop(proc)
 

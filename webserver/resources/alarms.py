@@ -9,10 +9,12 @@
 - ``GET /api/v2/alarms/counts`` (viewer): ``total``, ``by_state``,
   ``by_status``, ``problems`` (neither OK, cancelled nor in a pbehavior: what
   needs someone now) and ``in_pbehavior`` of the alarms matching the same
-  filters, from one aggregation. ``in_maintenance=true`` selects the alarms
-  whose entity is in a pbehavior (maintenance, pause or inactive), ``false``
-  the others; ``entity_disabled=true`` those flagged ``entity_disabled`` (their
-  entity, or their resource's component, is disabled: its events are dropped, see
+  filters: without filters, the counts the alerts engine keeps
+  (:mod:`canopsis.store.alarmcounts`), else one aggregation.
+  ``in_maintenance=true`` selects the alarms whose entity is in a pbehavior
+  (maintenance, pause or inactive), ``false`` the others; ``entity_disabled=true``
+  those flagged ``entity_disabled`` (their entity, or their resource's component, is
+  disabled: its events are dropped, see
   :func:`canopsis.store.alarms.flag_entity_disabled`), ``false`` the others.
 - ``GET /api/v2/alarms/{alarm_id}`` (viewer): one open or resolved alarm with its steps.
 - ``GET /api/v2/alarms/{alarm_id}/history`` (viewer): the history of the
@@ -38,7 +40,7 @@ import falcon
 
 from canopsis.domain import event
 from canopsis.domain.schemas import object_schema
-from canopsis.store import alarms, eventlog
+from canopsis.store import alarmcounts, alarms, eventlog
 from canopsis.store.alarms import (
     LARGE_TOTAL,
     STATES,
@@ -177,7 +179,7 @@ class AlarmPath(Resource):
         q = Query(req, FILTERS)
         filters = read_filters(q)
         q.check()
-        return alarms.counts(self.api.db, filters.collection, filters.query())
+        return alarmcounts.counts(self.api.db, filters.collection, filters.query())
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, rest: str) -> None:
         alarm_actions.post(self.api, req, resp, rest)

@@ -23,7 +23,7 @@ import falcon
 
 from canopsis.domain.values import is_number
 from canopsis.runtime import deadletters, enginehealth
-from canopsis.store import alarms
+from canopsis.store import alarmcounts, alarms
 from canopsis.store.engines import last_reports
 from canopsis.webserver.api import Api, Resource
 from canopsis.webserver.http import require
@@ -55,7 +55,7 @@ def _family(name: str, help_text: str, samples: list[tuple[dict, object]]) -> li
 
 
 def exposition(db) -> str:
-    counts = alarms.counts(db, alarms.OPEN, {})
+    counts = alarmcounts.counts(db, alarms.OPEN, {})
     lines = _family(
         "canopsis_alarms",
         "Open alarms by state.",
