@@ -355,6 +355,10 @@ def _cost_rows(pipe: dict) -> Iterator[tuple[str, str]]:
         yield f"CPU s per 1,000 events: {name}", f"{cost['cpu_s_per_1000_events']:.2f}"
     for statement, ms in list(best["db_ms_per_1000_events"].items())[:DB_ROWS]:
         yield f"MongoDB ms per 1,000 events: {statement}", f"{ms:.0f}"
+    statements = best.get("db_statements_per_1000_events", {})
+    yield "MongoDB statements per 1,000 events", f"{sum(statements.values()):.0f}"
+    for statement, n in list(statements.items())[:DB_ROWS]:
+        yield f"MongoDB statements per 1,000 events: {statement}", f"{n:.0f}"
 
 
 def _rest_rows(rest: dict) -> Iterator[tuple[str, str]]:

@@ -374,7 +374,9 @@ def run(
     empty = _wait_empty(stack, queues, timeout=600)
     with stack.broker() as conn:
         after = monitor.sample(conn.channel())
-    db_time = statement_time(top_before, client.admin.command("top")["totals"], stack.database)
+    top_after = client.admin.command("top")["totals"]
+    db_time = statement_time(top_before, top_after, stack.database)
+    db_count = statement_time(top_before, top_after, stack.database, "count")
     _stop(monitor, poller)
     want, got, wrong = _check_counts(db, mix, seed_stream, count, (start, stop))
     client.close()
@@ -397,6 +399,7 @@ def run(
         "mismatches": wrong,
         "programs": _costs(before, after, count, monitor.programs, generator_cpu),
         "db_ms_per_1000_events": {key: ms * 1000 / count for key, ms in db_time.items()},
+        "db_statements_per_1000_events": {key: n * 1000 / count for key, n in db_count.items()},
         "queue_depth": _depths(monitor.samples, start - monitor.start_at),
     }
     return result
@@ -491,20 +494,24 @@ def late_rate(samples: list[dict], offset: float, seconds: float) -> float | Non
 TOP_OPERATIONS = ("queries", "getmore", "insert", "update", "remove", "commands")
 
 
-def statement_time(before: dict, after: dict, database: str) -> dict[str, float]:
-    """Milliseconds spent between two ``top`` readings, by ``collection.operation``, most first.
+def statement_time(
+    before: dict, after: dict, database: str, field: str = "time"
+) -> dict[str, float]:
+    """Milliseconds spent between two ``top`` readings, by ``collection.operation``, most first
+    (``field="count"``: the statements run instead).
 
     Only the namespaces of ``database`` count (the poller's reads included).
     """
+    scale = 1000 if field == "time" else 1
     spent = {}
     for namespace, ops in after.items():
         db, _, collection = namespace.partition(".")
         if db != database or not isinstance(ops, dict):
             continue
         for op in TOP_OPERATIONS:
-            was = before.get(namespace, {}).get(op, {}).get("time", 0)
-            if ops[op]["time"] > was:
-                spent[f"{collection}.{op}"] = (ops[op]["time"] - was) / 1000
+            was = before.get(namespace, {}).get(op, {}).get(field, 0)
+            if ops[op][field] > was:
+                spent[f"{collection}.{op}"] = (ops[op][field] - was) / scale
     return dict(sorted(spent.items(), key=lambda item: -item[1]))
 
 

@@ -113,6 +113,10 @@ def test_statement_time_is_the_growth_of_top_in_the_database_most_first():
         "alarms.update": 4.0,
         "alarms.queries": 2.0,
     }
+    assert pipeline.statement_time(before, after, "cps", "count") == {
+        "alarms.queries": 1,
+        "entities.update": 1,
+    }
 
 
 def test_the_late_rate_is_what_left_the_queues_over_the_last_third():
