@@ -126,13 +126,38 @@ def summed(db: Database) -> dict | None:
     """The counts of the open alarms as ``counts`` (:mod:`canopsis.store.alarms`) gives
     them, from the ledgers; None when there are none (no alerts engine ran on this
     database yet)."""
+    buckets = _buckets(db)
+    if buckets is None:
+        return None
+    return alarms.tally(_group(name, n) for name, n in buckets.items())
+
+
+def matching(db: Database, filters: alarms.Filters) -> int | None:
+    """How many alarms ``filters`` selects, from the ledgers, when it selects open alarms on
+    their state and status only; else None (and None without ledgers)."""
+    if filters != alarms.Filters(states=filters.states, statuses=filters.statuses):
+        return None
+    buckets = _buckets(db)
+    if buckets is None:
+        return None
+    found = 0
+    for name, n in buckets.items():
+        state, status, _cancelled, _planned, _n = _group(name, n)
+        if (not filters.states or state in filters.states) and (
+            not filters.statuses or status in filters.statuses
+        ):
+            found += n
+    return found
+
+
+def _buckets(db: Database) -> Counter[str] | None:
     docs = list(db[COUNTS].find({}, {"counts": 1}))
     if not any(doc["_id"] == BASE for doc in docs):
         return None
     buckets: Counter[str] = Counter()
     for doc in docs:
         buckets.update(doc.get("counts") or {})
-    return alarms.tally(_group(name, n) for name, n in buckets.items())
+    return buckets
 
 
 def _group(name: str, n: int) -> tuple[int | None, int | None, bool, bool, int]:

@@ -42,6 +42,30 @@ def test_batches_beats_and_restarts_keep_the_counts(mongo_db):
     assert alarmcounts.summed(mongo_db) == counted(mongo_db)
 
 
+def test_the_total_of_a_list_filtered_on_state_and_status_comes_from_the_counts(api):
+    alerts = Alerts("alerts", OPTIONS, api.db)
+    alerts.setup()
+    batch(alerts, *(event(f"e{n}", state=1 + n % 3) for n in range(12)))
+    batch(alerts, event("e0", state=0), event("e3", event_type="cancel"))
+    viewer = api.as_role("viewer")
+    for params, query in (
+        ({}, {}),
+        ({"state": "3"}, {"state.val": 3}),
+        ({"state": "1,0"}, {"state.val": {"$in": [0, 1]}}),
+        ({"status": "1", "state": "2"}, {"status.val": 1, "state.val": 2}),
+        ({"status": "4"}, {"status.val": 4}),
+    ):
+        filters = alarms.Filters(
+            states=[int(v) for v in params.get("state", "").split(",") if v],
+            statuses=[int(v) for v in params.get("status", "").split(",") if v],
+        )
+        stored = api.db.alarms.count_documents(query)
+        assert alarmcounts.matching(api.db, filters) == stored, params
+        listed = api.simulate_get("/api/v2/alarms", params=params, headers=viewer).json
+        assert listed["total"] == stored, params
+    assert alarmcounts.matching(api.db, alarms.Filters(states=[3], acked=True)) is None
+
+
 def test_a_batch_cut_short_is_counted_by_what_it_wrote(mongo_db):
     """A batch recorded as pending turns three alarms critical, then its process dies: one
     alarm was written, one was not, and one was written by another process first (at the

@@ -3,9 +3,11 @@
 - ``GET /api/v2/alarms`` (viewer): a page of alarms matching the filters of
   :data:`FILTERS` (open ones by default, ``opened=false`` for resolved ones),
   sorted by ``sort``/``direction`` then ``_id`` (``sort=state``: each state newest
-  first); items omit ``steps`` unless ``with_steps=true``. Without filters, a
-  ``total`` of :data:`LARGE_TOTAL` alarms or more may be a few seconds old (see
-  there).
+  first); items omit ``steps`` unless ``with_steps=true``. Open alarms filtered on
+  nothing but state and status: the ``total`` is from the counts the alerts engine
+  keeps (:mod:`canopsis.store.alarmcounts`); else it is counted, and without filters
+  (no alerts engine yet) one of :data:`LARGE_TOTAL` alarms or more may be a few
+  seconds old (see there).
 - ``GET /api/v2/alarms/counts`` (viewer): ``total``, ``by_state``,
   ``by_status``, ``problems`` (neither OK, cancelled nor in a pbehavior: what
   needs someone now) and ``in_pbehavior`` of the alarms matching the same
@@ -136,7 +138,9 @@ class Alarms:
         with_steps = q.boolean("with_steps", False)
         q.check()
         db, collection, query = self.api.db, filters.collection, filters.query()
-        total = self.totals.count(db, collection, query)
+        total = alarmcounts.matching(db, filters)
+        if total is None:
+            total = self.totals.count(db, collection, query)
         order = (SORTS[sort], direction)
         found = alarms.page(db, collection, query, order, (page - 1) * limit, limit, with_steps)
         resp.media = page_body(found, total, page, limit)
@@ -260,9 +264,11 @@ OPENAPI = {
         "get": {
             "summary": "A page of alarms",
             "description": (
-                "Open alarms by default; items omit steps unless with_steps=true. Without "
-                f"filters, a total of {LARGE_TOTAL} or more may be {TOTAL_MAX_AGE_S:g} s old, "
-                f"or {TOTAL_AGE_FACTOR} times what counting it took."
+                "Open alarms by default; items omit steps unless with_steps=true. Filtered on "
+                "nothing but state and status, the total is from the counts the alerts engine "
+                "keeps; without filters before the alerts engine ran, a total of "
+                f"{LARGE_TOTAL} or more may be {TOTAL_MAX_AGE_S:g} s old, or "
+                f"{TOTAL_AGE_FACTOR} times what counting it took."
             ),
             "operationId": "listAlarms",
             "tags": ["alarms"],
