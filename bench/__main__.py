@@ -32,8 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import broker, pipeline, profile, rest, storm
-from bench.stack import Stack
+from bench.stack import REPO, Stack
 from bench.stats import rounded
+from canopsis.ops import config, dbserver
 from canopsis.runtime import storage
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -98,7 +99,20 @@ def machine() -> dict:
             name: importlib.metadata.version(name)
             for name in ("kombu", "amqp", "pymongo", "SecantusDB", "falcon", "gunicorn")
         },
+        "database_server": _database_server(),
     }
+
+
+def _database_server() -> str:
+    """The embedded server the benchmark runs (``etc/mongo.conf``'s ``server``), with its
+    version."""
+    server = config.load("mongo", REPO / "etc" / "mongo.conf")["server"]
+    binary = Path(sys.executable).parent / dbserver.SERVERS[server]
+    if server == "rust" and binary.exists():
+        return subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.split(
+            "\n"
+        )[0]
+    return "secantusd-py " + importlib.metadata.version("SecantusDB")
 
 
 def say(text: str) -> None:
