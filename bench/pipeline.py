@@ -374,13 +374,11 @@ def run(
     empty = _wait_empty(stack, queues, timeout=600)
     with stack.broker() as conn:
         after = monitor.sample(conn.channel())
-    top_after = client.admin.command("top")["totals"]
-    db_time = statement_time(top_before, top_after, stack.database)
-    db_count = statement_time(top_before, top_after, stack.database, "count")
+    db_cost = _per_1000(top_before, client.admin.command("top")["totals"], stack.database, count)
     _stop(monitor, poller)
     want, got, wrong = _check_counts(db, mix, seed_stream, count, (start, stop))
     client.close()
-    result = {
+    return {
         "layout": layout.name,
         "mode": mode,
         "offered_per_s": value if mode == "rate" else None,
@@ -398,11 +396,20 @@ def run(
         "counts_match": not wrong,
         "mismatches": wrong,
         "programs": _costs(before, after, count, monitor.programs, generator_cpu),
-        "db_ms_per_1000_events": {key: ms * 1000 / count for key, ms in db_time.items()},
-        "db_statements_per_1000_events": {key: n * 1000 / count for key, n in db_count.items()},
+        **db_cost,
         "queue_depth": _depths(monitor.samples, start - monitor.start_at),
     }
-    return result
+
+
+def _per_1000(before: dict, after: dict, database: str, events: int) -> dict:
+    """The database's time and statements per 1,000 events between two ``top`` readings."""
+    return {
+        f"db_{name}_per_1000_events": {
+            key: value * 1000 / events
+            for key, value in statement_time(before, after, database, field).items()
+        }
+        for name, field in (("ms", "time"), ("statements", "count"))
+    }
 
 
 def _started(
