@@ -321,9 +321,21 @@ def wait_applied(db, prefix: str, events: list[dict], timeout: float = 120) -> d
     return stored(db, prefix)
 
 
-def assert_counts_kept(db) -> None:
-    """The counts the alerts engine keeps are those of the open alarms stored."""
-    assert alarmcounts.summed(db) == alarm_store.counts(db, alarm_store.OPEN, {})
+def counts_gap(db) -> dict[str, int]:
+    """How far the counts the alerts engine keeps are from counting the open alarms, by
+    figure (other modules' tests delete alarms directly, which the kept counts do not see;
+    none kept yet: no gap, the next alerts process counts what is there)."""
+    kept = alarmcounts.summed(db)
+    if kept is None:
+        return {}
+    counted = alarm_store.counts(db, alarm_store.OPEN, {})
+    flat = {}
+    for name, value in counted.items():
+        pairs = value.items() if isinstance(value, dict) else [("", value)]
+        for key, n in pairs:
+            mine = kept[name][key] if key else kept[name]
+            flat[f"{name}{key}"] = mine - n
+    return {name: gap for name, gap in flat.items() if gap}
 
 
 def acknowledged(proc: EngineProcess) -> int:
@@ -332,6 +344,7 @@ def acknowledged(proc: EngineProcess) -> int:
 
 
 def test_kill_9_in_the_middle_of_a_stream_loses_nothing_and_duplicates_nothing(site, db):
+    gap = counts_gap(db)
     events = stream("kill")
     first = start(site, *CHAIN)
     try:
@@ -352,7 +365,7 @@ def test_kill_9_in_the_middle_of_a_stream_loses_nothing_and_duplicates_nothing(s
     second = start(site, *CHAIN)
     try:
         assert wait_applied(db, "kill", events) == expected(events)
-        assert_counts_kept(db)
+        assert counts_gap(db) == gap  # the kept counts followed every change
     finally:
         stop(second)
 
@@ -511,6 +524,7 @@ def test_kill_9_of_the_database_under_load_loses_no_acknowledged_event(site, db,
         for e in range(entities)
     ]
     rng = random.Random(run)
+    gap = counts_gap(db)
     proc = start(site, *CHAIN)
     try:
         with ThreadPoolExecutor(1) as pool, kombu.Connection(site.amqp_url) as conn:
@@ -536,7 +550,7 @@ def test_kill_9_of_the_database_under_load_loses_no_acknowledged_event(site, db,
         assert (alarms, components, resources) == (entities, entities, entities)
         mark = db.durable_marks.find_one({"_id": f"{socket.gethostname()}/Engine_cleaner"})
         assert mark["batches"] > 0  # each batch was made durable
-        assert_counts_kept(db)
+        assert counts_gap(db) == gap  # the kept counts followed every change
     finally:
         stop(proc)
 
