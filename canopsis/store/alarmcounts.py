@@ -161,9 +161,14 @@ def _buckets(db: Database) -> Counter[str] | None:
 
 
 def _group(name: str, n: int) -> tuple[int | None, int | None, bool, bool, int]:
+    """The group of :func:`canopsis.store.alarms.tally` of the ``n`` alarms of bucket ``name``."""
     state, status, cancelled, planned = name.split("_")
-    value = lambda text: None if text == "None" else int(text)  # noqa: E731
-    return value(state), value(status), cancelled == "c", planned == "p", n
+    return _number(state), _number(status), cancelled == "c", planned == "p", n
+
+
+def _number(text: str) -> int | None:
+    """A state or status of a bucket name (``None``: the alarm had none)."""
+    return None if text == "None" else int(text)
 
 
 def counts(db: Database, collection: str, query: dict) -> dict:
