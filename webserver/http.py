@@ -1,5 +1,6 @@
 """What every resource uses to read a request: JSON bodies, query parameters, paging."""
 
+import base64
 import functools
 import json
 import math
@@ -217,6 +218,21 @@ class Query:
             return None
         return converted
 
+    def cursor(self, name: str, fits: Callable[[list], bool]) -> list | None:
+        """The values of a :func:`cursor` (a page's ``next``) if ``fits`` says they are those of
+        this request, else None and the error."""
+        value = self._one(name)
+        if value is None:
+            return None
+        try:
+            values = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        except (ValueError, RecursionError):  # not base64, not UTF-8, not JSON, too deep
+            values = None
+        if not isinstance(values, list) or not fits(values):
+            self.fields[name] = "not the next of a page with the same sort and direction"
+            return None
+        return values
+
     def paging(self) -> tuple[int, int]:
         """``(page, limit)``: page from 1, limit 1 to :data:`MAX_LIMIT` (default 50)."""
         page = self.integer("page", 1, 1, 1_000_000)
@@ -235,6 +251,13 @@ def page_body(items: list, total: int, page: int, limit: int) -> dict:
     if page > last:
         raise bad_request({"page": f"beyond the last page, {last}"}, "no such page")
     return {"items": items, "total": total, "page": page, "limit": limit}
+
+
+def cursor(values: list) -> str:
+    """An opaque text holding ``values`` (JSON), safe in a query string, read back by
+    :meth:`Query.cursor`."""
+    text = json.dumps(values, separators=(",", ":"), ensure_ascii=False)
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def list_body(items: list) -> dict:

@@ -136,18 +136,22 @@ PAGING = [
 ]
 
 
-def page_of(item: dict) -> dict:
-    """The schema of a paged list (:func:`canopsis.webserver.http.page_body`)."""
+def page_of(item: dict, cursor: str = "") -> dict:
+    """The schema of a paged list (:func:`canopsis.webserver.http.page_body`), with the
+    ``next`` cursor described by ``cursor`` when given."""
+    properties = {
+        "items": {"type": "array", "items": item},
+        "total": {"type": "integer", "minimum": 0},
+        "page": {"type": "integer", "minimum": 1},
+        "limit": {"type": "integer", "minimum": 1},
+    }
+    if cursor:
+        properties["next"] = {"type": ["string", "null"], "description": cursor}
     return {
         "type": "object",
-        "required": ["items", "total", "page", "limit"],
+        "required": list(properties),
         "additionalProperties": False,
-        "properties": {
-            "items": {"type": "array", "items": item},
-            "total": {"type": "integer", "minimum": 0},
-            "page": {"type": "integer", "minimum": 1},
-            "limit": {"type": "integer", "minimum": 1},
-        },
+        "properties": properties,
     }
 
 

@@ -242,27 +242,89 @@ def page(
     skip: int,
     limit: int,
     with_steps: bool = False,
+    after: list | None = None,
 ) -> list[dict]:
     """The alarms of ``collection`` matching ``query``, sorted by ``order`` (a field and a
     direction) then ``_id``, from ``skip`` on, at most ``limit``; without their steps unless
-    ``with_steps``.
+    ``with_steps``. Given ``after``, the start of a walk through the pages (epoch seconds)
+    then the :func:`position` of an alarm in that order, the page holds the alarms after it
+    not updated since the walk started (keyset paging: an alarm updated meanwhile, which
+    may have moved ahead, was or will be seen by the next walk; one that was not is never
+    answered twice nor skipped, whatever changes around it).
 
     Newest first, the recent ones are looked at first (:data:`RECENT_SPANS`). Sorted on a
     field of :data:`FEW_VALUES` (the state), the alarms of each value in turn, newest first
     within a value: each value's page is then found among the recent alarms too.
     """
     projection = dict(HIDDEN) if with_steps else {**HIDDEN, "steps": 0}
+    coll = db[collection]
     field, direction = order
+    if after is not None:
+        since, *where = after
+        query = _also(query, NEWEST[0], {"$lte": since})
     if field not in FEW_VALUES:
-        return _newest(db[collection], query, order, skip, limit, projection)
+        if after is not None:
+            query = _beyond(query, field, direction, where)
+        return _newest(coll, query, order, skip, limit, projection)
     found: list[dict] = []
     for value in sorted(FEW_VALUES[field], reverse=direction < 0):
+        one = _also(query, field, value)
+        if after is not None:
+            if value == where[0]:
+                one = _beyond(one, NEWEST[0], NEWEST[1], where[1:])
+            elif (value - where[0]) * direction < 0:
+                continue
         wanted = skip + limit - len(found)
-        one = _newest(db[collection], _also(query, field, value), NEWEST, 0, wanted, projection)
-        found += one
+        found += _newest(coll, one, NEWEST, 0, wanted, projection)
         if len(found) >= skip + limit:
             break
     return found[skip : skip + limit]
+
+
+def position(alarm: dict, field: str) -> list:
+    """Where ``alarm`` stands in a :func:`page` sorted on ``field``: the values it is
+    sorted by, then its ``_id``."""
+    if field in FEW_VALUES:
+        return [_value(alarm, field), alarm.get(NEWEST[0]), alarm["_id"]]
+    return [_value(alarm, field), alarm["_id"]]
+
+
+def is_position(values: list, field: str) -> bool:
+    """Whether ``values`` (read from a client) are a :func:`position` in a page sorted on
+    ``field``."""
+    if not values or not isinstance(values[-1], str):
+        return False
+    keys = values[:-1]
+    if field in FEW_VALUES:
+        value, date = keys if len(keys) == 2 else (None, None)
+        return value in FEW_VALUES[field] and _number(value) and _number(date)
+    return len(keys) == 1 and (keys[0] is None or isinstance(keys[0], str) or _number(keys[0]))
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _value(alarm: dict, path: str) -> object:
+    for name in path.split("."):
+        alarm = alarm.get(name) if isinstance(alarm, dict) else None
+    return alarm
+
+
+def _beyond(query: dict, field: str, direction: int, after: list) -> dict:
+    """``query`` and after ``after`` (a value of ``field``, an ``_id``) in the order of
+    ``field`` then ``_id``, both in ``direction``; a missing ``field`` (null) sorts first."""
+    value, last_id = after
+    op = "$gt" if direction > 0 else "$lt"
+    tie = {field: value, "_id": {op: last_id}}
+    if value is None:
+        beyond = [{field: {"$ne": None}}] if direction > 0 else []
+    else:
+        beyond = [{field: {op: value}}, *([{field: None}] if direction < 0 else [])]
+    clause = {"$or": [*beyond, tie]}
+    if "$or" in query:
+        return {**query, "$and": [*query.get("$and", []), clause]}
+    return {**query, **clause}
 
 
 def _newest(coll, query: dict, order: tuple[str, int], skip: int, limit: int, projection) -> list:

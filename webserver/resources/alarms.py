@@ -3,7 +3,9 @@
 - ``GET /api/v2/alarms`` (viewer): a page of alarms matching the filters of
   :data:`FILTERS` (open ones by default, ``opened=false`` for resolved ones),
   sorted by ``sort``/``direction`` then ``_id`` (``sort=state``: each state newest
-  first); items omit ``steps`` unless ``with_steps=true``. Open alarms filtered on
+  first); items omit ``steps`` unless ``with_steps=true``. Each page's ``next`` is the
+  ``after`` of the next one (keyset paging, consistent while alarms change; ``page``
+  skips, which may repeat or miss alarms that move meanwhile). Open alarms filtered on
   nothing but state and status: the ``total`` is from the counts the alerts engine
   keeps (:mod:`canopsis.store.alarmcounts`); else it is counted, and without filters
   (no alerts engine yet) one of :data:`LARGE_TOTAL` alarms or more may be a few
@@ -36,6 +38,7 @@ authenticated principal: the user's name, or ``key:<key id>/<description>``
 for an API key (:func:`canopsis.domain.auth.key_author`).
 """
 
+import time
 from datetime import UTC, datetime
 
 import falcon
@@ -52,7 +55,7 @@ from canopsis.store.alarms import (
 )
 from canopsis.webserver.api import Api, Resource
 from canopsis.webserver.errors import ApiError
-from canopsis.webserver.http import Query, page_body, require
+from canopsis.webserver.http import Query, cursor, page_body, require
 from canopsis.webserver.openapi import (
     OBJECT,
     PAGING,
@@ -123,6 +126,15 @@ def read_filters(q: Query) -> alarms.Filters:
     )
 
 
+def _fits(values: list, sort: str, direction: int) -> bool:
+    """Whether ``values`` read from ``after`` are a sort, a direction, the start of a walk
+    and a position (:func:`canopsis.store.alarms.page`) for this request."""
+    walk = values[2:3]
+    if values[:2] != [sort, direction] or not walk or not isinstance(walk[0], int | float):
+        return False
+    return alarms.is_position(values[3:], SORTS[sort])
+
+
 class Alarms:
     def __init__(self, api: Api) -> None:
         self.api = api
@@ -130,20 +142,32 @@ class Alarms:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         require(req, "viewer")
-        q = Query(req, (*FILTERS, "sort", "direction", "page", "limit", "with_steps"))
+        q = Query(req, (*FILTERS, "sort", "direction", "page", "after", "limit", "with_steps"))
         filters = read_filters(q)
-        sort = q.choice("sort", SORTS, "last_update_date")
+        sort = q.choice("sort", SORTS, "last_update_date") or "last_update_date"
         direction = 1 if q.choice("direction", ("asc", "desc"), "desc") == "asc" else -1
         page, limit = q.paging()
+        after = q.cursor("after", lambda v: _fits(v, sort, direction))
+        if after is not None and page > 1:
+            q.fields["page"] = "not with after: a page follows the one its cursor was made from"
         with_steps = q.boolean("with_steps", False)
         q.check()
+        start = time.time()
         db, collection, query = self.api.db, filters.collection, filters.query()
         total = alarmcounts.matching(db, filters)
         if total is None:
             total = self.totals.count(db, collection, query)
         order = (SORTS[sort], direction)
-        found = alarms.page(db, collection, query, order, (page - 1) * limit, limit, with_steps)
-        resp.media = page_body(found, total, page, limit)
+        skip = (page - 1) * limit
+        found = alarms.page(
+            db, collection, query, order, skip, limit + 1, with_steps, after and after[2:]
+        )
+        body = page_body(found[:limit], total, page, limit)
+        body["next"] = None
+        if len(found) > limit:
+            last = alarms.position(found[limit - 1], order[0])
+            body["next"] = cursor([sort, direction, after[2] if after else start, *last])
+        resp.media = body
 
 
 class AlarmPath(Resource):
@@ -281,10 +305,21 @@ OPENAPI = {
                 ),
                 query("direction", {"type": "string", "enum": ["asc", "desc"]}),
                 *PAGING,
+                query(
+                    "after",
+                    {"type": "string"},
+                    "the next of the previous page: the page after its last alarm (keyset "
+                    "paging: walking a list that changes, an alarm is never answered twice, "
+                    "and one that did not change is never missed; an alarm updated during the "
+                    "walk moves to the top and may be missed); not with page",
+                ),
                 query("with_steps", {"type": "boolean", "default": False}),
             ],
             "responses": {
-                "200": json_response("The page.", page_of(_ALARM)),
+                "200": json_response(
+                    "The page.",
+                    page_of(_ALARM, "the after of the next page; null when this one is the last"),
+                ),
                 **errors(400, 401, 403, 503),
             },
         }
