@@ -300,7 +300,7 @@ def _rest(stack: Stack, plan: Plan, footprint: dict, flowing: float) -> dict:
     return out
 
 
-#: the statements that took the database longest, in the table
+#: the commands that took the database longest, in the table
 DB_ROWS = 6
 
 
@@ -369,10 +369,11 @@ def _cost_rows(pipe: dict) -> Iterator[tuple[str, str]]:
         yield f"CPU s per 1,000 events: {name}", f"{cost['cpu_s_per_1000_events']:.2f}"
     for statement, ms in list(best["db_ms_per_1000_events"].items())[:DB_ROWS]:
         yield f"MongoDB ms per 1,000 events: {statement}", f"{ms:.0f}"
-    statements = best.get("db_statements_per_1000_events", {})
-    yield "MongoDB statements per 1,000 events", f"{sum(statements.values()):.0f}"
-    for statement, n in list(statements.items())[:DB_ROWS]:
-        yield f"MongoDB statements per 1,000 events: {statement}", f"{n:.0f}"
+    commands = best.get("db_commands_per_1000_events", {})
+    yield "MongoDB commands per 1,000 events", f"{sum(commands.values()):.0f}"
+    for command, n in list(commands.items())[:DB_ROWS]:
+        yield f"MongoDB commands per 1,000 events: {command}", f"{n:.0f}"
+    yield "MongoDB update statements per 1,000 events", f"{best['db_updates_per_1000_events']:.0f}"
 
 
 def _rest_rows(rest: dict) -> Iterator[tuple[str, str]]:

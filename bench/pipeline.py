@@ -19,9 +19,11 @@ time from its publish to the first answer showing an alarm whose output
 carries its sequence number or a later one (so it includes up to one poll
 period). The database's own time per collection and operation (its ``top`` command,
 which SecantusDB and MongoDB both keep) is read before and after, so a run says
-which statements its time went to. Then MongoDB must hold exactly what :func:`bench.mix.expected`
-computes for the published stream (entities, alarms, steps, checks counted on
-alarms, history entries, metric points, no dead letter), or the run failed.
+which commands its time went to, and how many (a bulk write is one command; its
+``serverStatus`` counts the update statements in them). Then MongoDB must hold exactly
+what :func:`bench.mix.expected` computes for the published stream (entities, alarms,
+steps, checks counted on alarms, history entries, metric points, no dead letter), or the
+run failed.
 """
 
 import configparser
@@ -365,6 +367,7 @@ def run(
     with stack.broker() as conn:
         before = monitor.sample(conn.channel())
     top_before = client.admin.command("top")["totals"]
+    updates_before = _updates(client)
     generator.start()
     monitor.programs.append(Program("generator", generator, None))
     poller.start()
@@ -375,6 +378,7 @@ def run(
     with stack.broker() as conn:
         after = monitor.sample(conn.channel())
     db_cost = _per_1000(top_before, client.admin.command("top")["totals"], stack.database, count)
+    db_cost["db_updates_per_1000_events"] = (_updates(client) - updates_before) * 1000 / count
     _stop(monitor, poller)
     want, got, wrong = _check_counts(db, mix, seed_stream, count, (start, stop))
     client.close()
@@ -401,14 +405,21 @@ def run(
     }
 
 
+def _updates(client) -> int:
+    """The update statements the database ran (a bulk write of n updates is n, while ``top``
+    counts it once)."""
+    return client.admin.command("serverStatus")["opcounters"]["update"]
+
+
 def _per_1000(before: dict, after: dict, database: str, events: int) -> dict:
-    """The database's time and statements per 1,000 events between two ``top`` readings."""
+    """The database's time and commands per 1,000 events between two ``top`` readings (a
+    bulk write is one command)."""
     return {
         f"db_{name}_per_1000_events": {
             key: value * 1000 / events
             for key, value in statement_time(before, after, database, field).items()
         }
-        for name, field in (("ms", "time"), ("statements", "count"))
+        for name, field in (("ms", "time"), ("commands", "count"))
     }
 
 
@@ -505,7 +516,7 @@ def statement_time(
     before: dict, after: dict, database: str, field: str = "time"
 ) -> dict[str, float]:
     """Milliseconds spent between two ``top`` readings, by ``collection.operation``, most first
-    (``field="count"``: the statements run instead).
+    (``field="count"``: the commands run instead).
 
     Only the namespaces of ``database`` count (the poller's reads included).
     """

@@ -462,7 +462,7 @@ def test_a_failed_section_does_not_stop_the_sections_that_do_not_need_it(site):
     assert bin_(site, "service", "engines", "stop").returncode == 0
     conf = site["prefix"] / "etc" / "engines" / "alerts.conf"
     good = conf.read_text()
-    conf.write_text(good.replace("batch_size = 100", "batch_size = lots"))
+    conf.write_text(good.replace("batch_size = 500", "batch_size = lots"))
     try:
         started = bin_(site, "hypcontrol", "start")
     finally:
