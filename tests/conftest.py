@@ -236,6 +236,7 @@ class ApiClient:
         cfg = config.load("webserver", REPO / "etc" / "webserver.conf")
         sender = EventSender(config.load("amqp", amqp_conf)) if amqp_conf else None
         self.db = db
+        self.sender = sender
         self.client = testing.TestClient(create_app(cfg, db, sender))
 
     def as_role(self, role: str) -> dict[str, str]:

@@ -1,13 +1,17 @@
 """The API's broker connection after the process sat idle longer than two heartbeats: the broker
 has closed it (nothing answered its heartbeats between requests), and the next request opens
-another connection and is accepted, instead of failing with a 503."""
+another connection and is accepted, instead of failing with a 503. The same when the broker
+closes a busy connection between two requests: the second is sent again on a new one."""
 
+import logging
 from pathlib import Path
 
+import kombu
 import pytest
 from configobj import ConfigObj
 
 from tests.conftest import ApiClient
+from tests.integration.test_api_alarms import received
 from tests.integration.test_broker_blocked import event, rabbitmq
 from tests.integration.test_pipeline import wait_for
 
@@ -35,3 +39,32 @@ def test_a_request_after_an_idle_time_replaces_the_connection_the_broker_closed(
     after = api.simulate_post("/api/v2/event", json=event("idle-2"), headers=operator)
     assert after.status_code == 202, after.text
     assert api.simulate_get("/api/v2/healthcheck").json["broker"] == "up"
+
+
+def test_a_busy_connection_the_broker_closed_is_replaced_and_the_request_sent_again(
+    services, mongo_db, monkeypatch, caplog
+):
+    """Busy: used without a probe first (QUIET_S made long enough for rabbitmqctl)."""
+    monkeypatch.setattr("canopsis.webserver.api.QUIET_S", 600)
+    caplog.set_level(logging.INFO, "canopsis.webserver")
+    api = ApiClient(mongo_db, services.prefix / "etc" / "amqp.conf")
+    operator = api.as_role("operator")
+    exchange = kombu.Exchange("canopsis.events", type="topic", durable=True)
+    with kombu.Connection(services.amqp_url) as conn:
+        channel = conn.channel()
+        exchange(channel).declare()
+        key = "it.blocked.check.resource.*.disk"
+        queue = kombu.Queue("", exchange, routing_key=key, exclusive=True)(channel)
+        queue.declare()
+        first = api.simulate_post("/api/v2/event", json=event("busy-1"), headers=operator)
+        assert first.status_code == 202, first.text
+        port = api.sender.conn.connection.sock.getsockname()[1]
+        listed = rabbitmq(services, "rabbitmqctl", "list_connections", "pid", "peer_port")
+        [pid] = [line.split()[0] for line in listed.splitlines() if line.split()[1:] == [str(port)]]
+        rabbitmq(services, "rabbitmqctl", "close_connection", pid, "closed by the test")
+        second = api.simulate_post("/api/v2/event", json=event("busy-2"), headers=operator)
+        assert second.status_code == 202, second.text
+        assert "broker connection lost" in caplog.text and "closed by the test" in caplog.text
+        assert api.sender.conn.connection.sock.getsockname()[1] != port
+        components = [sent["component"] for _key, sent in received(queue, 3, timeout=3)]
+        assert components == ["busy-1", "busy-2"]
