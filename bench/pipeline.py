@@ -272,7 +272,7 @@ def reset(stack: Stack, layout: Layout | None) -> None:
                 channel = conn.channel()
 
 
-def _wait_empty(stack: Stack, queues: list[str], timeout: float) -> float:
+def wait_empty(stack: Stack, queues: list[str], timeout: float) -> float:
     """The time every queue of ``queues`` was first seen empty."""
     deadline = time.monotonic() + timeout
     with stack.broker() as conn:
@@ -374,7 +374,7 @@ def run(
     monitor.start()
     count, start, stop, generator_cpu = out.get(timeout=seconds + 600)
     generator.join()
-    empty = _wait_empty(stack, queues, timeout=600)
+    empty = wait_empty(stack, queues, timeout=600)
     with stack.broker() as conn:
         after = monitor.sample(conn.channel())
     db_cost = _per_1000(top_before, client.admin.command("top")["totals"], stack.database, count)

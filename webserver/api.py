@@ -1,5 +1,6 @@
 """What the resources share: the configuration, the database, the broker."""
 
+import hashlib
 import logging
 import threading
 import time
@@ -17,6 +18,8 @@ log = logging.getLogger("canopsis.webserver")
 #: a broker connection that confirmed something within this many seconds is used without
 #: a round trip to check it first (see :class:`EventSender`)
 QUIET_S = 1.0
+#: how long a key's principal is kept (see :class:`KeyPrincipals`)
+KEY_PRINCIPAL_S = 1.0
 
 
 class EventSender:
@@ -121,6 +124,36 @@ class EventSender:
         self.conn = self.publisher = None
 
 
+class KeyPrincipals:
+    """Who the API keys checked within the last :data:`KEY_PRINCIPAL_S` seconds act as, so
+    that a client sending many requests costs the database one check a second, not two
+    queries a request. A key revoked, or whose creator was disabled, deleted or demoted,
+    by another process (a CLI, another web process) is refused within that time; by this
+    one, at once (:meth:`Api.keys_changed`)."""
+
+    def __init__(self, seconds: float = KEY_PRINCIPAL_S, size: int = 1024) -> None:
+        self.seconds = seconds
+        self.size = size
+        #: sha256 of the key -> (until when, monotonic; its principal)
+        self.kept: dict[bytes, tuple[float, auth.Principal]] = {}
+
+    def get(self, db: Database, key: str) -> auth.Principal | None:
+        """:func:`canopsis.domain.auth.key_principal`, kept a while when it is someone."""
+        digest, now = hashlib.sha256(key.encode()).digest(), time.monotonic()
+        until, who = self.kept.get(digest, (now, None))
+        if until > now:
+            return who
+        who = auth.key_principal(db, key)
+        if who is not None:
+            if len(self.kept) >= self.size:
+                self.kept.clear()
+            self.kept[digest] = (now + self.seconds, who)
+        return who
+
+    def clear(self) -> None:
+        self.kept.clear()
+
+
 @dataclass
 class Api:
     """Handed to every resource."""
@@ -129,6 +162,7 @@ class Api:
     db: Database
     sender: EventSender
     prepared: bool = field(default=False)
+    key_principals: KeyPrincipals = field(default_factory=KeyPrincipals)
 
     def prepare(self) -> None:
         """Once per process, at the first request: indexes, the install's first admin, the
@@ -143,11 +177,13 @@ class Api:
                 log.info("created the first admin from %s", initial)
         except (OSError, ValueError, KeyError) as exc:
             log.error("first admin not created: %s: %s", initial, exc)
-        self.sync_ingest_keys()
+        self.keys_changed()
         self.prepared = True
 
-    def sync_ingest_keys(self) -> None:
-        """Rewrite the ingest key file (:mod:`canopsis.domain.ingestkeys`), logging errors."""
+    def keys_changed(self) -> None:
+        """After a change of keys or users: forget the :class:`KeyPrincipals` and rewrite the
+        ingest key file (:mod:`canopsis.domain.ingestkeys`)."""
+        self.key_principals.clear()
         ingestkeys.sync(self.db)
 
 

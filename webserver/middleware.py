@@ -80,7 +80,7 @@ class Authentication:
             kind, value = found
             if kind == "key":
                 try:
-                    who = auth.key_principal(self.api.db, value)
+                    who = self.api.key_principals.get(self.api.db, value)
                 except auth.KeyRefused as exc:
                     raise ApiError(401, str(exc)) from None
             else:

@@ -6,6 +6,7 @@ import pytest
 
 from canopsis.domain import auth
 from canopsis.ops import config
+from canopsis.webserver.api import KEY_PRINCIPAL_S
 from tests.conftest import REPO, error, make_key
 
 pytestmark = pytest.mark.integration
@@ -151,6 +152,17 @@ def test_api_keys_are_created_listed_without_secret_and_revoked(api):
     revoked = api.simulate_get("/api/v2/auth/me", headers={"Authorization": f"Key {key}"})
     assert revoked.status_code == 401
     assert error(revoked)["message"] == "invalid, expired or revoked credentials"
+
+
+def test_a_key_revoked_by_another_process_is_refused_within_a_second(api):
+    """The web process keeps a key's principal KEY_PRINCIPAL_S seconds (revoked through its
+    own API, at once: the test above)."""
+    doc, key = make_key(api.db, "operator", "cli")
+    header = {"X-Canopsis-Authkey": key}
+    assert api.simulate_get("/api/v2/auth/me", headers=header).status_code == 200
+    auth.revoke_key(api.db, doc["_id"])
+    time.sleep(KEY_PRINCIPAL_S)
+    assert api.simulate_get("/api/v2/auth/me", headers=header).status_code == 401
 
 
 def test_an_expired_or_wrong_key_is_401(api):

@@ -42,7 +42,7 @@ class Keys(Resource):
             raise bad_request({"expires": "must be in the future, before the year 10000"})
         when = datetime.fromtimestamp(expires, UTC) if expires is not None else None
         doc, key = auth.create_key(self.api.db, body["role"], description, who.name, when)
-        self.api.sync_ingest_keys()
+        self.api.keys_changed()
         resp.status = falcon.HTTP_201
         resp.media = {**doc, "key": key}
 
@@ -53,7 +53,7 @@ class Key(Resource):
         revoked = auth.revoke_key(self.api.db, key_id)
         if revoked is None:
             raise ApiError(404, f"no active API key {key_id}")
-        self.api.sync_ingest_keys()
+        self.api.keys_changed()
         resp.media = auth.public_key(revoked)
 
 

@@ -99,7 +99,7 @@ class User(Resource):
         if ("password" in body and who.name != name) or update.get("disabled"):
             users.end_sessions(self.api.db, name)
         if {"role", "disabled"} & set(update):
-            self.api.sync_ingest_keys()
+            self.api.keys_changed()
         resp.media = public(user | update)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
@@ -110,7 +110,7 @@ class User(Resource):
             raise _last_admin(refused) from None
         if user is None:
             raise ApiError(404, f"no user {name}")
-        self.api.sync_ingest_keys()
+        self.api.keys_changed()
         resp.status = falcon.HTTP_204
 
 
