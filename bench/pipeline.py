@@ -366,8 +366,7 @@ def run(
     monitor = _Monitor(stack, _watched(stack), queues, published)
     with stack.broker() as conn:
         before = monitor.sample(conn.channel())
-    top_before = client.admin.command("top")["totals"]
-    updates_before = _updates(client)
+    db_before = _db_readings(client)
     generator.start()
     monitor.programs.append(Program("generator", generator, None))
     poller.start()
@@ -377,8 +376,7 @@ def run(
     empty = wait_empty(stack, queues, timeout=600)
     with stack.broker() as conn:
         after = monitor.sample(conn.channel())
-    db_cost = _per_1000(top_before, client.admin.command("top")["totals"], stack.database, count)
-    db_cost["db_updates_per_1000_events"] = (_updates(client) - updates_before) * 1000 / count
+    db_cost = _per_1000(db_before, _db_readings(client), stack.database, count)
     _stop(monitor, poller)
     want, got, wrong = _check_counts(db, mix, seed_stream, count, (start, stop))
     client.close()
@@ -405,22 +403,25 @@ def run(
     }
 
 
-def _updates(client) -> int:
-    """The update statements the database ran (a bulk write of n updates is n, while ``top``
-    counts it once)."""
-    return client.admin.command("serverStatus")["opcounters"]["update"]
+def _db_readings(client) -> tuple[dict, int]:
+    """The database's ``top`` and the update statements it ran (a bulk write of n updates
+    is n of them, and one command for ``top``)."""
+    top = client.admin.command("top")["totals"]
+    return top, client.admin.command("serverStatus")["opcounters"]["update"]
 
 
-def _per_1000(before: dict, after: dict, database: str, events: int) -> dict:
-    """The database's time and commands per 1,000 events between two ``top`` readings (a
-    bulk write is one command)."""
-    return {
+def _per_1000(before: tuple[dict, int], after: tuple[dict, int], database: str, events: int):
+    """The database's time and commands per 1,000 events between two :func:`_db_readings`
+    (a bulk write is one command), and its update statements."""
+    per_1000 = {
         f"db_{name}_per_1000_events": {
             key: value * 1000 / events
-            for key, value in statement_time(before, after, database, field).items()
+            for key, value in statement_time(before[0], after[0], database, field).items()
         }
         for name, field in (("ms", "time"), ("commands", "count"))
     }
+    per_1000["db_updates_per_1000_events"] = (after[1] - before[1]) * 1000 / events
+    return per_1000
 
 
 def _started(

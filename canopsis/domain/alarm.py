@@ -31,7 +31,8 @@ The alarm document (one open alarm per entity; JSON and BSON friendly)
 ``last_problem_date`` when the state last became a problem (``val`` > 0), for stealthy
 ``state_changes``     times of the last ``flapping_freq`` state changes made by check
                       events within ``flapping_interval``, for flapping
-``event_keys``        the keys of the last ``keys_kept`` events applied, for idempotency
+``event_keys``        the keys of the last ``keys_kept`` events applied, for idempotency,
+                      as one binary of their digests (see :mod:`canopsis.domain.eventkeys`)
 ``pbehavior``         None, or the planned behaviour the entity is in (``id``, ``name``,
                       ``type``, ``reason``, ``author``, ``since``): see below
 
@@ -76,7 +77,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from canopsis.domain import alarmsteps
+from canopsis.domain import alarmsteps, eventkeys
 from canopsis.domain.alarmconfig import AlarmConfig
 from canopsis.domain.alarmsteps import MAX_TAGS, SYSTEM_AUTHOR, Alarm, Event, Step
 from canopsis.domain.values import is_number
@@ -146,7 +147,7 @@ def apply_event(
         if event["event_type"] == "check" and event["state"] > 0:
             return _applied(None, _new_alarm(event, now, key), event, now, cfg, key)
         return Outcome(alarm, ignored_reason="no_open_alarm")
-    if key in alarm["event_keys"]:
+    if eventkeys.known(alarm["event_keys"], key):
         return Outcome(alarm, ignored_reason="already_applied")
     return _applied(alarm, _copy(alarm), event, now, cfg, key)
 
@@ -161,7 +162,7 @@ def _applied(
     if event["event_type"] != "pbehavior":
         _follow_pbehavior(new, event, now, cfg)
     _refresh_status(new, now, cfg, alarmsteps.author(event), alarmsteps.message(event))
-    new["event_keys"] = [*new["event_keys"], key][-cfg.keys_kept :]
+    new["event_keys"] = eventkeys.added(new["event_keys"], key, cfg.keys_kept)
     new["last_update_date"] = now
     old_steps = old["steps"] if old else []
     return Outcome(new, old is None, True, new["steps"][len(old_steps) :])
@@ -195,7 +196,7 @@ def _new_alarm(event: Event, now: float, key: str) -> Alarm:
         "tags": [],
         "last_problem_date": None,
         "state_changes": [],
-        "event_keys": [],
+        "event_keys": b"",
         "pbehavior": None,
     }
 
