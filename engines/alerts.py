@@ -42,8 +42,11 @@ alarms are deleted ``resolved_retention_days`` after their resolution (a TTL
 index on ``resolved_at``).
 """
 
+import dataclasses
 import logging
+import sys
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,7 +55,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from canopsis.domain import alarm as alarms
-from canopsis.domain import alarmconfig
+from canopsis.domain import alarmconfig, eventkeys
 from canopsis.runtime import storage
 from canopsis.runtime.engine import Engine, Retry
 from canopsis.store import alarmcounts
@@ -86,6 +89,10 @@ class Alerts(Engine):
     def __init__(self, name: str, options: dict[str, Any], db: Database) -> None:
         super().__init__(name, options, db)
         self.cfg = alarmconfig.AlarmConfig.from_options(options)
+        #: the same, keeping every key of the batch in memory (see :meth:`_store`)
+        self.batch_cfg = dataclasses.replace(self.cfg, keys_kept=sys.maxsize)
+        #: entity id -> events applied to its alarm in the batch in progress
+        self.applied: Counter[str] = Counter()
         #: entity id -> open alarm (None: none) for the batch in progress
         self.current: dict[str, dict | None] = {}
         #: entity id -> the alarm as loaded (its revision), for the entities changed
@@ -129,10 +136,11 @@ class Alerts(Engine):
             self.prepare([event])
         before = self.current[eid]
         key = event.get("event_id") or event["routing_key"]
-        outcome = alarms.apply_event(before, event, time.time(), self.cfg, key)
+        outcome = alarms.apply_event(before, event, time.time(), self.batch_cfg, key)
         if outcome.ignored_reason:
             self.counters[f"ignored_{outcome.ignored_reason}"] += 1
         if outcome.changed:
+            self.applied[eid] += 1
             self.loaded.setdefault(eid, before)
             self.current[eid] = outcome.alarm
             self.changed.add(eid)
@@ -157,13 +165,20 @@ class Alerts(Engine):
 
     def _store(self) -> None:
         """Write each changed alarm, its counts recorded first (see
-        :mod:`canopsis.store.alarmcounts`); Retry when another process changed or opened one."""
+        :mod:`canopsis.store.alarmcounts`); Retry when another process changed or opened one.
+
+        An alarm keeps the keys of ``keys_kept`` events before the batch and of every
+        event of the batch: the batch is what is delivered again if it is not
+        acknowledged, however many of its events are about one alarm.
+        """
         if self.unsettled:
             self.ledger.recover()
             self.unsettled = False
         moves, writes, changes = [], [], []
         for eid in sorted(self.changed):
             before, after = self.loaded[eid], self.current[eid]
+            kept = self.cfg.keys_kept + self.applied[eid]
+            after = {**after, "event_keys": eventkeys.last(after["event_keys"], kept)}
             if before is not None and before["_id"] != after["_id"]:
                 moves.append(before)
                 changes.append((before["_id"], 0, alarmcounts.change(before, None)))
@@ -202,6 +217,7 @@ class Alerts(Engine):
         self.current.clear()
         self.loaded.clear()
         self.changed.clear()
+        self.applied.clear()
 
     def beat(self, now: float) -> None:
         moved = 0

@@ -33,7 +33,8 @@ class AlarmConfig:
     cancel_autosolve_delay: float = _option(3600, "float", min=0)
     #: steps kept before state and status steps are only counted
     hard_limit: int = _option(100, "integer", min=10, max=MAX_STEPS)
-    #: not an option: must exceed the events of one entity a worker holds unacked
+    #: not an option: the keys of the events last applied that an alarm keeps, for
+    #: events delivered again (the alerts engine keeps these and every key of its batch)
     keys_kept: int = 100
 
     @classmethod

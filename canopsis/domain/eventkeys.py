@@ -24,7 +24,12 @@ def known(keys: bytes | list[str], key: str) -> bool:
 
 def added(keys: bytes | list[str], key: str, kept: int) -> bytes:
     """``keys`` and ``key``, the last ``kept`` of them."""
-    return (_binary(keys) + _digest(key))[-kept * KEY_BYTES :]
+    return last(_binary(keys) + _digest(key), kept)
+
+
+def last(keys: bytes | list[str], count: int) -> bytes:
+    """The last ``count`` of ``keys``."""
+    return _binary(keys)[-count * KEY_BYTES :]
 
 
 def _digest(key: str) -> bytes:

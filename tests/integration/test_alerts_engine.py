@@ -6,7 +6,7 @@ import pymongo
 import pytest
 from pymongo import monitoring
 
-from canopsis.domain import alarm
+from canopsis.domain import alarm, eventkeys
 from canopsis.engines.alerts import Alerts
 from canopsis.runtime.engine import Retry
 from canopsis.store import alarms as alarms_store
@@ -93,6 +93,22 @@ def test_a_redelivered_batch_changes_nothing_twice(mongo_db):
     [again] = mongo_db.alarms.find()
     assert kinds(again) == kinds(first) and again["events_count"] == 2
     assert again["ack"]["a"] == "bob"
+
+
+def test_a_redelivered_batch_of_more_events_about_one_alarm_than_keys_kept_changes_nothing(
+    mongo_db,
+):
+    events = [event(f"e{i}", state=2 + i % 2) for i in range(250)]
+    batch(engine(mongo_db), *events)
+    [first] = mongo_db.alarms.find()
+    assert first["events_count"] == 250
+    batch(engine(mongo_db), *events)
+    [again] = mongo_db.alarms.find()
+    assert again["events_count"] == 250 and kinds(again) == kinds(first)
+    batch(engine(mongo_db), event("e250"))
+    [after] = mongo_db.alarms.find()
+    assert after["events_count"] == 251
+    assert len(after["event_keys"]) == (alarm.AlarmConfig().keys_kept + 1) * eventkeys.KEY_BYTES
 
 
 def test_operator_actions_change_the_alarm(mongo_db):
