@@ -199,10 +199,12 @@ def _not_durable(stack: Stack, *args) -> dict:
     """``pipeline.run(stack, *args)`` again (the same stream) with ``durable_batches = false``."""
     say("  the same without durable batches")
     stack.mongo_conf(durable_batches="false")
+    stack.restart_mongodb()
     try:
         run = pipeline.run(stack, *args)
     finally:
         stack.mongo_conf(durable_batches="true")
+        stack.restart_mongodb()
     _said(run)
     return run
 

@@ -242,6 +242,16 @@ class Stack:
         self._wait_for_broker(rabbit)
         rabbit.ready_seconds = time.monotonic() - rabbit.started
 
+    def restart_mongodb(self) -> None:
+        """The database server again, on its data, with what ``etc/mongo.conf`` says now
+        (``durable_batches`` sets how secantusd-rs commits); its first launch stays the one
+        timed."""
+        first = self.programs["mongodb"].ready_seconds
+        self.stop("mongodb")
+        mongo = self._start("mongodb", [self.command("canopsis-launch"), "mongodb"])
+        wait_for_port(int(self.mongo_cfg["port"]), 60, mongo.proc)
+        mongo.ready_seconds = first
+
     def restart_broker(self) -> None:
         """RabbitMQ again with no queue but those it declares at boot."""
         self.stop("rabbitmq-server")
