@@ -15,9 +15,6 @@ from canopsis.runtime import amqp, storage, topology
 from canopsis.webserver.errors import ApiError, Unavailable
 
 log = logging.getLogger("canopsis.webserver")
-#: a broker connection that confirmed something within this many seconds is used without
-#: a round trip to check it first (see :class:`EventSender`)
-QUIET_S = 1.0
 #: how long a key's principal is kept (see :class:`KeyPrincipals`)
 KEY_PRINCIPAL_S = 1.0
 
@@ -26,15 +23,12 @@ class EventSender:
     """Publishes events to ``canopsis.events``, confirmed by the broker (a request's together).
 
     One connection per process, opened at the first use and again after a
-    failure. A connection quiet for :data:`QUIET_S` seconds is checked first with
-    :meth:`canopsis.runtime.amqp.Publisher.probe` (one round trip): one found dead
-    (e.g. closed by the broker for heartbeats nothing answered while the process
-    was idle) is replaced before anything is published. A busier one is used
-    at once; if it fails, the request's publishes are made again, once, on a new
-    connection (the events keep their message ids, and the engines apply an event
-    delivered twice once). A broker that cannot be reached, or that refuses
-    publishes (a resource alarm, named in the message), is a 503 for the request
-    within :data:`canopsis.runtime.amqp.SENDER_TIMEOUT` seconds or so.
+    failure. Each request first checks it with :meth:`canopsis.runtime.amqp.Publisher.probe`:
+    a connection found dead (e.g. closed by the broker for heartbeats nothing
+    answered while the process was idle) is replaced, once, before anything is
+    published. A broker that cannot be reached, or that refuses publishes (a
+    resource alarm, named in the message), is a 503 for the request within
+    :data:`canopsis.runtime.amqp.SENDER_TIMEOUT` seconds or so.
     """
 
     def __init__(self, cfg: ConfigObj) -> None:
@@ -42,41 +36,21 @@ class EventSender:
         self.lock = threading.Lock()
         self.conn = None
         self.publisher: amqp.Publisher | None = None
-        #: when the broker last confirmed something on this connection (monotonic)
-        self.answered = 0.0
 
     def send(self, messages: list[tuple[str, str, str]]) -> None:
         """Publish ``(body, routing_key, message_id)`` triples; a 503 when the broker fails."""
         with self.lock:
             try:
-                self._send(messages)
+                publisher = self._ready()
+                with publisher.batch():
+                    for body, key, message_id in messages:
+                        publisher.to_events(body, key, message_id)
             except amqp.Blocked as exc:
                 raise ApiError(503, f"{exc}; retry later") from exc
             except Exception as exc:
                 self._close()
                 log.warning("broker: %s", exc)
                 raise Unavailable("the broker") from exc
-
-    def _send(self, messages: list[tuple[str, str, str]]) -> None:
-        busy = self.publisher is not None and time.monotonic() - self.answered < QUIET_S
-        publisher = self.publisher if busy else self._ready()
-        try:
-            self._publish(publisher, messages)
-        except (amqp.Blocked, amqp.MessageNacked, TimeoutError):
-            raise
-        except Exception as exc:
-            if not busy:
-                raise
-            log.info("broker connection lost (%s): opening another", exc)
-            self._close()
-            self._publish(self._ready(), messages)
-
-    def _publish(self, publisher: amqp.Publisher, messages: list[tuple[str, str, str]]) -> None:
-        publisher.read_pending()
-        with publisher.batch():
-            for body, key, message_id in messages:
-                publisher.to_events(body, key, message_id)
-        self.answered = time.monotonic()
 
     def state(self) -> str:
         """``up`` when the broker takes publishes, ``blocked`` when it refuses them (a
@@ -97,7 +71,6 @@ class EventSender:
         if self.publisher is not None:
             try:
                 self.publisher.probe()
-                self.answered = time.monotonic()
                 return self.publisher
             except amqp.Blocked:
                 raise
@@ -114,7 +87,6 @@ class EventSender:
             raise
         self.conn, self.publisher = conn, publisher
         publisher.probe()
-        self.answered = time.monotonic()
         return publisher
 
     def _close(self) -> None:

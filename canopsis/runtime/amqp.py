@@ -228,20 +228,15 @@ class Publisher:
             conn.heartbeat_tick()
         return True
 
-    def read_pending(self) -> None:
-        """Read all the broker sent since the last use, without waiting: :class:`Blocked`
-        when it refuses publishes, a connection error when it closed the connection (e.g.
-        for missed heartbeats)."""
+    def probe(self) -> None:
+        """Check that the broker takes publishes now, with a message no queue receives:
+        :class:`Blocked` when it refuses them, a connection error when it is gone (read
+        from all it sent since the last use, e.g. a close for missed heartbeats)."""
         conn = self.channel.connection
         with contextlib.suppress(TimeoutError):
             while True:
                 conn.drain_events(timeout=0)
         self._held()
-
-    def probe(self) -> None:
-        """Check that the broker takes publishes now, with a message no queue receives
-        (:meth:`read_pending`, then a round trip)."""
-        self.read_pending()
         self.producer.publish(
             b"", exchange="", routing_key=PROBE_KEY, delivery_mode=1, timeout=self.timeout
         )
