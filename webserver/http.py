@@ -228,7 +228,7 @@ class Query:
             values = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
         except (ValueError, RecursionError):  # not base64, not UTF-8, not JSON, too deep
             values = None
-        if not isinstance(values, list) or not fits(values):
+        if not isinstance(values, list) or any(unstorable(values)) or not fits(values):
             self.fields[name] = "not the next of a page with the same sort and direction"
             return None
         return values

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 
+from canopsis.domain.values import is_number
+
 OPEN = "alarms"
 RESOLVED = "alarms_resolved"
 STATES = range(4)
@@ -297,12 +299,8 @@ def is_position(values: list, field: str) -> bool:
     keys = values[:-1]
     if field in FEW_VALUES:
         value, date = keys if len(keys) == 2 else (None, None)
-        return value in FEW_VALUES[field] and _number(value) and _number(date)
-    return len(keys) == 1 and (keys[0] is None or isinstance(keys[0], str) or _number(keys[0]))
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+        return value in FEW_VALUES[field] and is_number(value) and is_number(date)
+    return len(keys) == 1 and (keys[0] is None or isinstance(keys[0], str) or is_number(keys[0]))
 
 
 def _value(alarm: dict, path: str) -> object:

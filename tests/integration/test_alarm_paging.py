@@ -2,6 +2,8 @@
 once, and walking a list that changes between pages never answers an alarm twice nor misses
 one that did not change; offset paging (``page``) does repeat alarms then."""
 
+import base64
+import json
 import random
 import time
 
@@ -120,6 +122,10 @@ def test_offset_pages_repeat_alarms_when_alarms_move_up_meanwhile(api, listing):
     assert len(seen) - len(set(seen)) == 12
 
 
+def _text(values: list) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [
@@ -128,6 +134,8 @@ def test_offset_pages_repeat_alarms_when_alarms_move_up_meanwhile(api, listing):
         ({"after": "WyJzdGF0ZSIsLTEsNSw3LDEsIngiXQ", "sort": "state"}, "after"),  # no state 7
         ({"after": "WzEsMiwzXQ", "sort": "state"}, "after"),  # [1,2,3]
         ({"after": "WyJzdGF0ZSIsLTEsNywxLCJ4Il0", "sort": "state"}, "after"),  # no walk start
+        # an integer beyond what the database stores
+        ({"after": _text(["last_update_date", -1, 1e9, 10**30, "x"])}, "after"),
     ],
 )
 def test_a_cursor_not_made_by_the_api_is_400_naming_after(api, listing, params, field):
