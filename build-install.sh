@@ -127,6 +127,7 @@ case "$MODE" in
         step collectd collectd_install
         step python-env python_env_install
         step canopsis canopsis_install
+        step console console_install
         step mongodb mongodb_install
         step supervisor supervisor_install
         ;;
@@ -135,12 +136,14 @@ case "$MODE" in
             || { echo "build-install.sh: canopsis is not installed in $PREFIX: run it without --update" >&2; exit 1; }
         step layout layout_install
         step canopsis canopsis_install
+        step console console_install
         step mongodb mongodb_install
         ;;
     remove)
         step stop canopsis_stop
         step supervisor supervisor_remove
         step mongodb mongodb_remove
+        step console console_remove
         step canopsis canopsis_remove
         step python-env python_env_remove
         step collectd collectd_remove

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run the whole test suite. Installs what the tests need first: Debian's
-# rabbitmq-server and collectd-core, the canopsis system user, and a virtual
-# environment in .venv with canopsis and its test dependencies, and the secantusd-rs
-# build. Arguments go to pytest.
+# rabbitmq-server, collectd-core, chromium and chromium-driver (the console's tests),
+# Node.js and npm when missing, the canopsis system user, a virtual environment in
+# .venv with canopsis and its test dependencies, the console's build in console/dist,
+# and the secantusd-rs build. Arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -11,7 +12,8 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
-packages="rabbitmq-server collectd-core librabbitmq4 libyajl2 python3 python3-venv"
+packages="rabbitmq-server collectd-core librabbitmq4 libyajl2 python3 python3-venv chromium chromium-driver"
+command -v npm > /dev/null || packages="$packages nodejs npm"
 missing=$(for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
 done)
@@ -36,6 +38,16 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; 
     .venv/bin/pip install --quiet --upgrade pip
     .venv/bin/pip install --quiet -e '.[test]'
     echo "$wanted" > "$stamp"
+fi
+
+# the console as the install builds it (build/console.sh), here into console/dist
+# shellcheck source=build/console.sh
+. build/console.sh
+digest=$(SRC=$PWD console_digest)
+if [ "$(cat console/dist/.digest 2>/dev/null)" != "$digest" ]; then
+    echo "run-tests.sh: building the console into console/dist"
+    console_build "$PWD/console" "$PWD/.venv/console-build" "$PWD/console/dist" > /dev/null
+    echo "$digest" > console/dist/.digest
 fi
 
 # the tests run the embedded database server the install runs: secantusd-rs, built once

@@ -146,6 +146,8 @@ def new_services(prefix: Path, **env: str) -> Services:
     prefix.chmod(0o755)
     (prefix / "var" / "lib" / "canopsis").mkdir(parents=True)
     (prefix / "var" / "log").mkdir(parents=True)
+    (prefix / "share").mkdir()
+    (prefix / "share" / "console").symlink_to(REPO / "console" / "dist")  # run-tests.sh builds it
     Sync(REPO / "etc", prefix).run()
     etc = prefix / "etc"
     amqp_conf = ConfigObj(str(etc / "amqp.conf"), interpolation=False)

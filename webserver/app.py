@@ -11,6 +11,7 @@ crash of the database process.
 """
 
 import importlib
+from pathlib import Path
 
 import falcon
 from configobj import ConfigObj
@@ -18,10 +19,15 @@ from pymongo.database import Database
 
 from canopsis.ops import config, paths
 from canopsis.runtime import storage
-from canopsis.webserver import openapi
+from canopsis.webserver import console, openapi
 from canopsis.webserver.api import Api, EventSender
 from canopsis.webserver.http import new_app
-from canopsis.webserver.middleware import Authentication, BodyLimit, SecurityHeaders
+from canopsis.webserver.middleware import (
+    Authentication,
+    BodyLimit,
+    ConditionalGet,
+    SecurityHeaders,
+)
 
 ALWAYS = ("meta", "auth")
 #: webservice name -> module of canopsis.webserver.resources
@@ -62,16 +68,25 @@ def check_webservices(cfg: ConfigObj) -> dict[str, bool]:
 
 
 def create_app(
-    cfg: ConfigObj | None = None, db: Database | None = None, sender: EventSender | None = None
+    cfg: ConfigObj | None = None,
+    db: Database | None = None,
+    sender: EventSender | None = None,
+    console_folder: Path | None = None,
 ) -> falcon.App:
-    """The application for ``etc/webserver.conf`` (the arguments replace what tests provide)."""
+    """The application for ``etc/webserver.conf`` (the arguments replace what tests provide),
+    with the operator console (:mod:`canopsis.webserver.console`)."""
     cfg = cfg if cfg is not None else config.load("webserver")
     switches = check_webservices(cfg)
     db = db if db is not None else storage.journaled(storage.database())
     sender = sender if sender is not None else EventSender(config.load("amqp"))
     api = Api(cfg, db, sender)
     app = new_app(
-        [SecurityHeaders(private), BodyLimit(cfg["server"]["max_body_bytes"]), Authentication(api)]
+        [
+            SecurityHeaders(private, console.csp),
+            ConditionalGet(),
+            BodyLimit(cfg["server"]["max_body_bytes"]),
+            Authentication(api),
+        ]
     )
     enabled = [m for name, m in WEBSERVICES.items() if switches.get(name, True)]
     loaded = []
@@ -81,4 +96,5 @@ def create_app(
         for path, resource in module.routes(api):
             app.add_route(path, resource)
     app.add_route(openapi.PATH, openapi.OpenApi(openapi.document(loaded)))
+    console.install(app, console_folder)
     return app

@@ -1,11 +1,14 @@
-"""Authentication of every request, the request body limit and the security headers."""
+"""Authentication of every request, the request body limit, the security headers and the
+answers' ETags."""
 
+import hashlib
 from collections.abc import Callable
 
 import falcon
 
 from canopsis.domain import auth
 from canopsis.webserver.api import Api
+from canopsis.webserver.console import public
 from canopsis.webserver.errors import ApiError
 
 COOKIE = "canopsis_session"
@@ -50,16 +53,48 @@ class BodyLimit:
 
 
 class SecurityHeaders:
-    """``X-Content-Type-Options: nosniff`` on every response, and ``Cache-Control: no-store``
-    on those of the requests ``private`` says carry a secret or personal data."""
+    """``X-Content-Type-Options: nosniff`` on every response, ``Cache-Control: no-store``
+    on those of the requests ``private`` says carry a secret or personal data, and what
+    ``more`` adds (the console's Content-Security-Policy)."""
 
-    def __init__(self, private: Callable[[falcon.Request], bool] = lambda req: False) -> None:
+    def __init__(
+        self,
+        private: Callable[[falcon.Request], bool] = lambda req: False,
+        more: Callable[[falcon.Request, falcon.Response], None] = lambda req, resp: None,
+    ) -> None:
         self.private = private
+        self.more = more
 
     def process_response(self, req: falcon.Request, resp: falcon.Response, resource, ok) -> None:
         resp.set_header("X-Content-Type-Options", "nosniff")
         if self.private(req):
             resp.set_header("Cache-Control", "no-store")
+        self.more(req, resp)
+
+
+class ConditionalGet:
+    """An ETag on every JSON answer of a ``GET`` (a digest of its body), and ``304 Not
+    Modified`` without a body when the request's ``If-None-Match`` names it: a client
+    polling a list that did not change receives a few bytes. ``Cache-Control: no-cache``
+    on those answers: a browser asks again each time rather than trusting its copy."""
+
+    def process_response(self, req: falcon.Request, resp: falcon.Response, resource, ok) -> None:
+        if req.method != "GET" or resp.status_code != 200 or resp.media is None:
+            return
+        body = resp.render_body()
+        if body is None:
+            return
+        tag = hashlib.blake2b(body, digest_size=12).hexdigest()
+        resp.etag = tag
+        if not resp.get_header("Cache-Control"):
+            resp.set_header("Cache-Control", "no-cache")
+        if req.if_none_match and any(
+            match == "*" or str(match) == tag for match in req.if_none_match
+        ):
+            resp.status = falcon.HTTP_304
+            resp.media = None
+            resp.data = b""
+            resp.delete_header("Content-Type")
 
 
 class Authentication:
@@ -72,7 +107,7 @@ class Authentication:
         self.api.prepare()
 
     def process_resource(self, req: falcon.Request, resp: falcon.Response, resource, params):
-        if resource is None or not getattr(resource, "auth_required", True):
+        if resource is None or public(resource) or not getattr(resource, "auth_required", True):
             return
         found = credentials(req)
         who = None

@@ -30,6 +30,11 @@ def var(*parts: str) -> Path:
     return prefix().joinpath("var", *parts)
 
 
+def share(*parts: str) -> Path:
+    """What the install builds besides the Python code (the console's files)."""
+    return prefix().joinpath("share", *parts)
+
+
 def venv_bin(command: str) -> Path:
     """A command installed in the same virtual environment as canopsis."""
     return Path(sys.executable).parent / command

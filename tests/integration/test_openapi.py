@@ -58,13 +58,14 @@ REQUIRED_MODULES = (
 
 
 def served(app) -> dict[tuple[str, str], object]:
-    """(falcon template, method) -> resource, for every responder the app routes to."""
+    """(falcon template, method) -> resource, for every responder the app routes to, but
+    the console's page (``/`` and ``/console``: not the API)."""
     found = {}
     nodes = list(app._router._roots)
     while nodes:
         node = nodes.pop()
         nodes.extend(node.children or ())
-        if node.resource is None:
+        if node.resource is None or type(node.resource).__module__.endswith(".console"):
             continue
         for method in METHODS:
             if hasattr(node.resource, f"on_{method}"):
