@@ -382,7 +382,7 @@ def _cost_rows(pipe: dict) -> Iterator[tuple[str, str]]:
 
 def _rest_rows(rest: dict) -> Iterator[tuple[str, str]]:
     for level, queries in rest["queries"].items():
-        for query in ("default_list", "filtered_list", "counts", "single"):
+        for query in ("default_list", "filtered_list", "counts", "single", "console_first_page"):
             yield _timed_row(f"{query}, {level} open alarms", queries[query])
     for batch, intake in rest["intake"].items():
         yield (

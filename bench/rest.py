@@ -8,7 +8,9 @@ time, over one kept-alive connection, after two warm-up requests:
 - ``default_list``: ``GET /api/v2/alarms`` (open, newest first, 50 a page);
 - ``filtered_list``: critical alarms of one connector;
 - ``counts``: ``GET /api/v2/alarms/counts``;
-- ``single``: ``GET /api/v2/alarms/{id}`` of a random alarm.
+- ``single``: ``GET /api/v2/alarms/{id}`` of a random alarm;
+- ``console_first_page``: the console's alarm list, from asking for the page to its
+  first rows shown in Chromium (:mod:`bench.console`).
 
 Each query runs ``repeat`` times or for ``budget_s`` seconds, whichever comes
 first (a request cut short by gunicorn's 30 s timeout is reported as an
@@ -27,7 +29,7 @@ import secrets
 import time
 import urllib.parse
 
-from bench import pipeline
+from bench import console, pipeline
 from bench.mix import Mix
 from bench.stack import Stack
 from bench.stats import rate, summary
@@ -35,6 +37,8 @@ from canopsis.domain import alarm, auth, event
 from canopsis.store import alarms
 
 CLIENTS = 4
+#: loads of the console's alarm list at each level
+CONSOLE_LOADS = 10
 INSERT_CHUNK = 1000
 DAY = 86400
 
@@ -127,6 +131,7 @@ def queries(stack: Stack, db, key: str, levels: list[int], repeat: int, budget_s
             ),
             "counts": _time(client, ["/api/v2/alarms/counts"], repeat, budget_s),
             "single": _time(client, singles, repeat, budget_s),
+            "console_first_page": console.first_page(stack.web_port, db, CONSOLE_LOADS),
         }
     return results
 

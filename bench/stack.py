@@ -181,6 +181,8 @@ class Stack:
         (self.prefix / "var" / "lib" / "canopsis").mkdir(parents=True)
         (self.prefix / "var" / "log").mkdir(parents=True)
         (self.prefix / "var" / "run").mkdir(parents=True)
+        (self.prefix / "share").mkdir()
+        (self.prefix / "share" / "console").symlink_to(REPO / "console" / "dist")
         Sync(REPO / "etc", self.prefix).run()
         amqp_conf = ConfigObj(str(self.etc / "amqp.conf"), interpolation=False)
         amqp_conf.update(

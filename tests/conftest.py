@@ -239,7 +239,8 @@ class ApiClient:
         sender = EventSender(config.load("amqp", amqp_conf)) if amqp_conf else None
         self.db = db
         self.sender = sender
-        self.client = testing.TestClient(create_app(cfg, db, sender))
+        console = REPO / "console" / "dist"  # run-tests.sh builds it
+        self.client = testing.TestClient(create_app(cfg, db, sender, console))
 
     def as_role(self, role: str) -> dict[str, str]:
         _doc, key = make_key(self.db, role)

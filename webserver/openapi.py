@@ -215,7 +215,10 @@ def document(modules: Iterable[ModuleType]) -> dict:
             "title": "canopsis",
             "version": __version__,
             "description": "The canopsis REST API. Errors have one shape, "
-            '`{"error": {"code", "message", "fields"}}`.',
+            '`{"error": {"code", "message", "fields"}}`. Every JSON answer of a GET carries '
+            "an `ETag` (and `Cache-Control: no-cache`): sent back in `If-None-Match`, it is "
+            "answered `304 Not Modified` without a body while the answer has not changed, so "
+            "polling a list costs a few bytes when nothing moved.",
         },
         "servers": [{"url": "/"}],
         "security": [{"ApiKey": []}, {"AuthKey": []}, {"Session": []}],

@@ -19,13 +19,13 @@ from pathlib import Path
 import pymongo
 import pytest
 from configobj import ConfigObj
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
+from bench.console import chromium
 from canopsis.domain import auth
 from tests.conftest import Services, free_port, wait_for_port
 from tests.integration.test_pipeline import CHAIN, site, start, stop  # noqa: F401
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 #: the password of the users ``viewer``, ``operator`` and ``admin`` the fixture makes
 PASSWORD = "console-test-password"
@@ -119,12 +119,8 @@ def console(site) -> Iterator[Console]:  # noqa: F811
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     """Debian's Chromium, headless, without its sandbox (the suite runs as root)."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
-        )
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
