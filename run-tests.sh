@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Run the whole test suite. Installs what the tests need first: Debian's
-# rabbitmq-server, collectd-core, chromium and chromium-driver (the console's tests),
-# Node.js and npm when missing, the canopsis system user, a virtual environment in
-# .venv with canopsis and its test dependencies, the console's build in console/dist,
-# and the secantusd-rs build. Arguments go to pytest.
+# rabbitmq-server, collectd-core, chromium, chromium-driver and firefox-esr (the
+# console's tests), Node.js and npm when missing, the canopsis system user, a virtual
+# environment in .venv with canopsis and its test dependencies, the console's build in
+# console/dist, and the builds of secantusd-rs and geckodriver (Firefox's WebDriver,
+# from crates.io). Arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -12,7 +13,7 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
-packages="rabbitmq-server collectd-core librabbitmq4 libyajl2 python3 python3-venv chromium chromium-driver"
+packages="rabbitmq-server collectd-core librabbitmq4 libyajl2 python3 python3-venv chromium chromium-driver firefox-esr"
 command -v npm > /dev/null || packages="$packages nodejs npm"
 missing=$(for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
@@ -49,6 +50,19 @@ if [ "$(cat console/dist/.digest 2>/dev/null)" != "$digest" ]; then
     console_build "$PWD/console" "$PWD/.venv/console-build" "$PWD/console/dist" > /dev/null
     echo "$digest" > console/dist/.digest
 fi
+
+# shellcheck source=build/crate.sh
+. build/crate.sh
+# the console's Firefox test drives it with geckodriver, built once per version
+GECKODRIVER_VERSION=0.37.1
+geckodriver_cache=${CANOPSIS_CACHE:-/var/cache/canopsis}/geckodriver-$GECKODRIVER_VERSION
+if [ ! -x "$geckodriver_cache/bin/geckodriver" ]; then
+    log=$(mktemp /var/tmp/geckodriver-build.XXXXXX.log)
+    echo "run-tests.sh: building geckodriver $GECKODRIVER_VERSION into $geckodriver_cache (about 3 minutes; log: $log)"
+    crate_build geckodriver "$GECKODRIVER_VERSION" geckodriver "" "$geckodriver_cache" > "$log" 2>&1 \
+        || echo "run-tests.sh: the build of geckodriver failed ($(tail -n 1 "$log")): the Firefox test fails"
+fi
+[ -x "$geckodriver_cache/bin/geckodriver" ] && install -m 755 "$geckodriver_cache/bin/geckodriver" .venv/bin/geckodriver
 
 # the tests run the embedded database server the install runs: secantusd-rs, built once
 # per version (shared with the install's build, which it waits for when one runs)

@@ -15,27 +15,11 @@ secantusd_rs_cached() {
     if [ -x "$SECANTUSD_RS" ]; then echo "$SECANTUSD_RS"; fi
 }
 
-# Build the binary into the cache unless it is there; one build at a time (a second
-# caller waits for the first, then finds its binary). cargo's output on stdout.
+# Build the binary into the cache unless it is there (build/crate.sh); one build at a
+# time. cargo's output on stdout.
 secantusd_rs_build() {
-    local cargo=${CARGO_HOME:-$HOME/.cargo}/bin/cargo rustup tmp
-    mkdir -p "$SECANTUSD_RS_CACHE" || return 1
-    # each step checked: `set -e` does not hold where the caller tests the status
-    (
-        flock 9 || exit 1
-        [ -x "$SECANTUSD_RS" ] && exit 0
-        command -v cargo > /dev/null && cargo=$(command -v cargo)
-        [ -x "$cargo" ] || { echo "cargo not found (install Rust with rustup)"; exit 1; }
-        rustup=$(dirname "$cargo")/rustup
-        [ -x "$rustup" ] || { echo "rustup not found beside $cargo"; exit 1; }
-        "$rustup" toolchain install "$SECANTUS_MDB_RUST" --profile minimal || exit 1
-        tmp=$SECANTUSD_RS_CACHE/build.$$
-        rm -rf "$tmp"
-        "$cargo" "+$SECANTUS_MDB_RUST" install secantus-mdb --version "$SECANTUS_MDB_VERSION" \
-            --locked --root "$tmp" || exit 1
-        mkdir -p "$SECANTUSD_RS_CACHE/bin" && mv "$tmp/bin/secantusd-rs" "$SECANTUSD_RS" || exit 1
-        rm -rf "$tmp"
-    ) 9> "$SECANTUSD_RS_CACHE/build.lock"
+    crate_build secantus-mdb "$SECANTUS_MDB_VERSION" secantusd-rs "$SECANTUS_MDB_RUST" \
+        "$SECANTUSD_RS_CACHE"
 }
 
 # Copy the cached binary into the virtual environment VENV (its bin/secantusd-rs);
@@ -74,5 +58,7 @@ secantusd_rs_background() {
 
 if [ "${BASH_SOURCE[0]}" = "$0" ] && [ "${1:-}" = background ]; then
     set -uo pipefail
+    # shellcheck source=build/crate.sh
+    . "$(dirname "${BASH_SOURCE[0]}")/crate.sh"
     secantusd_rs_background "$2"
 fi
