@@ -13,6 +13,7 @@ import "./entities.css";
 export const AGGREGATIONS = ["mean", "min", "max", "sum", "first", "last"];
 export const RANGES = { hour: 3600, day: 86400, week: 7 * 86400 };
 const HEIGHT = 220;
+const FOLLOW_MS = 60_000;
 
 // The window [from, to) of a range: {kind: "hour"|"day"|"week"} ends now; a custom one
 // {kind: "custom", from, to} (epoch seconds) is taken as it is.
@@ -24,7 +25,7 @@ export function windowOf(range, now = Date.now() / 1000) {
 
 // Every chart of `entityId` with the picker of range and aggregation above them.
 export function Metrics({ entityId, initial = "day" }) {
-  const [range, setRange] = useState({ kind: initial });
+  const [range, span, setRange] = useRange(initial);
   const [aggregation, setAggregation] = useState("mean");
   const [list, setList] = useState(null);
   const [error, setError] = useState(null);
@@ -35,7 +36,6 @@ export function Metrics({ entityId, initial = "day" }) {
       .then((body) => setList(body.items))
       .catch(setError);
   }, [entityId]);
-  const window_ = windowOf(range);
   return (
     <section class="panel metrics" aria-label="metrics">
       <h2>Metrics</h2>
@@ -55,13 +55,29 @@ export function Metrics({ entityId, initial = "day" }) {
             entityId={entityId}
             metric={item.metric}
             unit={item.unit}
-            from={window_.from}
-            to={window_.to}
+            from={span.from}
+            to={span.to}
             aggregation={aggregation}
           />
         ))}
     </section>
   );
+}
+
+// The range chosen and its window, taken when the range is chosen (not at each render,
+// which would ask for the points again) and moved on every minute while it ends now.
+function useRange(initial) {
+  const [state, setState] = useState(() => {
+    const range = { kind: initial };
+    return { range, span: windowOf(range) };
+  });
+  const choose = (range) => setState({ range, span: windowOf(range) });
+  useEffect(() => {
+    if (state.range.kind === "custom") return undefined;
+    const timer = setInterval(() => choose(state.range), FOLLOW_MS);
+    return () => clearInterval(timer);
+  }, [state.range]);
+  return [state.range, state.span, choose];
 }
 
 // "2026-12-03T14:05" for a datetime-local input, in the viewer's time zone.
@@ -97,16 +113,19 @@ function RangePicker({ range, aggregation, onRange, onAggregation }) {
               type="radio"
               name="range"
               checked={range.kind === kind}
-              onChange={() => onRange(kind === "custom" ? { kind, ...customOf(from, to) } : { kind })}
+              onChange={() =>
+                onRange(kind === "custom" ? { kind, ...customOf(from, to) } : { kind })
+              }
             />
-            {kind === "custom" ? "from–to" : `last ${kind}`}
+            {kind === "custom" ? "custom" : `last ${kind}`}
           </label>
         ))}
       </fieldset>
       {range.kind === "custom" && (
         <form class="custom-range" onSubmit={applyCustom}>
           <label>
-            From <input type="datetime-local" value={from} onInput={(e) => setFrom(e.target.value)} />
+            From{" "}
+            <input type="datetime-local" value={from} onInput={(e) => setFrom(e.target.value)} />
           </label>
           <label>
             To <input type="datetime-local" value={to} onInput={(e) => setTo(e.target.value)} />
@@ -176,8 +195,12 @@ export function MetricChart({ entityId, metric, unit, from, to, aggregation }) {
   );
 }
 
-const withUnit = (value, unit) =>
-  value === null || value === undefined ? "–" : `${Number(value.toPrecision(6))}${unit ? ` ${unit}` : ""}`;
+// A value to six significant digits, with its unit.
+function withUnit(value, unit) {
+  if (value === null || value === undefined) return "–";
+  const number = Number(value.toPrecision(6));
+  return unit ? `${number} ${unit}` : String(number);
+}
 
 // The figures a chart shows, as text too (readable without hovering the canvas).
 function Summary({ points, unit }) {
@@ -185,7 +208,8 @@ function Summary({ points, unit }) {
   const [lastT, lastV] = points[points.length - 1];
   return (
     <p class="metric-summary muted">
-      {points.length} {points.length === 1 ? "point" : "points"} · latest {withUnit(lastV, unit)} at{" "}
+      {points.length} {points.length === 1 ? "point" : "points"} · latest{" "}
+      {withUnit(lastV, unit)} at{" "}
       {formatTime(lastT)} · min {withUnit(Math.min(...values), unit)} · max{" "}
       {withUnit(Math.max(...values), unit)}
     </p>

@@ -129,7 +129,9 @@ function CurrentAlarm({ alarm }) {
           <p class="output">{alarm.output}</p>
           <p class="badges">
             {alarm.ack && <span class="badge">acked by {alarm.ack.a}</span>}
-            {alarm.snooze && <span class="badge">snoozed until {formatTime(alarm.snooze.val)}</span>}
+            {alarm.snooze && (
+              <span class="badge">snoozed until {formatTime(alarm.snooze.val)}</span>
+            )}
             {alarm.ticket && <span class="badge">ticket {alarm.ticket.val || "declared"}</span>}
           </p>
         </>
