@@ -204,3 +204,35 @@ def test_the_entity_list_search_and_type_are_in_the_url(
     rows.first.get_by_role("link").click()
     expect(page).to_have_url(console.url(f"/console/entity?id={_quoted(f'cpu/{component}')}"))
     expect(page.get_by_role("region", name="current alarm").locator(".state")).to_have_text("minor")
+
+
+def test_the_entity_page_shows_the_pbehavior_it_is_in(
+    console: Console,  # noqa: F811
+    page: Page,  # noqa: F811
+):
+    component = console.unique("patched")
+    console.send(component=component, state=0, output="fine")
+    _wait_for_entity(console, component)
+    console.login(page, "admin", f"/console/entity?id={_quoted(component)}")
+    planned = page.get_by_role("region", name="planned maintenance")
+    expect(planned).to_contain_text("Not in a pbehavior now.")
+    now = int(time.time())
+    made = page.request.post(
+        console.url("/api/v2/pbehaviors"),
+        data={
+            "name": "kernel <i>patch</i>",
+            "type": "maintenance",
+            "reason": "security update",
+            "filter": {"_id": component},
+            "start": now - 60,
+            "end": now + 3600,
+        },
+    )
+    assert made.status == 201, made.text()
+    try:
+        page.reload()
+        expect(planned).to_contain_text("kernel <i>patch</i>")
+        expect(planned).to_contain_text("security update")
+        expect(planned.locator("dd").nth(3)).to_have_text("admin")
+    finally:
+        page.request.delete(console.url(f"/api/v2/pbehaviors/{_quoted(made.json()['_id'])}"))

@@ -14,12 +14,15 @@ export const AGGREGATIONS = ["mean", "min", "max", "sum", "first", "last"];
 export const RANGES = { hour: 3600, day: 86400, week: 7 * 86400 };
 const HEIGHT = 220;
 const FOLLOW_MS = 60_000;
+const AHEAD_S = 60;
 
 // The window [from, to) of a range: {kind: "hour"|"day"|"week"} ends now; a custom one
-// {kind: "custom", from, to} (epoch seconds) is taken as it is.
+// {kind: "custom", from, to} (epoch seconds) is taken as it is. "Now" is a little ahead
+// (AHEAD_S): a point of this very second, or from a server whose clock is a little ahead
+// of the browser's, is in the window.
 export function windowOf(range, now = Date.now() / 1000) {
   if (range.kind === "custom") return { from: range.from, to: range.to };
-  const to = Math.floor(now);
+  const to = Math.ceil(now) + AHEAD_S;
   return { from: to - RANGES[range.kind], to };
 }
 
