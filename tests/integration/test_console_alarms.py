@@ -23,6 +23,7 @@ from tests.integration.console_site import (  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
+CHANGED = re.compile(r"\bchanged\b")
 #: long enough for an event to go through the engines and the next poll (every 2 s)
 LIVE = 20_000
 
@@ -56,11 +57,16 @@ def test_new_and_changed_alarms_appear_without_reload(console, page):  # noqa: F
     console.send(component=f"web-{tag}", resource="http", state=2, output="slow answers")
     web = row(page, f"web-{tag}")
     expect(web).to_be_visible(timeout=LIVE)
+    expect(web).to_have_class(CHANGED)  # a new row is highlighted for a moment
     expect(web.locator(".state")).to_have_text("major")
     expect(web).to_contain_text("slow answers")
     expect(web).to_contain_text("console/test")
-    # the operator's selection survives the rows changing
+    expect(web).not_to_have_class(CHANGED, timeout=5_000)
+    # the operator's selection and open menu survive the rows changing
     web.get_by_role("checkbox").check()
+    web.get_by_role("button", name=re.compile("^actions for")).click()
+    menu = page.get_by_role("group", name=re.compile("actions on"))
+    expect(menu).to_be_visible()
     console.send(component=f"db-{tag}", resource="disk", state=3, output="disk full")
     expect(row(page, f"db-{tag}")).to_be_visible(timeout=LIVE)
     console.send(component=f"web-{tag}", resource="http", state=3, output="no answer")
@@ -68,6 +74,23 @@ def test_new_and_changed_alarms_appear_without_reload(console, page):  # noqa: F
     expect(web).to_contain_text("no answer")
     expect(web.get_by_role("checkbox")).to_be_checked()
     expect(page.get_by_text("1 selected")).to_be_visible()
+    expect(menu).to_be_visible()
+
+
+def test_an_unchanged_list_costs_a_304_per_interval(console, page):  # noqa: F811
+    tag = Console.unique("quiet")
+    send_alarms(console, tag, {"q": 2})
+    answers = []
+    page.on(
+        "response",
+        lambda r: answers.append(r.status) if re.search(r"/api/v2/alarms\?", r.url) else None,
+    )
+    open_list(console, page, "viewer", f"search={tag}")
+    expect(rows(page)).to_have_count(1, timeout=LIVE)
+    answers.clear()
+    page.wait_for_timeout(6_000)  # a measure of the request rate, not a wait for a result
+    assert 2 <= len(answers) <= 4, answers
+    assert answers.count(304) >= len(answers) - 1, answers
 
 
 def test_filters_sort_and_page_live_in_the_url(console, page):  # noqa: F811
@@ -161,6 +184,10 @@ def test_a_viewer_sees_no_action_and_a_forged_one_is_refused(console, page):  # 
     expect(page.get_by_role("checkbox", name=re.compile("^select"))).to_have_count(0)
     expect(page.get_by_role("button", name=re.compile("^actions for"))).to_have_count(0)
     expect(page.get_by_role("button", name="Ack")).to_have_count(0)
+    # on a phone-sized window the less important columns go, the alarm's name stays
+    page.set_viewport_size({"width": 390, "height": 800})
+    expect(page.get_by_role("columnheader", name="Connector")).to_be_hidden()
+    expect(row(page, f"v-{tag}")).to_be_visible()
     page.keyboard.press("j")
     page.keyboard.press("a")
     answer = page.request.post(console.url("/api/v2/alarms/ack"), data={"ids": [ids["v"]]})
