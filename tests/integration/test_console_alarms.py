@@ -266,7 +266,28 @@ def test_screenshot_of_the_alarm_list(console, page):  # noqa: F811
     open_list(console, page, "operator", f"search={tag}&sort=state&direction=desc")
     expect(rows(page)).to_have_count(len(states), timeout=LIVE)
     expect(rows(page).locator(".state-0")).to_have_count(2, timeout=LIVE)
+    act(page, f"db-primary-{tag}", "Ack")
+    act(page, f"web-frontend-{tag}", "Associate ticket…", ("Ticket number", "INC-4242"))
+    act(page, f"backup-{tag}", "Snooze…", ("Snooze for", "1 h"))
+    expect(page.locator(".notice-applied")).to_have_count(3, timeout=LIVE)
     row(page, f"cache-{tag}").get_by_role("checkbox").check()
-    row(page, f"db-primary-{tag}").get_by_role("checkbox").check()
+    row(page, f"mail-relay-{tag}").get_by_role("checkbox").check()
     expect(page.get_by_text("2 selected")).to_be_visible()
+    page.mouse.move(0, 0)
     screenshot(page, "alarm-list")
+
+
+def act(tab: Page, component: str, action: str, field: tuple[str, str] | None = None) -> None:
+    """``action`` on the alarm of ``component`` through its row menu (``field``: the label
+    and value of what the action asks, a choice of a select or a text)."""
+    row(tab, component).get_by_role("button", name=re.compile("^actions for")).click()
+    menu = tab.get_by_role("group", name=re.compile("actions on"))
+    menu.get_by_role("button", name=action, exact=True).click()
+    if field is not None:
+        control = menu.get_by_label(field[0])
+        if control.evaluate("e => e.tagName") == "SELECT":
+            control.select_option(label=field[1])
+        else:
+            control.fill(field[1])
+        menu.get_by_role("button", name="Send").click()
+    expect(menu).to_have_count(0)

@@ -32,16 +32,17 @@ export function useLiveAlarms(listPath, countsPath) {
     const tick = async () => {
       const started = Date.now();
       try {
+        // The rows first: they are shown without waiting for the counts.
         const list = await ask("list", listPath);
+        if (stopped) return;
+        if (list) {
+          flash.mark(changedIds(seen.current, listPath, list.items));
+          seen.current = { path: listPath, dates: datesOf(list.items) };
+          setLive((old) => ({ ...old, list, error: null }));
+        }
         const counts = await ask("counts", countsPath);
         if (stopped) return;
-        if (list) flash.mark(changedIds(seen.current, listPath, list.items));
-        if (list) seen.current = { path: listPath, dates: datesOf(list.items) };
-        setLive((old) => ({
-          list: list ?? old.list,
-          counts: counts ?? old.counts,
-          error: null,
-        }));
+        setLive((old) => ({ ...old, counts: counts ?? old.counts, error: null }));
       } catch (error) {
         if (stopped) return;
         // Unreachable: keep what is shown; an error of the API: what is shown is not this list.

@@ -106,6 +106,8 @@ export function AlarmList({ params }) {
       return next;
     });
   useAlarmShortcuts({ rows, focused, setFocused, selected, toggle, canAct, actions, search });
+  const closeMenu = { key: "Escape", what: "close the actions menu", run: () => setMenuFor(null) };
+  useShortcuts(canAct ? [closeMenu] : [], [canAct]);
 
   const shown = rows ?? [];
   const chosen = shown.filter((a) => selected.has(a._id)).map((a) => a._id);
@@ -122,7 +124,12 @@ export function AlarmList({ params }) {
         />
       )}
       <ActionNotices notices={actions.notices} dismiss={actions.dismiss} />
-      {live.error instanceof ApiError && <ErrorText error={live.error} />}
+      {live.error instanceof ApiError && (
+        <>
+          <ErrorText error={live.error} />
+          {view.page > 1 && <Link href={viewUrl({ ...view, page: 1 })}>Back to the first page</Link>}
+        </>
+      )}
       {rows === null && !live.error && <Loading />}
       {rows !== null && (
         <>
