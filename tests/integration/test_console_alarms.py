@@ -120,6 +120,15 @@ def test_filters_sort_and_page_live_in_the_url(console, page):  # noqa: F811
     page.go_back()
     expect(rows(page)).to_have_count(3)
 
+    page.get_by_text("More filters").click()
+    page.get_by_label("Component (exact)").fill(f"c-{tag}")
+    page.get_by_label("Component (exact)").press("Enter")
+    expect(page).to_have_url(re.compile(rf"component=c-{tag}"))
+    expect(rows(page).locator("td.component")).to_have_text([f"c-{tag}"])
+    page.get_by_role("link", name="Clear filters").click()
+    expect(page).to_have_url(console.url("/console/?sort=component&direction=desc"))
+    page.goto(console.url(f"/console/?search={tag}"))
+
     page.get_by_label("Acked").select_option("yes")
     expect(page).to_have_url(re.compile(r"acked=true"))
     expect(page.get_by_text("No alarm matches.")).to_be_visible()

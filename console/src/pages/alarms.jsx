@@ -32,6 +32,10 @@ const FILTERS = [
   "from",
   "to",
 ];
+// The filters typed as text, applied together when the filter form is sent.
+const TEXTS = ["search", "connector", "component", "resource", "connector_name", "tags"];
+// The filters folded under "More filters".
+const MORE = ["component", "resource", "connector_name", "tags", "entity_disabled", "from", "to"];
 const DEFAULT_SORT = "last_update_date";
 // "Problems" as the counts define them: not OK, not cancelled, not in a pbehavior.
 const PROBLEMS = { state: "1,2,3", status: "0,1,2,3", in_maintenance: "false" };
@@ -296,7 +300,7 @@ function Filters({ view, go, search }) {
   };
   const [texts, setTexts] = useState({});
   // Texts typed but not applied are dropped when the URL changes (back button).
-  useEffect(() => setTexts({}), [filters.search, filters.connector, filters.connector_name]);
+  useEffect(() => setTexts({}), [...TEXTS.map((name) => filters[name])]);
   const text = (name) => texts[name] ?? filters[name] ?? "";
   const typed = (name) => (event) => {
     const value = event.currentTarget.value;
@@ -304,7 +308,7 @@ function Filters({ view, go, search }) {
   };
   const apply = (event) => {
     event.preventDefault();
-    go(filtered(view, { search: text("search"), connector: text("connector") }));
+    go(filtered(view, Object.fromEntries(TEXTS.map((name) => [name, text(name)]))));
   };
   return (
     <form class="filters panel" onSubmit={apply} aria-label="filters">
@@ -373,6 +377,7 @@ function Filters({ view, go, search }) {
           </select>
         </label>
       ))}
+      <MoreFilters filters={filters} text={text} typed={typed} set={set} view={view} go={go} />
       {Object.keys(filters).length > 0 && (
         <Link href={viewUrl({ ...view, filters: {}, page: 1 })} class="clear">
           Clear filters
@@ -380,6 +385,63 @@ function Filters({ view, go, search }) {
       )}
     </form>
   );
+}
+
+// The filters less often used, folded unless one of them is set.
+function MoreFilters({ filters, text, typed, set, view, go }) {
+  const used = MORE.some((name) => filters[name]);
+  const when = (name) => (event) => go(filtered(view, { [name]: epochOf(event.currentTarget.value) }));
+  return (
+    <details class="more-filters" open={used}>
+      <summary>More filters</summary>
+      {[
+        ["component", "Component (exact)"],
+        ["resource", "Resource (exact)"],
+        ["connector_name", "Connector name"],
+        ["tags", "Tags (comma list)"],
+      ].map(([name, label]) => (
+        <label key={name}>
+          {label} <input size="14" value={text(name)} onInput={typed(name)} />
+        </label>
+      ))}
+      <label>
+        Entity disabled{" "}
+        <select value={filters.entity_disabled || ""} onChange={set("entity_disabled")}>
+          {YES_NO.map(([value, label]) => (
+            <option key={value} value={value}>
+              {label}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Updated from{" "}
+        <input type="datetime-local" value={localTime(filters.from)} onChange={when("from")} />
+      </label>
+      <label>
+        to <input type="datetime-local" value={localTime(filters.to)} onChange={when("to")} />
+      </label>
+    </details>
+  );
+}
+
+const pad = (n) => String(n).padStart(2, "0");
+
+// An epoch (seconds, as text) as the value of a datetime-local input, in local time.
+function localTime(epoch) {
+  if (!epoch) return "";
+  const d = new Date(Number(epoch) * 1000);
+  if (Number.isNaN(d.getTime())) return "";
+  return (
+    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}` +
+    `T${pad(d.getHours())}:${pad(d.getMinutes())}`
+  );
+}
+
+// The value of a datetime-local input (local time) as epoch seconds; "" when empty.
+function epochOf(value) {
+  const ms = value ? new Date(value).getTime() : Number.NaN;
+  return Number.isNaN(ms) ? "" : String(Math.floor(ms / 1000));
 }
 
 function BulkBar({ chosen, rows, actions, clear }) {
