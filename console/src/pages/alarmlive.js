@@ -73,17 +73,23 @@ function changedIds(seen, path, items) {
   return items.filter((a) => seen.dates.get(a._id) !== a.last_update_date).map((a) => a._id);
 }
 
-// A set of ids, each forgotten FLASH_MS after it was marked.
+// A set of ids, each forgotten FLASH_MS after it was last marked.
 function useFlash() {
   const [ids, setIds] = useState(() => new Set());
+  const marks = useRef(new Map()); // id -> when it was last marked
   const timers = useRef(new Set());
   useEffect(() => () => timers.current.forEach(clearTimeout), []);
   const mark = (marked) => {
     if (marked.length === 0) return;
-    setIds((old) => new Set([...old, ...marked]));
+    const at = Date.now();
+    for (const id of marked) marks.current.set(id, at);
+    setIds(new Set(marks.current.keys()));
     const timer = setTimeout(() => {
       timers.current.delete(timer);
-      setIds((old) => new Set([...old].filter((id) => !marked.includes(id))));
+      for (const [id, when] of marks.current) {
+        if (when === at) marks.current.delete(id);
+      }
+      setIds(new Set(marks.current.keys()));
     }, FLASH_MS);
     timers.current.add(timer);
   };
