@@ -82,7 +82,8 @@ const alarmHref = (id) => `${BASE}/alarm?id=${encodeURIComponent(id)}`;
 export function AlarmList({ params }) {
   const view = readView(params);
   const { can } = useSession();
-  const canAct = can("operator");
+  // Resolved alarms take no action (the API acts on open ones only).
+  const canAct = can("operator") && view.filters.opened !== "false";
   const listPath = withQuery("/alarms", {
     ...view.filters,
     sort: view.sort,
@@ -91,7 +92,8 @@ export function AlarmList({ params }) {
     limit: LIMIT,
   });
   // The counts leave the state filter out, so every state's count stays there to click.
-  const { state: _state, ...countFilters } = view.filters;
+  const countFilters = { ...view.filters };
+  delete countFilters.state;
   const countsPath = withQuery("/alarms/counts", countFilters);
   const live = useLiveAlarms(listPath, countsPath);
   const rows = live.list?.items ?? null;
