@@ -11,6 +11,7 @@ a test finds its own alarms by names of its own (``Console.unique``).
 import json
 import subprocess
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -79,7 +80,7 @@ class Console:
 
     def login(self, page: Page, role: str, path: str = "/console/") -> None:
         """``page`` logged in as the user ``role`` through the login form, then at ``path``."""
-        page.goto(self.url(f"/console/login?next={path}"))
+        page.goto(self.url(f"/console/login?next={urllib.parse.quote(path, safe='/')}"))
         page.get_by_label("Name").fill(role)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
@@ -116,9 +117,11 @@ def console(site) -> Iterator[Console]:  # noqa: F811
         client.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, without its sandbox (the suite runs as root)."""
+    """Debian's Chromium, headless, without its sandbox (the suite runs as root); one per
+    module (each module that imports the fixture has its own, and two Playwright drivers
+    cannot run at once in one thread)."""
     with chromium() as launched:
         yield launched
 

@@ -183,17 +183,7 @@ function useAlarmShortcuts(page) {
     const { rows, focused } = current.current;
     return rows?.find((a) => a._id === focused);
   };
-  // Enter and Space on a focused button or link are that control's, not the list's.
-  const onControl = (event) => {
-    const target = event.target;
-    if (target instanceof HTMLElement && ["BUTTON", "A"].includes(target.tagName)) {
-      target.click();
-      return true;
-    }
-    return false;
-  };
-  const select = (event) => {
-    if (onControl(event)) return;
+  const select = () => {
     const row = focusedRow();
     if (row && current.current.canAct) current.current.toggle(row._id);
   };
@@ -218,8 +208,7 @@ function useAlarmShortcuts(page) {
     {
       key: "Enter",
       what: "open the alarm",
-      run: (event) => {
-        if (onControl(event)) return;
+      run: () => {
         const row = focusedRow();
         if (row) navigate(alarmHref(row._id));
       },
