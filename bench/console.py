@@ -15,7 +15,7 @@ from canopsis.domain import auth
 
 CHROMIUM = "/usr/bin/chromium"
 #: what the alarm list shows once its first page is there
-FIRST_ROW = "table.list tbody tr"
+FIRST_ROW = "table.alarms tbody tr[data-id]"
 
 
 @contextmanager

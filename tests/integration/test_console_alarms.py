@@ -304,3 +304,21 @@ def act(tab: Page, component: str, action: str, field: tuple[str, str] | None = 
             control.fill(field[1])
         menu.get_by_role("button", name="Send").click()
     expect(menu).to_have_count(0)
+
+
+def test_on_a_phone_the_list_shows_state_component_and_output_first(console, browser):  # noqa: F811
+    tag = Console.unique("phone")
+    console.send(component=f"phone-{tag}", resource="battery", state=2, output="low battery")
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        tab = context.new_page()
+        open_list(console, tab, "operator", f"search={tag}")
+        target = row(tab, f"phone-{tag}")
+        expect(target).to_be_visible(timeout=LIVE)
+        expect(target.locator(".state")).to_be_in_viewport()
+        expect(target.get_by_role("link", name=f"phone-{tag}")).to_be_in_viewport()
+        expect(target.locator("td.output")).to_have_text("low battery")
+        expect(target.locator("td.wide").first).to_be_hidden()
+        screenshot(tab, "alarm-list-phone")
+    finally:
+        context.close()
