@@ -5,22 +5,71 @@ import { useEffect, useState } from "preact/hooks";
 import { get, post, UNAUTHORIZED, watchConnection } from "./api.js";
 import { Loading } from "./components.jsx";
 import { Login } from "./login.jsx";
+import { allows } from "./format.js";
 import { AlarmDetail } from "./pages/alarm.jsx";
 import { AlarmList } from "./pages/alarms.jsx";
+import { DeadLetters } from "./pages/deadletters.jsx";
 import { EntityList } from "./pages/entities.jsx";
 import { EntityPage } from "./pages/entity.jsx";
+import { Heartbeats } from "./pages/heartbeats.jsx";
+import { Pipeline } from "./pages/pipeline.jsx";
+import { Users } from "./pages/users.jsx";
 import { BASE, Link, navigate, useLocation } from "./router.js";
 import { Session } from "./session.js";
 import { declared, useShortcuts } from "./shortcuts.js";
 
 const LOGIN = `${BASE}/login`;
 
-const PAGES = {
-  [BASE]: ({ params }) => <AlarmList params={params} />,
-  [`${BASE}/alarm`]: ({ params }) => <AlarmDetail id={params.get("id")} />,
-  [`${BASE}/entities`]: ({ params }) => <EntityList params={params} />,
-  [`${BASE}/entity`]: ({ params }) => <EntityPage id={params.get("id")} />,
-};
+// Every page: its path, the role it needs (the API refuses the rest anyway), its name in
+// the header (none: reached through links) and what it shows.
+const PAGES = [
+  {
+    path: BASE,
+    role: "viewer",
+    name: "Alarms",
+    show: ({ params }) => <AlarmList params={params} />,
+  },
+  {
+    path: `${BASE}/alarm`,
+    role: "viewer",
+    show: ({ params }) => <AlarmDetail id={params.get("id")} />,
+  },
+  {
+    path: `${BASE}/entities`,
+    role: "viewer",
+    name: "Entities",
+    show: ({ params }) => <EntityList params={params} />,
+  },
+  {
+    path: `${BASE}/entity`,
+    role: "viewer",
+    show: ({ params }) => <EntityPage id={params.get("id")} />,
+  },
+  {
+    path: `${BASE}/heartbeats`,
+    role: "viewer",
+    name: "Heartbeats",
+    show: ({ params }) => <Heartbeats params={params} />,
+  },
+  {
+    path: `${BASE}/pipeline`,
+    role: "viewer",
+    name: "Pipeline",
+    show: ({ params }) => <Pipeline params={params} />,
+  },
+  {
+    path: `${BASE}/deadletters`,
+    role: "viewer",
+    name: "Dead letters",
+    show: ({ params }) => <DeadLetters params={params} />,
+  },
+  {
+    path: `${BASE}/users`,
+    role: "admin",
+    name: "Users",
+    show: ({ params }) => <Users params={params} />,
+  },
+];
 
 function loginUrl() {
   return `${LOGIN}?next=${encodeURIComponent(location.pathname + location.search)}`;
@@ -50,7 +99,8 @@ export function App() {
     };
     return user ? <Redirect to={`${BASE}/`} /> : <Login onLoggedIn={loggedIn} />;
   }
-  const Page = PAGES[where.path];
+  const page = PAGES.find((p) => p.path === where.path && allows(user.role, p.role));
+  const Page = page?.show;
   return (
     <Session.Provider value={user}>
       <Header user={user} path={where.path} onLogout={() => setUser(null)} />
@@ -89,12 +139,15 @@ function Header({ user, path, onLogout }) {
         canopsis
       </Link>
       <nav>
-        <Link href={`${BASE}/`} aria-current={current(BASE)}>
-          Alarms
-        </Link>
-        <Link href={`${BASE}/entities`} aria-current={current(`${BASE}/entities`)}>
-          Entities
-        </Link>
+        {PAGES.filter((p) => p.name && allows(user.role, p.role)).map((p) => (
+          <Link
+            key={p.path}
+            href={p.path === BASE ? `${BASE}/` : p.path}
+            aria-current={current(p.path)}
+          >
+            {p.name}
+          </Link>
+        ))}
       </nav>
       <span class="who">
         {user.name} <span class="role">({user.role})</span>
