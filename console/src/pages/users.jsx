@@ -117,18 +117,20 @@ function UserRow({ user, change }) {
       </td>
       <td class="wide">{isoTime(user.created)}</td>
       <td>{user.disabled ? "disabled" : "enabled"}</td>
-      <td class="actions">
-        <button
-          type="button"
-          onClick={() => change(() => put(path, { disabled: !user.disabled }))}
-        >
-          {user.disabled ? "Enable" : "Disable"}
-        </button>
-        <Confirm
-          label="Delete"
-          question={`Really delete ${user.name}?`}
-          onYes={() => change(() => remove(path))}
-        />
+      <td>
+        <div class="actions">
+          <button
+            type="button"
+            onClick={() => change(() => put(path, { disabled: !user.disabled }))}
+          >
+            {user.disabled ? "Enable" : "Disable"}
+          </button>
+          <Confirm
+            label="Delete"
+            question={`Really delete ${user.name}?`}
+            onYes={() => change(() => remove(path))}
+          />
+        </div>
       </td>
     </tr>
   );
@@ -254,7 +256,7 @@ function KeyRow({ apikey, revoke }) {
       </td>
       <td class="wide">{isoTime(apikey.created)}</td>
       <td>{apikey.expires ? isoTime(apikey.expires) : "never"}</td>
-      <td class="actions">
+      <td>
         {apikey.revoked ? (
           <span class="muted">revoked {isoTime(apikey.revoked)}</span>
         ) : (
