@@ -53,8 +53,13 @@ export function Heartbeats() {
   const defs = useWatched("/heartbeats", REFRESH_MS);
   const status = useWatched("/heartbeats/status", REFRESH_MS);
   // null: no form; {editing: a definition or null for a new one, parent: an id or null}
-  const [form, setForm] = useState(null);
+  const [form, setShownForm] = useState(null);
   const [notice, setNotice] = useState(null);
+  // What the last change said is old news once another form opens.
+  const setForm = (next) => {
+    setShownForm(next);
+    if (next) setNotice(null);
+  };
   useShortcuts(
     admin ? [{ key: "n", what: "new heartbeat", run: () => setForm({ editing: null }) }] : [],
     [admin],
