@@ -102,17 +102,23 @@ def test_an_admin_creates_a_heartbeat_in_the_form_where_a_refused_interval_is_ma
     expect(page.get_by_role("status")).to_have_text(f"Saved heartbeat {name}.")
     expect(node(page, name)).to_contain_text("every 45 s")
 
+    node(page, name).get_by_role("button", name="Edit").click()
+    expect(interval).to_have_value("45")
+    interval.fill("50")
+    form.get_by_role("button", name="Save").click()
+    expect(node(page, name)).to_contain_text("every 50 s")
+
     # a child may not wait longer than its parent: the page says so on the interval
     node(page, name).get_by_role("button", name="Add child").click()
     form.get_by_label("Id", exact=True).fill(f"{name}-child")
     form.get_by_label("Match").fill(json.dumps({"component": f"{name}-child"}))
     expect(form.get_by_label("Parent")).to_have_value(name)
-    expect(form).to_contain_text("here less than 45 s")
+    expect(form).to_contain_text("here less than 50 s")
     interval.fill("60")
     form.get_by_role("button", name="Create").click()
     expect(interval).to_have_attribute("aria-invalid", "true")
     expect(form.locator("#hb-interval-about .field-error")).to_contain_text(
-        f"must be less than the interval of its parent {name} (45 s)"
+        f"must be less than the interval of its parent {name} (50 s)"
     )
     form.get_by_role("button", name="Cancel").click()
 
