@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import falcon
+from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from canopsis.domain.jsonvalues import unstorable
@@ -66,6 +67,9 @@ class Kind:
     states: tuple[str, ...] = ()
     #: a new document without ``_id`` gets a random one (else ``_id`` is the client's to give)
     names_new: bool = False
+    #: the problems of a set of documents taken together (fields ``<_id>.<key>``), if the
+    #: kind has rules across documents (:meth:`fits`)
+    together: Callable[[list[dict]], list[FieldError]] | None = None
 
     def routes(self, api: Api, path: str) -> list[tuple[str, object]]:
         """The list at ``path`` and one document below it (``{<noun>_id}``)."""
@@ -92,6 +96,29 @@ class Kind:
             raise bad_request(fields, f"invalid {self.noun}")
         return body
 
+    def fits(self, db: Database, body: dict) -> None:
+        """400 when ``body``, in place of the stored document of its ``_id`` (or beside the
+        others), breaks a rule across documents that held before: each problem named on the
+        field of ``body`` it is about (a problem it causes in another document, on
+        ``interval`` when it names intervals, else on ``parent``)."""
+        if self.together is None:
+            return
+        stored = documents.all_stored(db, self.collection)
+        before = {(e.field, e.reason) for e in self.together(stored)}
+        others = [doc for doc in stored if doc["_id"] != body["_id"]]
+        own = f"{body['_id']}."
+        fields: dict[str, str] = {}
+        for error in self.together([*others, body]):
+            if (error.field, error.reason) in before:
+                continue
+            if error.field.startswith(own):
+                name = error.field.removeprefix(own)
+            else:
+                name = "interval" if "interval" in error.reason else "parent"
+            fields.setdefault(name, error.reason)
+        if fields:
+            raise bad_request(fields, f"invalid {self.noun}")
+
 
 class Documents:
     def __init__(self, api: Api, kind: Kind) -> None:
@@ -107,6 +134,7 @@ class Documents:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         who = require(req, "admin")
         body = self.kind.checked(req)
+        self.kind.fits(self.api.db, body)
         now = time.time()
         doc = {**body, "author": who.author, "created": now, "updated": now}
         try:
@@ -144,6 +172,7 @@ class Document:
         who = require(req, "admin")
         body = self.kind.checked(req, doc_id)
         stored = self._get(doc_id)
+        self.kind.fits(self.api.db, body)
         kept = {key: stored[key] for key in self.kind.kept if key in stored}
         doc = {**body, **kept, "author": who.author, "updated": time.time()}
         if not documents.replace(self.api.db, self.kind.collection, doc):

@@ -130,3 +130,32 @@ def test_status_tells_last_seen_late_and_silence(api):
         "late": False,
         "silent_for": None,
     }
+
+
+def test_a_definition_breaking_the_tree_is_400_naming_its_field(api):
+    admin = api.as_role("admin")
+    assert (
+        api.simulate_post(HEARTBEATS, json=definition("relay", 60), headers=admin).status_code
+        == 201
+    )
+    leaf = definition("leaf", 30, parent="relay")
+    assert api.simulate_post(HEARTBEATS, json=leaf, headers=admin).status_code == 201
+
+    slow = api.simulate_post(HEARTBEATS, json=definition("slow", 90, parent="relay"), headers=admin)
+    assert slow.status_code == 400
+    assert (
+        "must be greater than the interval of its child 'slow'" in error(slow)["fields"]["parent"]
+    )
+    orphan = api.simulate_post(HEARTBEATS, json=definition("x", 5, parent="nosuch"), headers=admin)
+    assert error(orphan)["fields"] == {"parent": "unknown heartbeat 'nosuch'"}
+    # the parent's own change is refused where it breaks the rule for a child
+    shrunk = api.simulate_put(f"{HEARTBEATS}/relay", json=definition("relay", 20), headers=admin)
+    assert shrunk.status_code == 400 and "'leaf'" in error(shrunk)["fields"]["interval"]
+    loop = api.simulate_put(
+        f"{HEARTBEATS}/relay", json=definition("relay", 60, parent="leaf"), headers=admin
+    )
+    assert loop.status_code == 400 and "parent" in error(loop)["fields"]
+    assert api.db.heartbeats.find_one({"_id": "relay"})["interval"] == 60
+    assert api.db.heartbeats.count_documents({"_id": {"$in": ["slow", "x"]}}) == 0
+    fine = api.simulate_put(f"{HEARTBEATS}/relay", json=definition("relay", 45), headers=admin)
+    assert fine.status_code == 200, fine.text

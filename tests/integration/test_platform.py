@@ -138,6 +138,7 @@ def test_install_prints_one_line_per_step(site):
         "collectd-core",
         "python",
         "canopsis",
+        "console",
         "mongodb:",
         "supervisor",
     ]

@@ -1,7 +1,11 @@
 """``/api/v2/heartbeats``: the heartbeat definitions (viewer reads, admin writes).
 
 ``GET`` lists the definitions by ``_id``; ``POST`` creates one (the body is the
-definition, see :mod:`canopsis.domain.heartbeat`; 409 when its ``_id`` exists).
+definition, see :mod:`canopsis.domain.heartbeat`; 409 when its ``_id`` exists). A
+definition that would break the tree the definitions form (an unknown parent, a
+cycle, a parent whose interval is not greater than a child's, two raising on one
+entity: :func:`canopsis.domain.heartbeat.check_tree`) is a 400 naming its field, on
+``POST`` and ``PUT`` alike.
 ``GET``, ``PUT`` and ``DELETE`` of ``/api/v2/heartbeats/{heartbeat_id}`` read,
 replace and delete one; a replaced definition keeps its ``created``, a deleted
 one loses its tracking state too. ``GET /api/v2/heartbeats/status`` tells, for
@@ -35,6 +39,7 @@ HEARTBEATS = Kind(
     validate=heartbeat.validate,
     refused=heartbeat.METADATA_FIELDS,
     states=(STATES,),
+    together=heartbeat.check_tree,
 )
 
 
