@@ -34,5 +34,6 @@ export function uptime(seconds) {
   if (first === -1 || first === units.length - 1) return `${rest} s`;
   const [big, bigSize] = units[first];
   const [small, smallSize] = units[first + 1];
-  return `${Math.floor(rest / bigSize)} ${big} ${Math.floor((rest % bigSize) / smallSize)} ${small}`;
+  const after = Math.floor((rest % bigSize) / smallSize);
+  return `${Math.floor(rest / bigSize)} ${big} ${after} ${small}`;
 }
