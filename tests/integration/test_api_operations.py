@@ -327,6 +327,17 @@ def test_engines_lists_supervisord_programs_and_the_engines_last_report(api, sup
     }
 
 
+def test_engines_answers_the_chain_and_the_engines_each_program_runs(api, supervisord):
+    etc = supervisord.parents[2] / "etc"
+    resp = api.simulate_get("/api/v2/engines", headers=api.as_role("viewer"))
+    assert resp.status_code == 200 and resp.json["chain"] == []  # no etc/engines.conf
+    (etc / "engines.conf").write_text("chain = cleaner, dummy, eventstore\n")
+    resp = api.simulate_get("/api/v2/engines", headers=api.as_role("viewer"))
+    assert resp.json["chain"] == ["cleaner", "dummy", "eventstore"]
+    [dummy] = resp.json["items"]
+    assert dummy["runs"] == ["dummy"]
+
+
 def test_an_admin_stops_and_starts_an_engine_program(api, supervisord):
     admin = api.as_role("admin")
     stopped = api.simulate_post("/api/v2/engines/engine-dummy/stop", headers=admin)

@@ -1,8 +1,11 @@
 """``/api/v2/engines``: the supervisord programs and what the engines report about themselves.
 
-- ``GET /api/v2/engines`` (viewer): every supervisord process (``name``,
+- ``GET /api/v2/engines`` (viewer): ``chain``, the engines every event goes through in
+  order (``chain`` of ``etc/engines.conf``; empty when that file cannot be read), and
+  ``items``: every supervisord process (``name``,
   ``group``, ``state``, ``pid``, ``uptime`` in seconds, ``description``) and,
-  for each engine program (a name starting with ``engine-``), ``engines``:
+  for each engine program (a name starting with ``engine-``), ``runs``: the engines it
+  runs fused, in the order of its command line, ``engines``:
   the last self-report of each engine it runs, grouped by engine name, one
   entry per host (``host``, ``entity_id``, ``metrics``: the last value of each
   metric seen within the last :data:`~canopsis.store.engines.WINDOW` seconds), and
@@ -28,7 +31,9 @@ import falcon
 
 from canopsis.domain.schemas import object_schema
 from canopsis.ops import supervisor
+from canopsis.ops.config import ConfigError
 from canopsis.runtime import enginehealth
+from canopsis.runtime.engine import load_chain
 from canopsis.store.engines import last_reports
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError
@@ -75,6 +80,15 @@ def engine_names(program: str, command: str | None) -> list[str]:
     return [base.removeprefix("engine-")]
 
 
+def declared_chain() -> list[str]:
+    """The chain of ``etc/engines.conf``, or none when it cannot be read (the programs
+    are still worth listing)."""
+    try:
+        return load_chain()
+    except ConfigError:
+        return []
+
+
 class Engines:
     def __init__(self, api: Api, socket: str | None = None) -> None:
         self.api = api
@@ -97,6 +111,7 @@ class Engines:
             item = describe(process)
             if process.name.startswith("engine-"):
                 names = engine_names(process.name, config.get(process.name))
+                item["runs"] = names
                 item["engines"] = {name: reports.get(name, []) for name in names}
                 item["health"] = {
                     doc["_id"]: {
@@ -107,7 +122,7 @@ class Engines:
                     if doc["engine"] in names
                 }
             items.append(item)
-        resp.media = {"items": items}
+        resp.media = {"chain": declared_chain(), "items": items}
 
 
 class Action:
@@ -166,6 +181,11 @@ _PROCESS = {
         "pid": {"type": "integer"},
         "uptime": {"type": "integer", "description": "seconds"},
         "description": {"type": "string"},
+        "runs": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "engine program only: the engines it runs fused, in order",
+        },
         "engines": {
             "type": "object",
             "description": "engine program only: engine name -> last self-report per host",
@@ -214,8 +234,15 @@ OPENAPI = {
                     "Every supervisord process",
                     {
                         "type": "object",
-                        "properties": {"items": {"type": "array", "items": _PROCESS}},
-                        "required": ["items"],
+                        "properties": {
+                            "chain": {
+                                "type": "array",
+                                "items": {"type": "string"},
+                                "description": "the engines every event goes through, in order",
+                            },
+                            "items": {"type": "array", "items": _PROCESS},
+                        },
+                        "required": ["chain", "items"],
                     },
                 ),
                 **errors(401, 403, 503),
