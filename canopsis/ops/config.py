@@ -100,3 +100,14 @@ def mongo_uri(cfg: ConfigObj) -> str:
         return cfg["uri"]
     user, password = (quote(cfg[key], safe="") for key in ("user", "password"))
     return f"mongodb://{user}:{password}@{cfg['host']}:{cfg['port']}/"
+
+
+def load_chain() -> list[str]:
+    """The engines every event goes through, in order: ``chain`` in ``etc/engines.conf``."""
+    path = paths.etc("engines.conf")
+    order = [name.strip() for name in load("engines", path)["chain"]]
+    twice = sorted({name for name in order if order.count(name) > 1})
+    if twice or not all(order):
+        why = f"{', '.join(twice)} twice" if twice else "an empty name"
+        raise ConfigError(f"{path}: chain = {', '.join(order)}: {why}")
+    return order

@@ -1,7 +1,7 @@
 """The chain: the engines of one process, run on a batch of messages in memory.
 
 The chain is declared once, for every engine, by ``chain`` in
-``etc/engines.conf`` (:func:`~canopsis.runtime.engine.load_chain`): the order
+``etc/engines.conf`` (:func:`~canopsis.ops.config.load_chain`): the order
 every event follows. A process runs some of its engines, consecutive
 (``canopsis-engine A B C``: the supervisord program lines say which engines
 each process fuses): events pass from A to B in memory, and what C passes on
@@ -37,7 +37,6 @@ from canopsis.runtime.engine import (
     Routed,
     check_options,
     engine_class,
-    load_chain,
     load_conf,
     short_error,
     transient,
@@ -367,7 +366,7 @@ def check_workers(confs: list[EngineConf]) -> None:
 def build_chain(names: list[str], db: Database) -> Chain:
     """The engines ``names`` fused in one process, in that order (its command line); what the
     last one passes on goes to the engine after it in the chain
-    (:func:`~canopsis.runtime.engine.load_chain`), nowhere after the chain's last engine.
+    (:func:`~canopsis.ops.config.load_chain`), nowhere after the chain's last engine.
 
     Engines that are not consecutive in the chain still run in the order of the command
     line (it is logged); a last engine the chain does not have is a ConfigError.
@@ -378,7 +377,7 @@ def build_chain(names: list[str], db: Database) -> Chain:
         cls = engine_class(conf.name)
         options = check_options(conf.path, conf.options, cls.options_spec)
         engines.append(cls(conf.name, options, db))
-    order = load_chain()
+    order = config.load_chain()
     where = paths.etc("engines.conf")
     if names[-1] not in order:
         raise config.ConfigError(

@@ -16,7 +16,7 @@ Its settings are ``etc/engines/<name>.conf`` (spec
 class's :attr:`Engine.options_spec`, and a ``[perf]`` section: the thresholds
 of the engine's own check (:class:`Thresholds`). Its place in the chain is
 declared once, for every engine, in ``etc/engines.conf``
-(:func:`load_chain`).
+(:func:`canopsis.ops.config.load_chain`).
 
 :mod:`canopsis.runtime.chain` runs the engines of one process on a batch, in
 memory; :mod:`canopsis.runtime.runner` feeds it from the broker.
@@ -202,17 +202,6 @@ def load_conf(name: str) -> EngineConf:
         path=str(path),
         perf=Thresholds(**perf),
     )
-
-
-def load_chain() -> list[str]:
-    """The engines every event goes through, in order: ``chain`` in ``etc/engines.conf``."""
-    path = paths.etc("engines.conf")
-    order = [name.strip() for name in config.load("engines", path)["chain"]]
-    twice = sorted({name for name in order if order.count(name) > 1})
-    if twice or not all(order):
-        why = f"{', '.join(twice)} twice" if twice else "an empty name"
-        raise config.ConfigError(f"{path}: chain = {', '.join(order)}: {why}")
-    return order
 
 
 def check_options(path: str, options: dict[str, Any], spec: str) -> dict[str, Any]:

@@ -31,9 +31,8 @@ import falcon
 
 from canopsis.domain.schemas import object_schema
 from canopsis.ops import supervisor
-from canopsis.ops.config import ConfigError
+from canopsis.ops.config import ConfigError, load_chain
 from canopsis.runtime import enginehealth
-from canopsis.runtime.engine import load_chain
 from canopsis.store.engines import last_reports
 from canopsis.webserver.api import Api
 from canopsis.webserver.errors import ApiError
