@@ -5,7 +5,9 @@ nothing downloads a browser).
 
 A test module imports the fixtures it uses: ``from tests.integration.console_site import
 browser, console, page, site  # noqa: F401``. Every module shares the session's database:
-a test finds its own alarms by names of its own (``Console.unique``).
+a test finds its own alarms by names of its own, starting with a ``Console.unique`` tag
+(``<tag>-web``, never ``web-<tag>``: other modules find their alarms by prefixes such as
+``before-`` or ``two-``).
 """
 
 import json

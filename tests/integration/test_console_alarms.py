@@ -43,18 +43,18 @@ def open_list(canopsis: Console, tab: Page, role: str, query: str) -> None:
 
 
 def send_alarms(canopsis: Console, tag: str, states: dict[str, int]) -> dict[str, str]:
-    """An alarm for each ``name: state`` (component ``<name>-<tag>``); their ids by name."""
+    """An alarm for each ``name: state`` (component ``<tag>-<name>``); their ids by name."""
     for name, state in states.items():
-        canopsis.send(component=f"{name}-{tag}", resource="check", state=state, output=name)
-    return {name: canopsis.alarm(f"{name}-{tag}", "check")["_id"] for name in states}
+        canopsis.send(component=f"{tag}-{name}", resource="check", state=state, output=name)
+    return {name: canopsis.alarm(f"{tag}-{name}", "check")["_id"] for name in states}
 
 
 def test_new_and_changed_alarms_appear_without_reload(console, page):  # noqa: F811
     tag = Console.unique("live")
     open_list(console, page, "operator", f"search={tag}")
     expect(page.get_by_text("No alarm matches.")).to_be_visible()
-    console.send(component=f"web-{tag}", resource="http", state=2, output="slow answers")
-    web = row(page, f"web-{tag}")
+    console.send(component=f"{tag}-web", resource="http", state=2, output="slow answers")
+    web = row(page, f"{tag}-web")
     expect(web).to_be_visible(timeout=LIVE)
     expect(web).to_have_class(CHANGED)  # a new row is highlighted for a moment
     expect(web.locator(".state")).to_have_text("major")
@@ -66,9 +66,9 @@ def test_new_and_changed_alarms_appear_without_reload(console, page):  # noqa: F
     web.get_by_role("button", name=re.compile("^actions for")).click()
     menu = page.get_by_role("group", name=re.compile("actions on"))
     expect(menu).to_be_visible()
-    console.send(component=f"db-{tag}", resource="disk", state=3, output="disk full")
-    expect(row(page, f"db-{tag}")).to_be_visible(timeout=LIVE)
-    console.send(component=f"web-{tag}", resource="http", state=3, output="no answer")
+    console.send(component=f"{tag}-db", resource="disk", state=3, output="disk full")
+    expect(row(page, f"{tag}-db")).to_be_visible(timeout=LIVE)
+    console.send(component=f"{tag}-web", resource="http", state=3, output="no answer")
     expect(web.locator(".state")).to_have_text("critical", timeout=LIVE)
     expect(web).to_contain_text("no answer")
     expect(web.get_by_role("checkbox")).to_be_checked()
@@ -100,30 +100,30 @@ def test_filters_sort_and_page_live_in_the_url(console, page):  # noqa: F811
 
     page.get_by_role("button", name="Component").click()
     expect(page).to_have_url(re.compile(r"sort=component&direction=asc"))
-    expect(rows(page).locator("td.component")).to_have_text([f"a-{tag}", f"b-{tag}", f"c-{tag}"])
+    expect(rows(page).locator("td.component")).to_have_text([f"{tag}-a", f"{tag}-b", f"{tag}-c"])
     page.get_by_role("button", name="Component").click()
     expect(page).to_have_url(re.compile(r"sort=component&direction=desc"))
-    expect(rows(page).locator("td.component")).to_have_text([f"c-{tag}", f"b-{tag}", f"a-{tag}"])
+    expect(rows(page).locator("td.component")).to_have_text([f"{tag}-c", f"{tag}-b", f"{tag}-a"])
 
     page.locator(".counts").get_by_role("button", name=re.compile("^critical")).click()
     expect(page).to_have_url(re.compile(r"state=3"))
-    expect(rows(page).locator("td.component")).to_have_text([f"b-{tag}"])
+    expect(rows(page).locator("td.component")).to_have_text([f"{tag}-b"])
 
     page.get_by_role("checkbox", name="major").check()
     expect(page).to_have_url(re.compile(r"state=2%2C3"))
-    expect(rows(page).locator("td.component")).to_have_text([f"c-{tag}", f"b-{tag}"])
+    expect(rows(page).locator("td.component")).to_have_text([f"{tag}-c", f"{tag}-b"])
 
     page.go_back()
     expect(page).to_have_url(re.compile(r"state=3(&|$)"))
-    expect(rows(page).locator("td.component")).to_have_text([f"b-{tag}"])
+    expect(rows(page).locator("td.component")).to_have_text([f"{tag}-b"])
     page.go_back()
     expect(rows(page)).to_have_count(3)
 
     page.get_by_text("More filters").click()
-    page.get_by_label("Component (exact)").fill(f"c-{tag}")
+    page.get_by_label("Component (exact)").fill(f"{tag}-c")
     page.get_by_label("Component (exact)").press("Enter")
-    expect(page).to_have_url(re.compile(rf"component=c-{tag}"))
-    expect(rows(page).locator("td.component")).to_have_text([f"c-{tag}"])
+    expect(page).to_have_url(re.compile(rf"component={tag}-c"))
+    expect(rows(page).locator("td.component")).to_have_text([f"{tag}-c"])
     page.get_by_role("link", name="Clear filters").click()
     expect(page).to_have_url(console.url("/console/?sort=component&direction=desc"))
     page.goto(console.url(f"/console/?search={tag}"))
@@ -134,7 +134,7 @@ def test_filters_sort_and_page_live_in_the_url(console, page):  # noqa: F811
 
     # a bookmarked view comes back as it was
     page.goto(console.url(f"/console/?search={tag}&state=1&sort=component&direction=asc"))
-    expect(rows(page).locator("td.component")).to_have_text([f"a-{tag}"])
+    expect(rows(page).locator("td.component")).to_have_text([f"{tag}-a"])
     expect(page.get_by_role("checkbox", name="minor")).to_be_checked()
 
 
@@ -144,7 +144,7 @@ def test_ack_one_alarm_and_snooze_three_at_once(console, page):  # noqa: F811
     open_list(console, page, "operator", f"search={tag}")
     expect(rows(page)).to_have_count(4, timeout=LIVE)
 
-    row(page, f"one-{tag}").get_by_role("button", name=re.compile("^actions for")).click()
+    row(page, f"{tag}-one").get_by_role("button", name=re.compile("^actions for")).click()
     page.get_by_role("group", name=re.compile("actions on")).get_by_role(
         "button", name="Ack", exact=True
     ).click()
@@ -152,10 +152,10 @@ def test_ack_one_alarm_and_snooze_three_at_once(console, page):  # noqa: F811
         re.compile("Ack: (accepted|applied)"), timeout=LIVE
     )
     expect(page.locator(".notice").first).to_contain_text("Ack: applied to 1 alarm", timeout=LIVE)
-    expect(row(page, f"one-{tag}").locator(".badge-ack")).to_have_text("acked by operator")
+    expect(row(page, f"{tag}-one").locator(".badge-ack")).to_have_text("acked by operator")
 
     for name in ("two", "three", "four"):
-        row(page, f"{name}-{tag}").get_by_role("checkbox").check()
+        row(page, f"{tag}-{name}").get_by_role("checkbox").check()
     bulk = page.get_by_role("region", name="selection")
     expect(bulk).to_contain_text("3 selected")
     bulk.get_by_role("button", name="Snooze…").click()
@@ -165,15 +165,15 @@ def test_ack_one_alarm_and_snooze_three_at_once(console, page):  # noqa: F811
         "Snooze: applied to 3 alarms", timeout=LIVE
     )
     for name in ("two", "three", "four"):
-        expect(row(page, f"{name}-{tag}").locator(".badge-snooze")).to_contain_text("snoozed until")
-    expect(row(page, f"one-{tag}").locator(".badge-snooze")).to_have_count(0)
+        expect(row(page, f"{tag}-{name}").locator(".badge-snooze")).to_contain_text("snoozed until")
+    expect(row(page, f"{tag}-one").locator(".badge-snooze")).to_have_count(0)
 
 
 def test_an_action_the_api_refuses_shows_its_message_and_fields(console, page):  # noqa: F811
     tag = Console.unique("refused")
     send_alarms(console, tag, {"x": 2})
     open_list(console, page, "operator", f"search={tag}")
-    row(page, f"x-{tag}").get_by_role("button", name=re.compile("^actions for")).click()
+    row(page, f"{tag}-x").get_by_role("button", name=re.compile("^actions for")).click()
     menu = page.get_by_role("group", name=re.compile("actions on"))
     menu.get_by_role("button", name="Snooze…").click()
     menu.get_by_label("Snooze for").select_option(label="custom (minutes)")
@@ -195,12 +195,12 @@ def test_a_viewer_sees_no_action_and_a_forged_one_is_refused(console, page):  # 
     # on a phone-sized window the less important columns go, the alarm's name stays
     page.set_viewport_size({"width": 390, "height": 800})
     expect(page.get_by_role("columnheader", name="Connector")).to_be_hidden()
-    expect(row(page, f"v-{tag}")).to_be_visible()
+    expect(row(page, f"{tag}-v")).to_be_visible()
     page.keyboard.press("j")
     page.keyboard.press("a")
     answer = page.request.post(console.url("/api/v2/alarms/ack"), data={"ids": [ids["v"]]})
     assert answer.status == 403
-    assert console.alarm(f"v-{tag}", "check")["ack"] is None
+    assert console.alarm(f"{tag}-v", "check")["ack"] is None
 
 
 def test_event_texts_are_shown_as_text(console, page):  # noqa: F811
@@ -208,9 +208,9 @@ def test_event_texts_are_shown_as_text(console, page):  # noqa: F811
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     attack = "<img src=x onerror=alert(1)>"
-    console.send(component=f"xss-{tag}", resource=attack, state=3, output=attack)
+    console.send(component=f"{tag}-xss", resource=attack, state=3, output=attack)
     open_list(console, page, "operator", f"search={tag}")
-    target = row(page, f"xss-{tag}")
+    target = row(page, f"{tag}-xss")
     expect(target).to_be_visible(timeout=LIVE)
     expect(target.locator("td.output")).to_have_text(attack)
     expect(target.locator("td.resource")).to_have_text(attack)
@@ -235,7 +235,7 @@ def test_keyboard_moves_selects_acks_and_opens(console, page):  # noqa: F811
     page.keyboard.press("x")
     expect(rows(page).nth(1).get_by_role("checkbox")).to_be_checked()
     page.keyboard.press("a")
-    expect(row(page, f"k2-{tag}").locator(".badge-ack")).to_be_visible(timeout=LIVE)
+    expect(row(page, f"{tag}-k2").locator(".badge-ack")).to_be_visible(timeout=LIVE)
     page.keyboard.press("/")
     expect(page.get_by_label("Search")).to_be_focused()
     page.evaluate("document.activeElement.blur()")
@@ -248,15 +248,15 @@ def test_keyboard_moves_selects_acks_and_opens(console, page):  # noqa: F811
 def test_the_page_catches_up_after_the_webserver_restarts(console, page):  # noqa: F811
     tag = Console.unique("restart")
     open_list(console, page, "operator", f"search={tag}")
-    console.send(component=f"before-{tag}", resource="r", state=2)
-    expect(row(page, f"before-{tag}")).to_be_visible(timeout=LIVE)
+    console.send(component=f"{tag}-before", resource="r", state=2)
+    expect(row(page, f"{tag}-before")).to_be_visible(timeout=LIVE)
     console.services.stop("webserver")
     expect(page.get_by_text("The server cannot be reached")).to_be_visible()
-    expect(row(page, f"before-{tag}")).to_be_visible()
+    expect(row(page, f"{tag}-before")).to_be_visible()
     port = int(console.base.rsplit(":", 1)[1])
     wait_for_port(port, 30, console.services.start("webserver"))
-    console.send(component=f"after-{tag}", resource="r", state=3)
-    expect(row(page, f"after-{tag}")).to_be_visible(timeout=LIVE)
+    console.send(component=f"{tag}-after", resource="r", state=3)
+    expect(row(page, f"{tag}-after")).to_be_visible(timeout=LIVE)
     expect(page.get_by_text("The server cannot be reached")).to_have_count(0)
 
 
@@ -275,16 +275,16 @@ def test_screenshot_of_the_alarm_list(console, page):  # noqa: F811
     send_alarms(console, tag, states)
     # two alarms back to OK (stealthy) so every state shows
     for name in ("ntp", "dns"):
-        console.send(component=f"{name}-{tag}", resource="check", state=0, output="recovered")
+        console.send(component=f"{tag}-{name}", resource="check", state=0, output="recovered")
     open_list(console, page, "operator", f"search={tag}&sort=state&direction=desc")
     expect(rows(page)).to_have_count(len(states), timeout=LIVE)
     expect(rows(page).locator(".state-0")).to_have_count(2, timeout=LIVE)
-    act(page, f"db-primary-{tag}", "Ack")
-    act(page, f"web-frontend-{tag}", "Associate ticket…", ("Ticket number", "INC-4242"))
-    act(page, f"backup-{tag}", "Snooze…", ("Snooze for", "1 h"))
+    act(page, f"{tag}-db-primary", "Ack")
+    act(page, f"{tag}-web-frontend", "Associate ticket…", ("Ticket number", "INC-4242"))
+    act(page, f"{tag}-backup", "Snooze…", ("Snooze for", "1 h"))
     expect(page.locator(".notice-applied")).to_have_count(3, timeout=LIVE)
-    row(page, f"cache-{tag}").get_by_role("checkbox").check()
-    row(page, f"mail-relay-{tag}").get_by_role("checkbox").check()
+    row(page, f"{tag}-cache").get_by_role("checkbox").check()
+    row(page, f"{tag}-mail-relay").get_by_role("checkbox").check()
     expect(page.get_by_text("2 selected")).to_be_visible()
     page.mouse.move(0, 0)
     screenshot(page, "alarm-list")
@@ -308,15 +308,15 @@ def act(tab: Page, component: str, action: str, field: tuple[str, str] | None = 
 
 def test_on_a_phone_the_list_shows_state_component_and_output_first(console, browser):  # noqa: F811
     tag = Console.unique("phone")
-    console.send(component=f"phone-{tag}", resource="battery", state=2, output="low battery")
+    console.send(component=f"{tag}-phone", resource="battery", state=2, output="low battery")
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     try:
         tab = context.new_page()
         open_list(console, tab, "operator", f"search={tag}")
-        target = row(tab, f"phone-{tag}")
+        target = row(tab, f"{tag}-phone")
         expect(target).to_be_visible(timeout=LIVE)
         expect(target.locator(".state")).to_be_in_viewport()
-        expect(target.get_by_role("link", name=f"phone-{tag}")).to_be_in_viewport()
+        expect(target.get_by_role("link", name=f"{tag}-phone")).to_be_in_viewport()
         expect(target.locator("td.output")).to_have_text("low battery")
         expect(target.locator("td.wide").first).to_be_hidden()
         screenshot(tab, "alarm-list-phone")
