@@ -12,6 +12,7 @@ import { DeadLetters } from "./pages/deadletters.jsx";
 import { EntityList } from "./pages/entities.jsx";
 import { EntityPage } from "./pages/entity.jsx";
 import { Heartbeats } from "./pages/heartbeats.jsx";
+import { Pbehaviors } from "./pages/pbehaviors.jsx";
 import { Pipeline } from "./pages/pipeline.jsx";
 import { Users } from "./pages/users.jsx";
 import { BASE, Link, navigate, useLocation } from "./router.js";
@@ -44,6 +45,12 @@ const PAGES = [
     path: `${BASE}/entity`,
     role: "viewer",
     show: ({ params }) => <EntityPage id={params.get("id")} />,
+  },
+  {
+    path: `${BASE}/pbehaviors`,
+    role: "viewer",
+    name: "Maintenance",
+    show: ({ params }) => <Pbehaviors params={params} />,
   },
   {
     path: `${BASE}/heartbeats`,
