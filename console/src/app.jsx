@@ -13,6 +13,7 @@ import { EntityList } from "./pages/entities.jsx";
 import { EntityPage } from "./pages/entity.jsx";
 import { Heartbeats } from "./pages/heartbeats.jsx";
 import { Pipeline } from "./pages/pipeline.jsx";
+import { Rules } from "./pages/rules.jsx";
 import { Users } from "./pages/users.jsx";
 import { BASE, Link, navigate, useLocation } from "./router.js";
 import { Session } from "./session.js";
@@ -50,6 +51,12 @@ const PAGES = [
     role: "viewer",
     name: "Heartbeats",
     show: ({ params }) => <Heartbeats params={params} />,
+  },
+  {
+    path: `${BASE}/rules`,
+    role: "viewer",
+    name: "Rules",
+    show: ({ params }) => <Rules params={params} />,
   },
   {
     path: `${BASE}/pipeline`,
