@@ -45,7 +45,12 @@ def by_id(answer: dict) -> dict[str, dict]:
 def test_a_dropped_event_says_which_rule_dropped_it_and_what_came_before(rules):
     resp = tried(rules, check_event("web-1", "tmp-files", state=2))
     assert resp.status_code == 200, resp.text
-    assert [step["_id"] for step in resp.json["rules"]] == ["tag-web", "elsewhere", "drop-tmp", "after"]
+    assert [step["_id"] for step in resp.json["rules"]] == [
+        "tag-web",
+        "elsewhere",
+        "drop-tmp",
+        "after",
+    ]
     steps = by_id(resp.json)
     assert steps["tag-web"]["outcome"] == "edited"
     assert steps["tag-web"]["changes"] == [{"field": "site", "kind": "added", "after": "paris"}]

@@ -32,7 +32,7 @@ def run(event: dict, *docs: dict) -> tuple[dict, object]:
 def test_each_rule_says_what_it_did_and_the_event_after_it():
     before = copy.deepcopy(EVENT)
     traced, verdict = run(EVENT, SITE, DEBUG, NOWHERE, ROUTE, DROP, LATER)
-    assert EVENT == before
+    assert before == EVENT
     steps = {step["_id"]: step for step in traced["rules"]}
     assert [step["_id"] for step in traced["rules"]] == [
         "site",
@@ -90,12 +90,16 @@ def test_a_rule_that_does_not_compile_is_said_skipped():
     [
         ({"a": 1}, {"a": 1}, []),
         ({"a": 1}, {"a": 2}, [{"field": "a", "kind": "changed", "before": 1, "after": 2}]),
-        ({"a": {"b": [1]}}, {"a": {"b": [1, 2]}}, [
-            {"field": "a.b", "kind": "changed", "before": [1], "after": [1, 2]}
-        ]),
-        ({"a": 1}, {"a": {"b": 1}}, [
-            {"field": "a", "kind": "changed", "before": 1, "after": {"b": 1}}
-        ]),
+        (
+            {"a": {"b": [1]}},
+            {"a": {"b": [1, 2]}},
+            [{"field": "a.b", "kind": "changed", "before": [1], "after": [1, 2]}],
+        ),
+        (
+            {"a": 1},
+            {"a": {"b": 1}},
+            [{"field": "a", "kind": "changed", "before": 1, "after": {"b": 1}}],
+        ),
         ({}, {"a": {"b": 1}}, [{"field": "a", "kind": "added", "after": {"b": 1}}]),
     ],
 )
