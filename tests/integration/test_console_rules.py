@@ -111,7 +111,7 @@ def test_the_try_box_shows_what_each_rule_does(console, page, admin_api):  # noq
     expect(row(page, tag)).to_be_visible()
 
     box = page.get_by_role("region", name="try it")
-    event = {"connector": "c", "connector_name": "n", "event_type": "check"}
+    event = {"connector": "c", "connector_name": "n", "event_type": "check", "state": 2}
     event |= {"source_type": "resource", "component": f"{prefix}-web", "resource": "tmp"}
     box.get_by_label("An event").fill(json.dumps(event))
     box.get_by_role("button", name="Run").click()
@@ -195,7 +195,7 @@ def test_a_viewer_sees_the_rules_and_the_try_box_without_a_control(
     expect(page.get_by_role("form", name="rule form")).to_have_count(0)
 
     box = page.get_by_role("region", name="try it")
-    event = {"connector": "c", "connector_name": "n", "event_type": "check"}
+    event = {"connector": "c", "connector_name": "n", "event_type": "check", "state": 2}
     box.get_by_label("An event").fill(
         json.dumps({**event, "source_type": "component", "component": rule_id})
     )

@@ -136,8 +136,8 @@ export function RuleForm({ rule, last, onSaved, onCancel }) {
           <input type="checkbox" checked={values.enabled} onChange={tick("enabled")} /> Enabled
         </label>
         <label class={problems.stop ? "invalid" : undefined}>
-          <input type="checkbox" checked={values.stop} onChange={tick("stop")} /> Stop after it
-          (break) when it matches
+          <input type="checkbox" checked={values.stop} onChange={tick("stop")} /> Break (the
+          rules after it are skipped for the events it hits)
         </label>
       </div>
       <ErrorText error={error} />

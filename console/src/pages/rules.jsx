@@ -195,7 +195,7 @@ function RuleRow({ rule, index, count, actions }) {
   );
 }
 
-// The actions of a rule in words: "set site = "paris"", "drop".
+// The actions of a rule in words: 'set site = "paris"', "drop".
 function ActionList({ actions }) {
   if (!Array.isArray(actions) || actions.length === 0) {
     return <span class="muted">none (counts hits)</span>;
@@ -219,8 +219,11 @@ function said(action) {
       return `add tag ${action.value}`;
     case "route":
       return `route to ${action.engine}`;
+    case "drop":
+    case "pass":
+      return action.type;
     default:
-      return JSON.stringify(action?.type ?? action);
+      return JSON.stringify(action);
   }
 }
 

@@ -56,7 +56,7 @@ export function TryBox() {
   return (
     <section class="panel rule-try" aria-label="try it">
       <h2>Try it</h2>
-      <form onSubmit={run} aria-label="try an event" noValidate>
+      <form onSubmit={run} aria-label="trial" noValidate>
         <label for="rule-try-event">
           An event (JSON, as sent to canopsis): it is run through the rules, not sent
         </label>
