@@ -40,6 +40,8 @@ matches counts a hit and runs its actions in order:
   chosen so far;
 
 then ``break: true`` ends evaluation after that rule (when it matched).
+:func:`run_rule` is what one matched rule does; :mod:`canopsis.domain.eventfilter_trace`
+tells it rule by rule (the REST API's trial of an event).
 
 Evaluation has a budget of CPU time per event: past it,
 :class:`OverBudget` is raised after the rule that crossed it. Patterns run on
@@ -193,6 +195,11 @@ class Rule:
     end: str | None  # "drop", "pass" or None
     stop: bool  # the rule's "break"
 
+    @property
+    def ends(self) -> bool:
+        """Whether evaluation ends after this rule when it matches."""
+        return self.end is not None or self.stop
+
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
@@ -259,18 +266,27 @@ def apply_rules(rules: Iterable[Rule], event: dict, budget: float | None = None)
         if not matched:
             continue
         hits.append(rule.id)
-        for edit in rule.edits:
-            event = edit(event)
-        if rule.route is not None:
-            route = rule.route
-        if rule.end == "drop":
+        after = run_rule(rule, event)
+        if after is None:
             event, route = None, None
             break
-        if rule.end == "pass" or rule.stop:
+        event = after
+        if rule.route is not None:
+            route = rule.route
+        if rule.ends:
             break
     if evaluated:
         check()
     return Verdict(event, route, hits)
+
+
+def run_rule(rule: Rule, event: dict) -> dict | None:
+    """What ``rule``, which matched ``event``, makes of it: the edited event (a new one when
+    an edit changed it), or None when the rule drops it. The engine's evaluation and the
+    REST API's trial (:mod:`canopsis.domain.eventfilter_trace`) both apply rules with it."""
+    for edit in rule.edits:
+        event = edit(event)
+    return None if rule.end == "drop" else event
 
 
 def _compile(doc: object) -> tuple[Rule | None, list[FieldError]]:

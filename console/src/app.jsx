@@ -14,6 +14,7 @@ import { EntityPage } from "./pages/entity.jsx";
 import { Heartbeats } from "./pages/heartbeats.jsx";
 import { Pbehaviors } from "./pages/pbehaviors.jsx";
 import { Pipeline } from "./pages/pipeline.jsx";
+import { Rules } from "./pages/rules.jsx";
 import { Users } from "./pages/users.jsx";
 import { BASE, Link, navigate, useLocation } from "./router.js";
 import { Session } from "./session.js";
@@ -57,6 +58,12 @@ const PAGES = [
     role: "viewer",
     name: "Heartbeats",
     show: ({ params }) => <Heartbeats params={params} />,
+  },
+  {
+    path: `${BASE}/rules`,
+    role: "viewer",
+    name: "Rules",
+    show: ({ params }) => <Rules params={params} />,
   },
   {
     path: `${BASE}/pipeline`,

@@ -68,6 +68,7 @@ WRONG_TYPES = {
     ("put", "/api/v2/entities/{entity_id}"): ({"enabled": "no"}, "enabled"),
     ("post", "/api/v2/eventfilter/rules"): ({"_id": "r2", "priority": "1"}, "priority"),
     ("put", "/api/v2/eventfilter/rules/{rule_id}"): ({"priority": "1"}, "priority"),
+    ("post", "/api/v2/eventfilter/try"): ({"event": {"state": "2"}}, "event.state"),
     ("post", "/api/v2/heartbeats"): ({"_id": "h2", "interval": "60"}, "interval"),
     ("put", "/api/v2/heartbeats/{heartbeat_id}"): ({"interval": [60]}, "interval"),
     ("post", "/api/v2/pbehaviors"): ({**PBEHAVIOR, "_id": "p2", "start": "soon"}, "start"),
