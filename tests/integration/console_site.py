@@ -7,7 +7,7 @@ A test module imports the fixtures it uses: ``from tests.integration.console_sit
 browser, console, page, site  # noqa: F401``. Every module shares the session's database:
 a test finds its own alarms by names of its own, starting with a ``Console.unique`` tag
 (``<tag>-web``, never ``web-<tag>``: other modules find their alarms by prefixes such as
-``before-`` or ``two-``).
+``before-``, ``two-`` or ``restart-``), and removes what it leaves active (a maintenance).
 """
 
 import json
@@ -48,8 +48,9 @@ class Console:
 
     @staticmethod
     def unique(name: str) -> str:
-        """``name`` made unique to this test run (for components, connectors)."""
-        return f"{name}-{uuid.uuid4().hex[:6]}"
+        """``name`` made unique to this test run (for components, connectors), starting with
+        ``console-`` so that no other module's prefix finds it."""
+        return f"console-{name}-{uuid.uuid4().hex[:6]}"
 
     def send(self, **fields: object) -> None:
         """One event through ``send_event`` (fields as its JSON, e.g. ``component``)."""

@@ -20,6 +20,14 @@ from tests.integration.console_site import (  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
+
+@pytest.fixture(scope="module", autouse=True)
+def heartbeats_removed(console):  # noqa: F811
+    """The heartbeats the module made are gone after it (other modules share the database)."""
+    yield
+    console.db.heartbeats.delete_many({"_id": {"$regex": "^console-"}})
+
+
 HEARTBEATS = "/api/v2/heartbeats"
 
 

@@ -58,6 +58,13 @@ def local(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def maintenance_removed(console):  # noqa: F811
+    """The maintenance the module made is gone after it (other modules share the database)."""
+    yield
+    console.db.pbehaviors.delete_many({"name": {"$regex": "^console-"}})
+
+
 def shown(moment: datetime) -> str:
     """``moment`` as the console writes a time."""
     return moment.strftime("%Y-%m-%d %H:%M:%S")

@@ -22,6 +22,14 @@ from tests.integration.console_site import (  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
+
+@pytest.fixture(scope="module", autouse=True)
+def rules_removed(console):  # noqa: F811
+    """The rules the module made are gone after it (other modules share the database)."""
+    yield
+    console.db.eventfilter_rules.delete_many({"_id": {"$regex": "^console-"}})
+
+
 RULES = "/api/v2/eventfilter/rules"
 
 
