@@ -201,6 +201,8 @@ def test_the_entity_list_search_and_type_are_in_the_url(
     page.go_back()
     expect(rows).to_have_count(3)
     page.go_forward()
+    expect(page).to_have_url(console.url(f"/console/entities?search={component}&type=resource"))
+    expect(rows).to_have_count(2)
     rows.first.get_by_role("link").click()
     expect(page).to_have_url(console.url(f"/console/entity?id={_quoted(f'cpu/{component}')}"))
     expect(page.get_by_role("region", name="current alarm").locator(".state")).to_have_text("minor")
