@@ -81,10 +81,11 @@ class Services:
     def command(self, name: str) -> str:
         return str(Path(sys.executable).parent / name)
 
-    def start(self, program: str) -> subprocess.Popen:
+    def start(self, program: str, *args: str) -> subprocess.Popen:
+        """``canopsis-launch program args`` with its log in the prefix."""
         log = open(self.prefix / "var" / "log" / f"{program}.log", "ab")  # noqa: SIM115
         launch = self.command("canopsis-launch")
-        proc = subprocess.Popen([launch, program], env=self.env, stdout=log, stderr=log)
+        proc = subprocess.Popen([launch, program, *args], env=self.env, stdout=log, stderr=log)
         self.procs[program] = proc
         return proc
 

@@ -32,6 +32,9 @@ from tests.integration.test_pipeline import CHAIN, site, start, stop  # noqa: F4
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 #: the password of the users ``viewer``, ``operator`` and ``admin`` the fixture makes
 PASSWORD = "console-test-password"
+#: gunicorn's sync workers as the install runs them, more of them: a connection a browser
+#: opens ahead and leaves idle holds a sync worker until its timeout (30 s)
+WEBSERVER = ("--workers", "4", "--timeout", "30")
 ROLES = ("viewer", "operator", "admin")
 
 
@@ -93,7 +96,7 @@ class Console:
         """Stop gunicorn, then start it again on the same port."""
         self.services.stop("webserver")
         port = int(self.base.rsplit(":", 1)[1])
-        wait_for_port(port, 30, self.services.start("webserver"))
+        wait_for_port(port, 30, self.services.start("webserver", *WEBSERVER))
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +114,7 @@ def console(site) -> Iterator[Console]:  # noqa: F811
             auth.create_user(db, role, PASSWORD, role)
     engines = start(site, *CHAIN)
     try:
-        wait_for_port(port, 30, site.start("webserver"))
+        wait_for_port(port, 30, site.start("webserver", *WEBSERVER))
         yield Console(f"http://127.0.0.1:{port}", site, db)
     finally:
         if "webserver" in site.procs:

@@ -20,6 +20,7 @@ from tests.conftest import free_port, stop_process, wait_for_port
 from tests.integration.console_site import (  # noqa: F401
     PASSWORD,
     ROLES,
+    WEBSERVER,
     Console,
     browser,
     page,
@@ -111,7 +112,7 @@ def console(site, supervised) -> Iterator[Console]:  # noqa: F811
         if db[auth.USERS].find_one({"_id": role}) is None:
             auth.create_user(db, role, PASSWORD, role)
     try:
-        wait_for_port(port, 30, site.start("webserver"))
+        wait_for_port(port, 30, site.start("webserver", *WEBSERVER))
         yield Console(f"http://127.0.0.1:{port}", site, db)
     finally:
         if "webserver" in site.procs:
